@@ -1,0 +1,191 @@
+package dev.kernelbridge;
+
+import dev.kernelbridge.internal.Lifetime;
+import dev.kernelbridge.internal.collective.CollectiveRequest;
+import dev.kernelbridge.internal.collective.CollectiveRequest.Kind;
+import dev.kernelbridge.internal.collective.InProcessGroup;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * One rank of a group that runs collectives together, NCCL style: every rank calls the same
+ * collectives in the same order, each from its own thread (or through the asynchronous forms).
+ * A rank's calls run in the order it issued them.
+ *
+ * <p>Every call has a deadline: the group's default ({@code kernelbridge.collective.timeout}) or
+ * the one given. When a rank does not arrive in time, the others fail with a
+ * {@link CollectiveTimeoutException} naming the missing ranks; when ranks call different things,
+ * all fail with a {@link CollectiveMismatchException}. Either aborts the group: later calls fail at
+ * once. Reductions combine ranks in rank order, so results are bitwise equal on every rank, for
+ * every count and every run of the same group.
+ *
+ * <p>Arguments are checked before anything is shared with the other ranks; a rejected call
+ * changes nothing and does not count as a call. Thread-safe; close each rank when done.
+ */
+public final class Communicator implements AutoCloseable {
+    private final KernelBridge bridge;
+    private final InProcessGroup group;
+    private final int rank;
+    private final Device device;
+    private final Duration defaultTimeout;
+    private final ExecutorService queue;
+    private long nextSequence;
+    private volatile boolean closed;
+
+    Communicator(KernelBridge bridge, InProcessGroup group, int rank, Device device, Duration defaultTimeout) {
+        this.bridge = bridge;
+        this.group = group;
+        this.rank = rank;
+        this.device = device;
+        this.defaultTimeout = defaultTimeout;
+        this.queue = Executors.newSingleThreadExecutor(Thread.ofVirtual().name("kernelbridge-rank-" + rank).factory());
+    }
+
+    public int rank() { return rank; }
+
+    public int size() { return group.size(); }
+
+    /** The device this rank's buffers are expected on. */
+    public Device device() { return device; }
+
+    public Duration defaultTimeout() { return defaultTimeout; }
+
+    /** recv[i] := op over ranks of send[i], for i < count. send == recv is in place. */
+    public void allReduce(DeviceBuffer send, DeviceBuffer recv, long count, ReduceOp op) {
+        join(allReduceAsync(send, recv, count, op, defaultTimeout));
+    }
+
+    public CompletableFuture<Void> allReduceAsync(DeviceBuffer send, DeviceBuffer recv, long count, ReduceOp op, Duration timeout) {
+        Objects.requireNonNull(op, "op must not be null");
+        checkBuffers(send, recv, count, count, count, timeout);
+        return submit(new CollectiveRequest(Kind.ALL_REDUCE, send.dtype(), count, op, 0, send.spi, recv.spi, send == recv), send, recv, timeout);
+    }
+
+    /**
+     * recv[i] := op over ranks of send[rank·recvCount + i], for i < recvCount; send holds
+     * size·recvCount elements. In place (send == recv) the result lands at block {@code rank}.
+     */
+    public void reduceScatter(DeviceBuffer send, DeviceBuffer recv, long recvCount, ReduceOp op) {
+        join(reduceScatterAsync(send, recv, recvCount, op, defaultTimeout));
+    }
+
+    public CompletableFuture<Void> reduceScatterAsync(DeviceBuffer send, DeviceBuffer recv, long recvCount, ReduceOp op, Duration timeout) {
+        Objects.requireNonNull(op, "op must not be null");
+        long total = total(recvCount, "recvCount");
+        checkBuffers(send, recv, recvCount, total, send == recv ? total : recvCount, timeout);
+        return submit(new CollectiveRequest(Kind.REDUCE_SCATTER, send.dtype(), recvCount, op, 0, send.spi, recv.spi, send == recv), send, recv, timeout);
+    }
+
+    /**
+     * recv[r·sendCount + i] := send of rank r [i]; recv holds size·sendCount elements. In place
+     * (send == recv) this rank's input already sits at block {@code rank} of recv.
+     */
+    public void allGather(DeviceBuffer send, DeviceBuffer recv, long sendCount) {
+        join(allGatherAsync(send, recv, sendCount, defaultTimeout));
+    }
+
+    public CompletableFuture<Void> allGatherAsync(DeviceBuffer send, DeviceBuffer recv, long sendCount, Duration timeout) {
+        long total = total(sendCount, "sendCount");
+        checkBuffers(send, recv, sendCount, send == recv ? total : sendCount, total, timeout);
+        return submit(new CollectiveRequest(Kind.ALL_GATHER, send.dtype(), sendCount, ReduceOp.SUM, 0, send.spi, recv.spi, send == recv), send, recv, timeout);
+    }
+
+    /** recv[i] := send of rank {@code root} [i], for i < count. Only the root's send is read. */
+    public void broadcast(DeviceBuffer send, DeviceBuffer recv, long count, int root) {
+        join(broadcastAsync(send, recv, count, root, defaultTimeout));
+    }
+
+    public CompletableFuture<Void> broadcastAsync(DeviceBuffer send, DeviceBuffer recv, long count, int root, Duration timeout) {
+        if (root < 0 || root >= size()) {
+            throw new IllegalArgumentException("root must be in [0, " + size() + "), got " + root);
+        }
+        checkBuffers(send, recv, count, count, count, timeout);
+        return submit(new CollectiveRequest(Kind.BROADCAST, send.dtype(), count, ReduceOp.SUM, root, send.spi, recv.spi, send == recv), send, recv, timeout);
+    }
+
+    /** Leaves the group. Ranks still waiting for this one fail at their deadline. Idempotent. */
+    @Override
+    public void close() {
+        closed = true;
+        queue.shutdown();
+    }
+
+    private long total(long count, String name) {
+        if (count < 0) {
+            throw new IllegalArgumentException(name + " must be >= 0, got " + count);
+        }
+        try {
+            return Math.multiplyExact(count, (long) size());
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException(name + " * ranks overflows a 64-bit element count: " + count + " * " + size());
+        }
+    }
+
+    private void checkBuffers(DeviceBuffer send, DeviceBuffer recv, long count, long sendNeeds, long recvNeeds, Duration timeout) {
+        if (closed) {
+            throw new IllegalStateException("communicator rank " + rank + " is closed");
+        }
+        if (send == null) {
+            throw new IllegalArgumentException("send must not be null");
+        }
+        if (recv == null) {
+            throw new IllegalArgumentException("recv must not be null");
+        }
+        if (count < 0) {
+            throw new IllegalArgumentException("count must be >= 0, got " + count);
+        }
+        if (recv.dtype() != send.dtype()) {
+            throw new IllegalArgumentException("recv must have the element type of send (" + send.dtype().label() + "), got " + recv.dtype().label());
+        }
+        if (send.length() < sendNeeds) {
+            throw new IllegalArgumentException("send is too short: needs " + sendNeeds + " elements, has " + send.length());
+        }
+        if (recv.length() < recvNeeds) {
+            throw new IllegalArgumentException("recv is too short: needs " + recvNeeds + " elements, has " + recv.length());
+        }
+        if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException("timeout must be a positive duration, got " + timeout);
+        }
+        if (send.isClosed()) {
+            throw new IllegalStateException("send is closed: " + send);
+        }
+        if (recv.isClosed()) {
+            throw new IllegalStateException("recv is closed: " + recv);
+        }
+    }
+
+    private synchronized CompletableFuture<Void> submit(CollectiveRequest request, DeviceBuffer send, DeviceBuffer recv, Duration timeout) {
+        Runnable release = Lifetime.acquireAll(bridge.lifetime, send.lifetime, recv.lifetime);
+        long sequence = nextSequence++;
+        try {
+            return CompletableFuture.runAsync(() -> {
+                try {
+                    group.execute(rank, sequence, request, timeout);
+                } finally {
+                    release.run();
+                }
+            }, queue);
+        } catch (RuntimeException e) {
+            release.run();
+            throw new IllegalStateException("communicator rank " + rank + " is closed", e);
+        }
+    }
+
+    private static void join(CompletableFuture<Void> future) {
+        try {
+            future.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,139 @@
+package dev.kernelbridge;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Every knob of KernelBridge, read from system properties {@code kernelbridge.*}, else from the
+ * mirrored environment variables {@code KERNELBRIDGE_*}, else a default. A snapshot: reading the
+ * environment happens in {@link #fromEnvironment()} only. Backends declare their own knobs as
+ * {@link Knob}s with the same prefix. Immutable and thread-safe.
+ */
+public final class Config {
+    /** A named setting with its default and meaning. */
+    public record Knob(String key, String defaultValue, String meaning) {
+        /** The property name, "kernelbridge." + key. */
+        public String property() { return "kernelbridge." + key; }
+
+        /** The environment variable, "KERNELBRIDGE_" + key upper-cased with '.' as '_'. */
+        public String environment() { return "KERNELBRIDGE_" + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_'); }
+    }
+
+    public static final Knob BACKEND = new Knob("backend", "auto",
+            "Backends to open, comma-separated names (cpu, opencl, cuda, ...), or auto for every available one.");
+    public static final Knob CPU_THREADS = new Knob("cpu.threads", "0",
+            "Threads of the CPU backend's GEMM; 0 means one per available processor.");
+    public static final Knob CPU_VECTOR = new Knob("cpu.vector", "auto",
+            "CPU kernels: auto (Vector API when jdk.incubator.vector is readable), or scalar.");
+    public static final Knob COLLECTIVE_TIMEOUT = new Knob("collective.timeout", "60s",
+            "Deadline of a collective call unless the call gives its own (e.g. 500ms, 30s, 2m, PT1M).");
+
+    /** The knobs of the core, for doctor and documentation. */
+    public static final List<Knob> CORE_KNOBS = List.of(BACKEND, CPU_THREADS, CPU_VECTOR, COLLECTIVE_TIMEOUT);
+
+    private final Map<String, String> overrides;
+    private final Map<String, String> properties;
+    private final Map<String, String> environment;
+
+    private Config(Map<String, String> overrides, Map<String, String> properties, Map<String, String> environment) {
+        this.overrides = Map.copyOf(overrides);
+        this.properties = properties;
+        this.environment = environment;
+    }
+
+    /** A snapshot of the system properties and environment now. */
+    public static Config fromEnvironment() {
+        Map<String, String> props = new HashMap<>();
+        System.getProperties().forEach((k, v) -> {
+            if (k instanceof String key && key.startsWith("kernelbridge.")) {
+                props.put(key, String.valueOf(v));
+            }
+        });
+        Map<String, String> env = new HashMap<>();
+        System.getenv().forEach((k, v) -> {
+            if (k.startsWith("KERNELBRIDGE_")) {
+                env.put(k, v);
+            }
+        });
+        return new Config(Map.of(), Map.copyOf(props), Map.copyOf(env));
+    }
+
+    /** Defaults only: ignores properties and environment (for tests and embedding). */
+    public static Config defaults() {
+        return new Config(Map.of(), Map.of(), Map.of());
+    }
+
+    /** A copy where {@code knob} is {@code value}, above properties and environment. */
+    public Config with(Knob knob, String value) {
+        Map<String, String> next = new HashMap<>(overrides);
+        next.put(knob.key(), value);
+        return new Config(next, properties, environment);
+    }
+
+    /** The effective value: override, property, environment variable, default — the first set. */
+    public String get(Knob knob) {
+        String v = overrides.get(knob.key());
+        if (v == null) {
+            v = properties.get(knob.property());
+        }
+        if (v == null) {
+            v = environment.get(knob.environment());
+        }
+        return v == null || v.isBlank() ? knob.defaultValue() : v.trim();
+    }
+
+    /** Where the effective value came from: "override", "property", "environment" or "default". */
+    public String source(Knob knob) {
+        if (overrides.containsKey(knob.key())) {
+            return "override";
+        }
+        if (properties.containsKey(knob.property())) {
+            return "property " + knob.property();
+        }
+        if (environment.containsKey(knob.environment())) {
+            return "environment " + knob.environment();
+        }
+        return "default";
+    }
+
+    public int getInt(Knob knob) {
+        String v = get(knob);
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(knob.property() + " must be an integer, got '" + v + "'");
+        }
+    }
+
+    public Duration getDuration(Knob knob) {
+        return parseDuration(get(knob), knob.property());
+    }
+
+    /** Parses "250ms", "30s", "2m", "1h" or ISO-8601 ("PT30S"); must be positive. */
+    public static Duration parseDuration(String text, String argument) {
+        String t = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
+        Duration d = null;
+        try {
+            if (t.startsWith("pt")) {
+                d = Duration.parse(t.toUpperCase(Locale.ROOT));
+            } else if (t.endsWith("ms")) {
+                d = Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+            } else if (t.endsWith("s")) {
+                d = Duration.ofMillis(Math.round(Double.parseDouble(t.substring(0, t.length() - 1)) * 1000));
+            } else if (t.endsWith("m")) {
+                d = Duration.ofSeconds(Long.parseLong(t.substring(0, t.length() - 1)) * 60);
+            } else if (t.endsWith("h")) {
+                d = Duration.ofHours(Long.parseLong(t.substring(0, t.length() - 1)));
+            }
+        } catch (RuntimeException e) {
+            d = null;
+        }
+        if (d == null || d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(argument + " must be a positive duration such as 500ms, 30s or 2m, got '" + text + "'");
+        }
+        return d;
+    }
+}

@@ -1,0 +1,45 @@
+package dev.kernelbridge;
+
+import dev.kernelbridge.spi.BackendDevice;
+import dev.kernelbridge.spi.DeviceInfo;
+import java.util.Set;
+
+/**
+ * A device of some backend, named "backend:index" ({@code cpu:0}, {@code opencl:1}). Immutable
+ * description; the work goes through {@link KernelBridge}. Thread-safe.
+ */
+public final class Device {
+    private final String id;
+    private final String backend;
+    private final DeviceInfo info;
+    private final BackendDevice spi;
+
+    Device(String backend, int index, BackendDevice spi) {
+        this.id = backend + ":" + index;
+        this.backend = backend;
+        this.spi = spi;
+        this.info = spi.info();
+    }
+
+    public String id() { return id; }
+
+    public String backend() { return backend; }
+
+    public String name() { return info.name(); }
+
+    public String vendor() { return info.vendor(); }
+
+    public DeviceKind kind() { return info.kind(); }
+
+    /** Total memory in bytes, 0 where the runtime does not say. */
+    public long memoryBytes() { return info.memoryBytes(); }
+
+    public Set<DType> dtypes() { return info.dtypes(); }
+
+    public boolean supports(DType dtype) { return info.dtypes().contains(dtype); }
+
+    BackendDevice spi() { return spi; }
+
+    @Override
+    public String toString() { return id + " (" + info.name() + ")"; }
+}

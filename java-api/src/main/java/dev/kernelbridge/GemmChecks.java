@@ -1,0 +1,146 @@
+package dev.kernelbridge;
+
+import dev.kernelbridge.spi.BackendBuffer;
+import dev.kernelbridge.spi.GemmCall;
+
+/**
+ * The one place where GEMM arguments are checked, for device buffers and for the host facade alike,
+ * so every backend fails with the same words. Order follows netlib's xGEMM (transA, transB, m, n, k,
+ * lda, ldb, ldc), then batch, then the memory behind each operand. Nothing here writes anything.
+ */
+final class GemmChecks {
+    private GemmChecks() { }
+
+    /**
+     * Memory behind one operand. {@code memory} is null when the caller passed null; two operands
+     * with the same {@code memory} share storage and {@code baseByte} places them in it.
+     */
+    record Region(String name, Object memory, long baseByte, long length, DType dtype, long offset, long ld, long stride) { }
+
+    /**
+     * Throws IllegalArgumentException naming the first bad argument.
+     * Returns false when BLAS says to return at once, without touching anything.
+     */
+    static boolean check(Layout layout, Transpose transA, Transpose transB, long m, long n, long k,
+                         double alpha, double beta, Region a, Region b, Region c, long batchCount) {
+        require(layout != null, "layout must not be null");
+        require(transA != null, "transA must not be null");
+        require(transB != null, "transB must not be null");
+        require(m >= 0, "m must be >= 0, got " + m);
+        require(n >= 0, "n must be >= 0, got " + n);
+        require(k >= 0, "k must be >= 0, got " + k);
+        long rowsA = GemmOp.rowsOf(transA, m, k), colsA = GemmOp.colsOf(transA, m, k);
+        long rowsB = GemmOp.rowsOf(transB, k, n), colsB = GemmOp.colsOf(transB, k, n);
+        checkLd("lda", a.ld(), layout, rowsA, colsA);
+        checkLd("ldb", b.ld(), layout, rowsB, colsB);
+        checkLd("ldc", c.ld(), layout, m, n);
+        require(batchCount >= 0, "batchCount must be >= 0, got " + batchCount);
+
+        for (Region r : new Region[] {a, b, c}) {
+            require(r.memory() != null, r.name() + " must not be null");
+        }
+        require(a.dtype() == c.dtype(), "a must have the element type of c (" + c.dtype().label() + "), got " + a.dtype().label());
+        require(b.dtype() == c.dtype(), "b must have the element type of c (" + c.dtype().label() + "), got " + b.dtype().label());
+
+        long footA = footprint(layout, rowsA, colsA, a.ld());
+        long footB = footprint(layout, rowsB, colsB, b.ld());
+        long footC = footprint(layout, m, n, c.ld());
+        if (batchCount > 1 && footC > 0) {
+            require(c.stride() >= footC, "strideC must be >= the extent of one C (" + footC + ") so batch items do not overlap, got " + c.stride());
+        }
+        long spanA = checkFits(a, footA, batchCount);
+        long spanB = checkFits(b, footB, batchCount);
+        long spanC = checkFits(c, footC, batchCount);
+        checkDisjoint(c, spanC, a, spanA);
+        checkDisjoint(c, spanC, b, spanB);
+
+        if (m == 0 || n == 0 || batchCount == 0) {
+            return false;
+        }
+        return !((k == 0 || alpha == 0) && beta == 1);
+    }
+
+    /**
+     * The checked call in the column-major form backends see. Row-major C = op(A)·op(B) is the same
+     * memory as column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, so the operands swap and the transposes stay.
+     * alpha == 0 becomes k == 0 so no backend reads A or B then.
+     */
+    static GemmCall toCall(Layout layout, Transpose transA, Transpose transB, long m, long n, long k,
+                           double alpha, double beta, Region a, BackendBuffer bufA, Region b, BackendBuffer bufB,
+                           Region c, BackendBuffer bufC, long batchCount) {
+        long kk = alpha == 0 ? 0 : k;
+        if (layout == Layout.ROW_MAJOR) {
+            return new GemmCall(c.dtype(), transB, transA, n, m, kk, alpha,
+                    bufB, b.offset(), b.ld(), b.stride(),
+                    bufA, a.offset(), a.ld(), a.stride(),
+                    beta, bufC, c.offset(), c.ld(), c.stride(), batchCount);
+        }
+        return new GemmCall(c.dtype(), transA, transB, m, n, kk, alpha,
+                bufA, a.offset(), a.ld(), a.stride(),
+                bufB, b.offset(), b.ld(), b.stride(),
+                beta, bufC, c.offset(), c.ld(), c.stride(), batchCount);
+    }
+
+    private static void checkLd(String name, long ld, Layout layout, long rows, long cols) {
+        long min = GemmOp.tightLd(layout, rows, cols);
+        require(ld >= min, name + " must be >= max(1, " + (layout == Layout.ROW_MAJOR ? "columns" : "rows")
+                + ") = " + min + " for a " + rows + "x" + cols + " " + layoutName(layout) + " matrix, got " + ld);
+    }
+
+    private static String layoutName(Layout layout) {
+        return layout == Layout.ROW_MAJOR ? "row-major" : "column-major";
+    }
+
+    /** Elements from the first to one past the last element of a stored rows×cols matrix. */
+    private static long footprint(Layout layout, long rows, long cols, long ld) {
+        if (rows == 0 || cols == 0) {
+            return 0;
+        }
+        try {
+            return layout == Layout.ROW_MAJOR
+                    ? Math.addExact(Math.multiplyExact(ld, rows - 1), cols)
+                    : Math.addExact(Math.multiplyExact(ld, cols - 1), rows);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("the shape overflows a 64-bit element index (ld " + ld + ", " + rows + "x" + cols + ")");
+        }
+    }
+
+    /** Checks offset and stride, and that every batch item lies in the buffer; returns the span in elements. */
+    private static long checkFits(Region r, long foot, long batchCount) {
+        String name = r.name();
+        require(r.offset() >= 0, "offset" + suffix(name) + " must be >= 0, got " + r.offset());
+        require(r.stride() >= 0, "stride" + suffix(name) + " must be >= 0, got " + r.stride());
+        if (foot == 0 || batchCount == 0) {
+            return 0;
+        }
+        long span;
+        try {
+            span = Math.addExact(Math.multiplyExact(r.stride(), batchCount - 1), foot);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("stride" + suffix(name) + " * (batchCount - 1) overflows a 64-bit element index");
+        }
+        require(r.offset() <= r.length() && span <= r.length() - r.offset(),
+                name + " is too short: offset " + r.offset() + " + extent " + span + " elements > length " + r.length());
+        return span;
+    }
+
+    private static void checkDisjoint(Region c, long spanC, Region other, long spanOther) {
+        if (spanC == 0 || spanOther == 0 || c.memory() != other.memory()) {
+            return;
+        }
+        long es = c.dtype().byteSize();
+        long c0 = c.baseByte() + c.offset() * es, c1 = c0 + spanC * es;
+        long o0 = other.baseByte() + other.offset() * es, o1 = o0 + spanOther * es;
+        require(c1 <= o0 || o1 <= c0, "c must not overlap " + other.name() + " (BLAS leaves that undefined)");
+    }
+
+    private static String suffix(String name) {
+        return name.toUpperCase(java.util.Locale.ROOT);
+    }
+
+    static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+}

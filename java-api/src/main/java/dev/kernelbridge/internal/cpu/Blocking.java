@@ -1,0 +1,50 @@
+package dev.kernelbridge.internal.cpu;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Properties;
+
+/**
+ * Cache blocking of the CPU GEMM, read from {@code blocking.properties} (data, not code). Keys fall
+ * back from the most specific to the least: "f32.512.kc" (type and vector bits), then "f32.kc".
+ * Values are rounded to multiples of the microkernel tile.
+ *
+ * @param kc depth of a packed block: a kc×NR B micro-panel should sit in L1
+ * @param mc rows of a packed A block: mc×kc should sit in L2
+ * @param nc columns of a packed B block: kc×nc should sit in L3
+ * @param parallelMinFlops below this many flops one GEMM runs on the calling thread alone
+ */
+record Blocking(int kc, int mc, int nc, long parallelMinFlops) {
+    private static final Properties DATA = load();
+
+    static Blocking of(String type, int vectorBits, int mr, int nr) {
+        int kc = Math.max(1, (int) lookup(type, vectorBits, "kc"));
+        int mc = BlockedGemm.roundUp((int) lookup(type, vectorBits, "mc"), mr);
+        int nc = BlockedGemm.roundUp((int) lookup(type, vectorBits, "nc"), nr);
+        return new Blocking(kc, mc, nc, lookup(type, vectorBits, "parallel.min.flops"));
+    }
+
+    private static long lookup(String type, int vectorBits, String key) {
+        for (String name : new String[] {type + "." + vectorBits + "." + key, type + "." + key, key}) {
+            String v = DATA.getProperty(name);
+            if (v != null) {
+                return Long.parseLong(v.trim());
+            }
+        }
+        throw new IllegalStateException("blocking.properties has no value for " + type + "." + key);
+    }
+
+    private static Properties load() {
+        Properties p = new Properties();
+        try (InputStream in = Blocking.class.getResourceAsStream("blocking.properties")) {
+            if (in == null) {
+                throw new IllegalStateException("blocking.properties is missing from the kernelbridge-api jar");
+            }
+            p.load(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return p;
+    }
+}

@@ -1,0 +1,35 @@
+package dev.kernelbridge.internal.cpu;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The per-type pieces of the BLIS-style GEMM: packing of A and B panels and an MR×NR
+ * microkernel. {@link BlockedGemm} owns the loops around them, threading and scaling, once.
+ * Everything here is column-major: element (i, j) of a matrix is at {@code offset + i + j·ld}.
+ */
+interface PackedKernel {
+    /** Rows of a microkernel tile (a multiple of the vector length). */
+    int mr();
+
+    /** Columns of a microkernel tile. */
+    int nr();
+
+    /**
+     * Packs rows [i0, i0+mc) × columns [p0, p0+kc) of op(A) into {@code scratch}'s A area as
+     * ⌈mc/MR⌉ panels of MR×kc, each stored column by column, rows past mc zero-filled.
+     */
+    void packA(Scratch scratch, MemorySegment a, long offset, long ld, boolean trans, long i0, int mc, long p0, int kc);
+
+    /**
+     * Packs rows [p0, p0+kc) × columns [j0, j0+nc) of op(B) into {@code scratch}'s B area as
+     * ⌈nc/NR⌉ panels of kc×NR, each stored row by row, columns past nc zero-filled.
+     */
+    void packB(Scratch scratch, MemorySegment b, long offset, long ld, boolean trans, long p0, int kc, long j0, int nc);
+
+    /**
+     * C tile := alpha·(A panel · B panel) + beta·C tile, for the top-left rows×cols of the tile at
+     * element {@code cOffset} of C. beta == 0 writes without reading C.
+     */
+    void tile(Scratch scratch, int kc, int aPanel, int bPanel, MemorySegment c, long cOffset, long ldc,
+              int rows, int cols, double alpha, double beta);
+}

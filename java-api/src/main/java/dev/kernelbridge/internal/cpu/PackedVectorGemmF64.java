@@ -1,0 +1,216 @@
+package dev.kernelbridge.internal.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * double GEMM pieces on the Vector API's preferred species: a 2V×12 register-blocked microkernel
+ * (V = lanes per vector; 24 accumulators, two A vectors and one broadcast fit the 32 registers of
+ * AVX-512; narrower machines spill a little) over packed panels. Mirrors the other
+ * PackedVectorGemm file line by line; only the element type differs.
+ * Load only after {@link VectorGate} said the Vector API is readable.
+ */
+final class PackedVectorGemmF64 implements PackedKernel {
+    private static final VectorSpecies<Double> S = DoubleVector.SPECIES_PREFERRED;
+    private static final int V = S.length();
+    static final int MR = 2 * V;
+    static final int NR = 12;
+    private static final ValueLayout.OfDouble E = ValueLayout.JAVA_DOUBLE_UNALIGNED;
+    private static final long BYTES = 8;
+
+    @Override
+    public int mr() { return MR; }
+
+    @Override
+    public int nr() { return NR; }
+
+    @Override
+    public void packA(Scratch scratch, MemorySegment a, long offset, long ld, boolean trans, long i0, int mc, long p0, int kc) {
+        double[] dst = scratch.doubleA(BlockedGemm.roundUp(mc, MR) * kc);
+        for (int ir = 0; ir < mc; ir += MR) {
+            int rows = Math.min(MR, mc - ir);
+            int panel = ir * kc;
+            if (!trans) {
+                // Column p of the block is contiguous: one bulk copy per packed column.
+                for (int p = 0; p < kc; p++) {
+                    long src = (offset + i0 + ir + (p0 + p) * ld) * BYTES;
+                    MemorySegment.copy(a, E, src, dst, panel + p * MR, rows);
+                    if (rows < MR) {
+                        Arrays.fill(dst, panel + p * MR + rows, panel + (p + 1) * MR, 0);
+                    }
+                }
+            } else {
+                for (int r = 0; r < rows; r++) {
+                    long row = offset + p0 + (i0 + ir + r) * ld;
+                    for (int p = 0; p < kc; p++) {
+                        dst[panel + p * MR + r] = a.getAtIndex(E, row + p);
+                    }
+                }
+                for (int r = rows; r < MR; r++) {
+                    for (int p = 0; p < kc; p++) {
+                        dst[panel + p * MR + r] = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void packB(Scratch scratch, MemorySegment b, long offset, long ld, boolean trans, long p0, int kc, long j0, int nc) {
+        double[] dst = scratch.doubleB(BlockedGemm.roundUp(nc, NR) * kc);
+        for (int jr = 0; jr < nc; jr += NR) {
+            int cols = Math.min(NR, nc - jr);
+            int panel = jr * kc;
+            if (trans) {
+                // Row p of op(B) is contiguous in memory: one bulk copy per packed row.
+                for (int p = 0; p < kc; p++) {
+                    long src = (offset + j0 + jr + (p0 + p) * ld) * BYTES;
+                    MemorySegment.copy(b, E, src, dst, panel + p * NR, cols);
+                    if (cols < NR) {
+                        Arrays.fill(dst, panel + p * NR + cols, panel + (p + 1) * NR, 0);
+                    }
+                }
+            } else {
+                for (int col = 0; col < cols; col++) {
+                    long column = offset + p0 + (j0 + jr + col) * ld;
+                    for (int p = 0; p < kc; p++) {
+                        dst[panel + p * NR + col] = b.getAtIndex(E, column + p);
+                    }
+                }
+                for (int col = cols; col < NR; col++) {
+                    for (int p = 0; p < kc; p++) {
+                        dst[panel + p * NR + col] = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void tile(Scratch scratch, int kc, int aPanel, int bPanel, MemorySegment c, long cOffset, long ldc,
+                     int rows, int cols, double alphaIn, double betaIn) {
+        double[] ap = scratch.doubleA, bp = scratch.doubleB;
+        DoubleVector zero = DoubleVector.zero(S);
+        DoubleVector c00 = zero;
+        DoubleVector c10 = zero;
+        DoubleVector c01 = zero;
+        DoubleVector c11 = zero;
+        DoubleVector c02 = zero;
+        DoubleVector c12 = zero;
+        DoubleVector c03 = zero;
+        DoubleVector c13 = zero;
+        DoubleVector c04 = zero;
+        DoubleVector c14 = zero;
+        DoubleVector c05 = zero;
+        DoubleVector c15 = zero;
+        DoubleVector c06 = zero;
+        DoubleVector c16 = zero;
+        DoubleVector c07 = zero;
+        DoubleVector c17 = zero;
+        DoubleVector c08 = zero;
+        DoubleVector c18 = zero;
+        DoubleVector c09 = zero;
+        DoubleVector c19 = zero;
+        DoubleVector c0a = zero;
+        DoubleVector c1a = zero;
+        DoubleVector c0b = zero;
+        DoubleVector c1b = zero;
+        for (int p = 0; p < kc; p++) {
+            int ai = aPanel + p * MR;
+            int bi = bPanel + p * NR;
+            DoubleVector a0 = DoubleVector.fromArray(S, ap, ai);
+            DoubleVector a1 = DoubleVector.fromArray(S, ap, ai + V);
+            DoubleVector b;
+            b = DoubleVector.broadcast(S, bp[bi + 0]);
+            c00 = a0.fma(b, c00);
+            c10 = a1.fma(b, c10);
+            b = DoubleVector.broadcast(S, bp[bi + 1]);
+            c01 = a0.fma(b, c01);
+            c11 = a1.fma(b, c11);
+            b = DoubleVector.broadcast(S, bp[bi + 2]);
+            c02 = a0.fma(b, c02);
+            c12 = a1.fma(b, c12);
+            b = DoubleVector.broadcast(S, bp[bi + 3]);
+            c03 = a0.fma(b, c03);
+            c13 = a1.fma(b, c13);
+            b = DoubleVector.broadcast(S, bp[bi + 4]);
+            c04 = a0.fma(b, c04);
+            c14 = a1.fma(b, c14);
+            b = DoubleVector.broadcast(S, bp[bi + 5]);
+            c05 = a0.fma(b, c05);
+            c15 = a1.fma(b, c15);
+            b = DoubleVector.broadcast(S, bp[bi + 6]);
+            c06 = a0.fma(b, c06);
+            c16 = a1.fma(b, c16);
+            b = DoubleVector.broadcast(S, bp[bi + 7]);
+            c07 = a0.fma(b, c07);
+            c17 = a1.fma(b, c17);
+            b = DoubleVector.broadcast(S, bp[bi + 8]);
+            c08 = a0.fma(b, c08);
+            c18 = a1.fma(b, c18);
+            b = DoubleVector.broadcast(S, bp[bi + 9]);
+            c09 = a0.fma(b, c09);
+            c19 = a1.fma(b, c19);
+            b = DoubleVector.broadcast(S, bp[bi + 10]);
+            c0a = a0.fma(b, c0a);
+            c1a = a1.fma(b, c1a);
+            b = DoubleVector.broadcast(S, bp[bi + 11]);
+            c0b = a0.fma(b, c0b);
+            c1b = a1.fma(b, c1b);
+        }
+        // Accumulators leave the registers right here: handing vectors to a method that C2 does
+        // not inline would box them. C is then updated from the array by finish().
+        double[] t = scratch.doubleTile(2 * MR * NR);
+        c00.intoArray(t, 0 * MR);
+        c10.intoArray(t, 0 * MR + V);
+        c01.intoArray(t, 1 * MR);
+        c11.intoArray(t, 1 * MR + V);
+        c02.intoArray(t, 2 * MR);
+        c12.intoArray(t, 2 * MR + V);
+        c03.intoArray(t, 3 * MR);
+        c13.intoArray(t, 3 * MR + V);
+        c04.intoArray(t, 4 * MR);
+        c14.intoArray(t, 4 * MR + V);
+        c05.intoArray(t, 5 * MR);
+        c15.intoArray(t, 5 * MR + V);
+        c06.intoArray(t, 6 * MR);
+        c16.intoArray(t, 6 * MR + V);
+        c07.intoArray(t, 7 * MR);
+        c17.intoArray(t, 7 * MR + V);
+        c08.intoArray(t, 8 * MR);
+        c18.intoArray(t, 8 * MR + V);
+        c09.intoArray(t, 9 * MR);
+        c19.intoArray(t, 9 * MR + V);
+        c0a.intoArray(t, 10 * MR);
+        c1a.intoArray(t, 10 * MR + V);
+        c0b.intoArray(t, 11 * MR);
+        c1b.intoArray(t, 11 * MR + V);
+        finish(t, c, cOffset, ldc, rows, cols, (double) alphaIn, (double) betaIn);
+    }
+
+    /**
+     * C := fma(C, beta, alpha·acc) for the valid rows×cols of a tile (C not read when beta == 0).
+     * C moves by bulk copies; the arithmetic runs on arrays, where C2 vectorises it.
+     */
+    private static void finish(double[] t, MemorySegment c, long cOffset, long ldc, int rows, int cols, double alpha, double beta) {
+        int old = MR * NR;
+        for (int j = 0; j < cols; j++) {
+            long at = (cOffset + j * ldc) * BYTES;
+            int col = j * MR;
+            if (beta == 0) {
+                for (int i = 0; i < rows; i++) {
+                    t[col + i] = t[col + i] * alpha;
+                }
+            } else {
+                MemorySegment.copy(c, E, at, t, old, rows);
+                for (int i = 0; i < rows; i++) {
+                    t[col + i] = Math.fma(t[old + i], beta, t[col + i] * alpha);
+                }
+            }
+            MemorySegment.copy(t, col, c, E, at, rows);
+        }
+    }
+}
