@@ -6,6 +6,7 @@
 module dev.kernelbridge.api {
     requires static jdk.incubator.vector;
     requires jdk.management;
+    requires java.logging;
 
     exports dev.kernelbridge;
     exports dev.kernelbridge.spi;

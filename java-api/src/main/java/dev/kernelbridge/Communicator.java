@@ -5,7 +5,6 @@ import dev.kernelbridge.internal.collective.CollectiveRequest;
 import dev.kernelbridge.internal.collective.CollectiveRequest.Kind;
 import dev.kernelbridge.internal.collective.InProcessGroup;
 import java.time.Duration;
-import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -60,7 +59,7 @@ public final class Communicator implements AutoCloseable {
     }
 
     public CompletableFuture<Void> allReduceAsync(DeviceBuffer send, DeviceBuffer recv, long count, ReduceOp op, Duration timeout) {
-        Objects.requireNonNull(op, "op must not be null");
+        GemmChecks.requireNonNull(op, "op must not be null");
         checkBuffers(send, recv, count, count, count, timeout);
         return submit(new CollectiveRequest(Kind.ALL_REDUCE, send.dtype(), count, op, 0, send.spi, recv.spi, send == recv), send, recv, timeout);
     }
@@ -74,7 +73,7 @@ public final class Communicator implements AutoCloseable {
     }
 
     public CompletableFuture<Void> reduceScatterAsync(DeviceBuffer send, DeviceBuffer recv, long recvCount, ReduceOp op, Duration timeout) {
-        Objects.requireNonNull(op, "op must not be null");
+        GemmChecks.requireNonNull(op, "op must not be null");
         long total = total(recvCount, "recvCount");
         checkBuffers(send, recv, recvCount, total, send == recv ? total : recvCount, timeout);
         return submit(new CollectiveRequest(Kind.REDUCE_SCATTER, send.dtype(), recvCount, op, 0, send.spi, recv.spi, send == recv), send, recv, timeout);

@@ -3,7 +3,6 @@ package dev.kernelbridge;
 import dev.kernelbridge.internal.Lifetime;
 import dev.kernelbridge.spi.BackendBuffer;
 import java.lang.foreign.MemorySegment;
-import java.util.Objects;
 
 /**
  * Typed memory on one device: {@link #length()} elements of {@link #dtype()}. Created by
@@ -42,21 +41,21 @@ public final class DeviceBuffer implements AutoCloseable {
 
     /** Copies all of {@code source} into elements 0…source.length−1. Needs an F32 buffer. */
     public DeviceBuffer copyFrom(float[] source) {
-        Objects.requireNonNull(source, "source must not be null");
+        GemmChecks.requireNonNull(source, "source must not be null");
         requireType(DType.F32, "source");
         return copyFrom(0, MemorySegment.ofArray(source));
     }
 
     /** Copies all of {@code source} into elements 0…source.length−1. Needs an F64 buffer. */
     public DeviceBuffer copyFrom(double[] source) {
-        Objects.requireNonNull(source, "source must not be null");
+        GemmChecks.requireNonNull(source, "source must not be null");
         requireType(DType.F64, "source");
         return copyFrom(0, MemorySegment.ofArray(source));
     }
 
     /** Copies the bytes of {@code source} into this buffer starting at element {@code index}. */
     public DeviceBuffer copyFrom(long index, MemorySegment source) {
-        Objects.requireNonNull(source, "source must not be null");
+        GemmChecks.requireNonNull(source, "source must not be null");
         long offset = checkRange(index, source.byteSize(), "source");
         use(() -> spi.copyIn(offset, source));
         return this;
@@ -64,7 +63,7 @@ public final class DeviceBuffer implements AutoCloseable {
 
     /** Copies elements 0…target.length−1 into {@code target}. Needs an F32 buffer. */
     public float[] copyTo(float[] target) {
-        Objects.requireNonNull(target, "target must not be null");
+        GemmChecks.requireNonNull(target, "target must not be null");
         requireType(DType.F32, "target");
         copyTo(0, MemorySegment.ofArray(target));
         return target;
@@ -72,7 +71,7 @@ public final class DeviceBuffer implements AutoCloseable {
 
     /** Copies elements 0…target.length−1 into {@code target}. Needs an F64 buffer. */
     public double[] copyTo(double[] target) {
-        Objects.requireNonNull(target, "target must not be null");
+        GemmChecks.requireNonNull(target, "target must not be null");
         requireType(DType.F64, "target");
         copyTo(0, MemorySegment.ofArray(target));
         return target;
@@ -80,7 +79,7 @@ public final class DeviceBuffer implements AutoCloseable {
 
     /** Copies {@code target.byteSize()} bytes from element {@code index} on into {@code target}. */
     public void copyTo(long index, MemorySegment target) {
-        Objects.requireNonNull(target, "target must not be null");
+        GemmChecks.requireNonNull(target, "target must not be null");
         if (target.isReadOnly()) {
             throw new IllegalArgumentException("target must be writable, got a read-only segment");
         }

@@ -138,6 +138,11 @@ final class GemmChecks {
         return name.toUpperCase(java.util.Locale.ROOT);
     }
 
+    /** Null arguments are bad arguments: IllegalArgumentException, with the argument named. */
+    static void requireNonNull(Object value, String message) {
+        require(value != null, message);
+    }
+
     static void require(boolean ok, String message) {
         if (!ok) {
             throw new IllegalArgumentException(message);

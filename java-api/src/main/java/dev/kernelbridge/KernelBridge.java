@@ -16,7 +16,6 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.Objects;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.Set;
@@ -61,7 +60,17 @@ public final class KernelBridge implements AutoCloseable {
      * error with its real cause; with "auto", unavailable backends are skipped, one log line each.
      */
     public static KernelBridge open(Config config) {
-        Objects.requireNonNull(config, "config must not be null");
+        GemmChecks.requireNonNull(config, "config must not be null");
+        return open(config, discover());
+    }
+
+    /**
+     * Opens the given providers instead of discovering them: for conformance kits, decorators
+     * (fault injection, counting) and embedders that assemble their backends themselves.
+     */
+    public static KernelBridge open(Config config, List<? extends BackendProvider> providers) {
+        GemmChecks.requireNonNull(config, "config must not be null");
+        GemmChecks.requireNonNull(providers, "providers must not be null");
         String selection = config.get(Config.BACKEND).toLowerCase(Locale.ROOT);
         boolean auto = selection.equals("auto");
         List<String> wanted = auto ? List.of() : Arrays.stream(selection.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
@@ -69,7 +78,6 @@ public final class KernelBridge implements AutoCloseable {
             throw new IllegalArgumentException(Config.BACKEND.property() + " must be auto or backend names, got '" + selection + "'");
         }
 
-        List<BackendProvider> providers = discover();
         List<BackendStatus> statuses = new ArrayList<>();
         List<Backend> backends = new ArrayList<>();
         List<Device> devices = new ArrayList<>();
@@ -177,8 +185,8 @@ public final class KernelBridge implements AutoCloseable {
 
     /** Allocates {@code length} elements of {@code dtype} on {@code device}; contents unspecified. */
     public DeviceBuffer allocate(Device device, DType dtype, long length) {
-        Objects.requireNonNull(device, "device must not be null");
-        Objects.requireNonNull(dtype, "dtype must not be null");
+        GemmChecks.requireNonNull(device, "device must not be null");
+        GemmChecks.requireNonNull(dtype, "dtype must not be null");
         if (!devices.contains(device)) {
             throw new IllegalArgumentException("device must belong to this KernelBridge, got " + device);
         }
@@ -255,7 +263,7 @@ public final class KernelBridge implements AutoCloseable {
      * device may appear several times. Drive each rank from its own thread or asynchronously.
      */
     public List<Communicator> communicators(List<Device> devices) {
-        Objects.requireNonNull(devices, "devices must not be null");
+        GemmChecks.requireNonNull(devices, "devices must not be null");
         if (devices.isEmpty()) {
             throw new IllegalArgumentException("devices must name at least one rank");
         }
@@ -263,7 +271,8 @@ public final class KernelBridge implements AutoCloseable {
         InProcessGroup group = new InProcessGroup(devices.size());
         List<Communicator> ranks = new ArrayList<>();
         for (int r = 0; r < devices.size(); r++) {
-            Device d = Objects.requireNonNull(devices.get(r), "devices[" + r + "] must not be null");
+            Device d = devices.get(r);
+            GemmChecks.requireNonNull(d, "devices[" + r + "] must not be null");
             if (!this.devices.contains(d)) {
                 throw new IllegalArgumentException("devices[" + r + "] must belong to this KernelBridge, got " + d);
             }
@@ -317,7 +326,7 @@ public final class KernelBridge implements AutoCloseable {
     private record Prepared(Device device, GemmCall call, Runnable release) { }
 
     private Prepared prepare(GemmOp op) {
-        Objects.requireNonNull(op, "op must not be null");
+        GemmChecks.requireNonNull(op, "op must not be null");
         checkOpen();
         Region a = region("a", op.a, op.offsetA, op.lda, op.strideA);
         Region b = region("b", op.b, op.offsetB, op.ldb, op.strideB);

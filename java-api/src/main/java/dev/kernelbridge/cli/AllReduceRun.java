@@ -1,0 +1,129 @@
+package dev.kernelbridge.cli;
+
+import dev.kernelbridge.Communicator;
+import dev.kernelbridge.DType;
+import dev.kernelbridge.Device;
+import dev.kernelbridge.DeviceBuffer;
+import dev.kernelbridge.KernelBridge;
+import dev.kernelbridge.ReduceOp;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * All-reduce among in-process ranks, one thread each: a verified call, then timed calls.
+ * Rank r contributes x_r[i] = ((i·7 + r·13) mod 17 − 8)/8 + r: small dyadic values, so sum, min and
+ * max are exact and the check can demand bit equality with a double reference (prod and avg are
+ * checked within a few ulps). Every rank's result must be bitwise equal to rank 0's.
+ * Bandwidths follow nccl-tests: algorithm = bytes/time, bus = algorithm·2(R−1)/R.
+ */
+final class AllReduceRun {
+    record Result(int ranks, long count, DType dtype, ReduceOp op, String device, double seconds,
+                  double algBandwidthGBs, double busBandwidthGBs, Boolean verified) { }
+
+    private AllReduceRun() { }
+
+    static Result run(KernelBridge bridge, List<Device> devices, long count, DType dtype, ReduceOp op,
+                      int repeat, boolean verify, Progress progress) {
+        int ranks = devices.size();
+        List<Communicator> comms = bridge.communicators(devices);
+        List<DeviceBuffer> sends = new ArrayList<>(), recvs = new ArrayList<>();
+        try {
+            for (int r = 0; r < ranks; r++) {
+                DeviceBuffer send = bridge.allocate(devices.get(r), dtype, count);
+                fill(send, r);
+                sends.add(send);
+                recvs.add(bridge.allocate(devices.get(r), dtype, count));
+            }
+            allReduce(comms, sends, recvs, count, op);
+            Boolean verified = verify ? check(recvs, count, dtype, op, ranks) : null;
+            double[] times = new double[repeat];
+            for (int i = 0; i < repeat; i++) {
+                progress.step(i + 1, repeat, count + " " + dtype.label() + " x " + ranks + " ranks");
+                long t0 = System.nanoTime();
+                allReduce(comms, sends, recvs, count, op);
+                times[i] = (System.nanoTime() - t0) * 1e-9;
+            }
+            double seconds = GemmRun.median(times);
+            double alg = seconds > 0 ? count * (double) dtype.byteSize() / seconds * 1e-9 : 0;
+            double bus = alg * 2.0 * (ranks - 1) / ranks;
+            String device = devices.stream().map(Device::id).distinct().reduce((x, y) -> x + "," + y).orElse("");
+            return new Result(ranks, count, dtype, op, device, seconds, alg, bus, verified);
+        } finally {
+            sends.forEach(DeviceBuffer::close);
+            recvs.forEach(DeviceBuffer::close);
+            comms.forEach(Communicator::close);
+        }
+    }
+
+    private static void allReduce(List<Communicator> comms, List<DeviceBuffer> sends, List<DeviceBuffer> recvs, long count, ReduceOp op) {
+        List<CompletableFuture<Void>> calls = new ArrayList<>();
+        for (int r = 0; r < comms.size(); r++) {
+            Communicator c = comms.get(r);
+            calls.add(c.allReduceAsync(sends.get(r), recvs.get(r), count, op, c.defaultTimeout()));
+        }
+        CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)).join();
+    }
+
+    static double value(long i, int rank) {
+        return ((i * 7 + rank * 13L) % 17 - 8) / 8.0 + rank;
+    }
+
+    private static void fill(DeviceBuffer buf, int rank) {
+        try (Arena arena = Arena.ofConfined()) {
+            long n = buf.length();
+            MemorySegment host = arena.allocate(Math.max(1, buf.byteSize())).asSlice(0, buf.byteSize());
+            for (long i = 0; i < n; i++) {
+                if (buf.dtype() == DType.F32) {
+                    host.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) value(i, rank));
+                } else {
+                    host.setAtIndex(ValueLayout.JAVA_DOUBLE, i, value(i, rank));
+                }
+            }
+            buf.copyFrom(0, host);
+        }
+    }
+
+    private static boolean check(List<DeviceBuffer> recvs, long count, DType dtype, ReduceOp op, int ranks) {
+        try (Arena arena = Arena.ofConfined()) {
+            long bytes = count * dtype.byteSize();
+            MemorySegment first = arena.allocate(Math.max(1, bytes)).asSlice(0, bytes);
+            recvs.getFirst().copyTo(0, first);
+            MemorySegment other = arena.allocate(Math.max(1, bytes)).asSlice(0, bytes);
+            for (int r = 1; r < ranks; r++) {
+                recvs.get(r).copyTo(0, other);
+                if (first.mismatch(other) != -1) {
+                    return false;
+                }
+            }
+            double ulps = op == ReduceOp.PROD || op == ReduceOp.AVG ? 2.0 * ranks : 0;
+            for (long i = 0; i < count; i++) {
+                double expect = reference(i, op, ranks, dtype);
+                double got = dtype == DType.F32 ? first.getAtIndex(ValueLayout.JAVA_FLOAT, i) : first.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
+                double tolerance = ulps * Math.abs(expect) * dtype.unitRoundoff() * 2;
+                if (!(Math.abs(got - expect) <= tolerance)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    private static double reference(long i, ReduceOp op, int ranks, DType dtype) {
+        double[] xs = new double[ranks];
+        for (int r = 0; r < ranks; r++) {
+            xs[r] = dtype == DType.F32 ? (float) value(i, r) : value(i, r);
+        }
+        return switch (op) {
+            case SUM -> Arrays.stream(xs).sum();
+            case AVG -> Arrays.stream(xs).sum() / ranks;
+            case PROD -> Arrays.stream(xs).reduce(1, (x, y) -> x * y);
+            case MIN -> Arrays.stream(xs).min().orElseThrow();
+            case MAX -> Arrays.stream(xs).max().orElseThrow();
+        };
+    }
+}

@@ -1,0 +1,67 @@
+package dev.kernelbridge.cli;
+
+import dev.kernelbridge.BackendStatus;
+import dev.kernelbridge.Config;
+import dev.kernelbridge.KernelBridge;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** What this JVM and machine give KernelBridge, and how to fix what is missing. */
+final class Doctor {
+    record Check(String name, boolean ok, String detail, String fix) { }
+
+    private Doctor() { }
+
+    static List<Check> checks(KernelBridge bridge) {
+        List<Check> checks = new ArrayList<>();
+        Runtime.Version v = Runtime.version();
+        checks.add(new Check("jdk", v.feature() >= 25, "Java " + v + " (" + System.getProperty("java.vendor") + ") at " + System.getProperty("java.home"),
+                "install a JDK 25 (e.g. Temurin 25) and set JAVA_HOME"));
+        boolean vector = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+        checks.add(new Check("vector-api", vector, vector ? "jdk.incubator.vector enabled" : "jdk.incubator.vector not enabled: CPU kernels run scalar",
+                "add --add-modules jdk.incubator.vector to the java command (./kernelbridge does)"));
+        boolean nativeAccess = Doctor.class.getModule().isNativeAccessEnabled();
+        checks.add(new Check("native-access", nativeAccess, nativeAccess ? "enabled for " + moduleName() : "not enabled: FFM backends warn or fail",
+                "add --enable-native-access=ALL-UNNAMED (class path) or =dev.kernelbridge.api,... (module path)"));
+        for (BackendStatus s : bridge.backends()) {
+            boolean ok = s.state() == BackendStatus.State.OPENED;
+            checks.add(new Check("backend " + s.name(), ok || s.state() == BackendStatus.State.NOT_SELECTED,
+                    s.state().name().toLowerCase(java.util.Locale.ROOT) + ": " + s.detail(), ok ? "" : fixFor(s.name())));
+        }
+        for (String module : List.of("opencl", "cuda", "mpi")) {
+            if (bridge.backends().stream().noneMatch(s -> s.name().equals(module))) {
+                checks.add(new Check("backend " + module, true, "module not on the class path (not part of this build yet)", ""));
+            }
+        }
+        return checks;
+    }
+
+    static List<Map<String, Object>> knobs(Config config) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Config.Knob k : Config.CORE_KNOBS) {
+            Map<String, Object> m = Json.object();
+            m.put("property", k.property());
+            m.put("environment", k.environment());
+            m.put("value", config.get(k));
+            m.put("source", config.source(k));
+            m.put("meaning", k.meaning());
+            out.add(m);
+        }
+        return out;
+    }
+
+    private static String moduleName() {
+        Module m = Doctor.class.getModule();
+        return m.isNamed() ? m.getName() : "the class path";
+    }
+
+    private static String fixFor(String backend) {
+        return switch (backend) {
+            case "opencl" -> "install an OpenCL driver: apt-get install ocl-icd-libopencl1 pocl-opencl-icd (CPU) or your GPU vendor's ICD";
+            case "cuda" -> "install the NVIDIA driver (libcuda.so.1) on a machine with an NVIDIA GPU";
+            case "mpi" -> "apt-get install openmpi-bin libopenmpi-dev and start with mpirun";
+            default -> "see the backend's documentation";
+        };
+    }
+}

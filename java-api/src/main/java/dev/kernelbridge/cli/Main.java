@@ -1,0 +1,333 @@
+package dev.kernelbridge.cli;
+
+import dev.kernelbridge.Config;
+import dev.kernelbridge.DType;
+import dev.kernelbridge.Device;
+import dev.kernelbridge.KernelBridge;
+import dev.kernelbridge.Layout;
+import dev.kernelbridge.ReduceOp;
+import dev.kernelbridge.Transpose;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.logging.SimpleFormatter;
+
+/**
+ * The {@code kernelbridge} command: devices, gemm, allreduce, demo, doctor. Human-readable by
+ * default, {@code --json} for machines. Exit codes: 0 success, 1 failure (including a failed
+ * verification), 2 bad arguments.
+ */
+public final class Main {
+    private static final String USAGE = """
+            usage: kernelbridge <command> [options]
+              devices   [--json]                          list every device of every backend
+              gemm      --m M --n N --k K [--dtype f32|f64] [--transa] [--transb] [--layout row|col]
+                        [--alpha A] [--beta B] [--device ID] [--repeat R] [--verify] [--json]
+              allreduce --ranks R --count C [--dtype f32|f64] [--op sum|prod|min|max|avg]
+                        [--device ID] [--repeat R] [--verify] [--json]
+              demo      [--json]                          verified GEMM and all-reduce on every device
+              doctor    [--json]                          what is missing and how to fix it
+            common: --verbose (log backend selection)""";
+
+    private final PrintStream out;
+
+    private Main(PrintStream out) {
+        this.out = out;
+    }
+
+    public static void main(String[] argv) {
+        System.exit(run(argv, System.out, System.err));
+    }
+
+    /** Runs one command; returns the exit code. */
+    static int run(String[] argv, PrintStream out, PrintStream err) {
+        List<String> args = new ArrayList<>(List.of(argv));
+        boolean verbose = args.remove("--verbose");
+        configureLogging(verbose);
+        if (args.isEmpty() || args.getFirst().equals("help") || args.getFirst().equals("--help")) {
+            (args.isEmpty() ? err : out).println(USAGE);
+            return args.isEmpty() ? 2 : 0;
+        }
+        String[] rest = args.toArray(String[]::new);
+        Main main = new Main(out);
+        try {
+            return switch (rest[0]) {
+                case "devices" -> main.devices(new Args(rest, 1, Set.of(), Set.of("json")));
+                case "gemm" -> main.gemm(new Args(rest, 1,
+                        Set.of("dtype", "m", "n", "k", "layout", "alpha", "beta", "device", "repeat"),
+                        Set.of("transa", "transb", "verify", "json")));
+                case "allreduce" -> main.allReduce(new Args(rest, 1,
+                        Set.of("ranks", "count", "dtype", "op", "device", "repeat"), Set.of("verify", "json")));
+                case "demo" -> main.demo(new Args(rest, 1, Set.of(), Set.of("json")));
+                case "doctor" -> main.doctor(new Args(rest, 1, Set.of(), Set.of("json")));
+                default -> throw new Args.UsageException("unknown command '" + rest[0] + "'");
+            };
+        } catch (Args.UsageException | IllegalArgumentException e) {
+            err.println("kernelbridge: " + e.getMessage());
+            if (e instanceof Args.UsageException) {
+                err.println("run 'kernelbridge help' for usage");
+            }
+            return 2;
+        } catch (RuntimeException e) {
+            err.println("kernelbridge: " + rest[0] + " failed: " + e);
+            if (verbose) {
+                e.printStackTrace(err);
+            }
+            return 1;
+        }
+    }
+
+    private int devices(Args a) {
+        try (KernelBridge bridge = KernelBridge.open()) {
+            List<Map<String, Object>> rows = new ArrayList<>();
+            for (Device d : bridge.devices()) {
+                rows.add(describe(d));
+            }
+            if (a.flag("json")) {
+                out.println(Json.write(Map.of("devices", rows)));
+            } else {
+                Table t = new Table("id", "backend", "kind", "vendor", "memory", "dtypes", "name");
+                for (Device d : bridge.devices()) {
+                    t.row(d.id(), d.backend(), d.kind().name().toLowerCase(java.util.Locale.ROOT), d.vendor(), gib(d.memoryBytes()),
+                            String.join(",", d.dtypes().stream().map(DType::label).sorted().toList()), d.name());
+                }
+                t.print(out);
+            }
+            return 0;
+        }
+    }
+
+    private int gemm(Args a) {
+        DType dtype = DType.parse(a.string("dtype", "f32"), "--dtype");
+        long m = a.required("m", 0), n = a.required("n", 0), k = a.required("k", 0);
+        Layout layout = switch (a.string("layout", "row")) {
+            case "row" -> Layout.ROW_MAJOR;
+            case "col", "column" -> Layout.COLUMN_MAJOR;
+            default -> throw new Args.UsageException("--layout must be row or col, got '" + a.string("layout", "") + "'");
+        };
+        int repeat = (int) a.positiveLong("repeat", 1, 1);
+        var shape = new GemmRun.Shape(dtype, m, n, k,
+                a.flag("transa") ? Transpose.TRANS : Transpose.NO_TRANS, a.flag("transb") ? Transpose.TRANS : Transpose.NO_TRANS,
+                layout, a.number("alpha", 1), a.number("beta", 0));
+        try (KernelBridge bridge = KernelBridge.open(); Progress progress = new Progress("gemm")) {
+            Device device = a.string("device", null) == null ? bridge.defaultDevice() : bridge.device(a.string("device", null));
+            GemmRun.Result r = GemmRun.run(bridge, device, shape, repeat, a.flag("verify"), progress);
+            progress.close();
+            if (a.flag("json")) {
+                Map<String, Object> j = Json.object();
+                j.put("device", r.device());
+                j.put("dtype", r.dtype().label());
+                j.put("m", r.m());
+                j.put("n", r.n());
+                j.put("k", r.k());
+                j.put("seconds", r.seconds());
+                j.put("gflops", r.gflops());
+                j.put("verified", r.verified());
+                j.put("maxRelError", Double.isNaN(r.maxRelError()) ? null : r.maxRelError());
+                out.println(Json.write(j));
+            } else {
+                out.printf("gemm %s %dx%dx%d on %s: %.6f s (median of %d), %.1f GFLOP/s%s%n", r.dtype().label(), m, n, k, r.device(),
+                        r.seconds(), repeat, r.gflops(), r.verified() == null ? "" : r.verified()
+                                ? String.format(", verified (max rel. error %.2e)", r.maxRelError())
+                                : String.format(", VERIFICATION FAILED (max rel. error %.2e)", r.maxRelError()));
+            }
+            return Boolean.FALSE.equals(r.verified()) ? 1 : 0;
+        }
+    }
+
+    private int allReduce(Args a) {
+        int ranks = (int) Math.min(Integer.MAX_VALUE, a.required("ranks", 1));
+        long count = a.required("count", 0);
+        DType dtype = DType.parse(a.string("dtype", "f32"), "--dtype");
+        ReduceOp op = ReduceOp.parse(a.string("op", "sum"), "--op");
+        int repeat = (int) a.positiveLong("repeat", 5, 1);
+        try (KernelBridge bridge = KernelBridge.open(); Progress progress = new Progress("allreduce")) {
+            Device device = a.string("device", null) == null ? bridge.defaultDevice() : bridge.device(a.string("device", null));
+            AllReduceRun.Result r = AllReduceRun.run(bridge, Collections.nCopies(ranks, device), count, dtype, op, repeat, a.flag("verify"), progress);
+            progress.close();
+            if (a.flag("json")) {
+                out.println(Json.write(allReduceJson(r)));
+            } else {
+                out.printf("allreduce %s %s of %d elements over %d ranks on %s: %.6f s (median of %d), algorithm %.2f GB/s, bus %.2f GB/s%s%n",
+                        op.name().toLowerCase(java.util.Locale.ROOT), dtype.label(), count, ranks, r.device(), r.seconds(), repeat,
+                        r.algBandwidthGBs(), r.busBandwidthGBs(),
+                        r.verified() == null ? "" : r.verified() ? ", verified" : ", VERIFICATION FAILED");
+            }
+            return Boolean.FALSE.equals(r.verified()) ? 1 : 0;
+        }
+    }
+
+    private int demo(Args a) {
+        boolean json = a.flag("json");
+        List<Map<String, Object>> results = new ArrayList<>();
+        boolean allOk = true;
+        try (KernelBridge bridge = KernelBridge.open(); Progress progress = new Progress("demo")) {
+            List<Device> devices = bridge.devices();
+            if (!json) {
+                out.println("KernelBridge demo: " + devices.size() + " device(s)");
+                for (Device d : devices) {
+                    out.println("  " + d.id() + "  " + d.name() + "  [" + d.vendor() + ", " + gib(d.memoryBytes()) + "]");
+                }
+                out.println();
+            }
+            Table t = new Table("device", "job", "dtype", "shape", "seconds", "rate", "verified");
+            for (Device d : devices) {
+                for (DType dtype : List.of(DType.F32, DType.F64)) {
+                    if (!d.supports(dtype)) {
+                        continue;
+                    }
+                    var shape = new GemmRun.Shape(dtype, 512, 512, 512, Transpose.NO_TRANS, Transpose.NO_TRANS, Layout.ROW_MAJOR, 1, 0);
+                    GemmRun.Result g = GemmRun.run(bridge, d, shape, 5, true, progress);
+                    allOk &= Boolean.TRUE.equals(g.verified());
+                    t.row(d.id(), "gemm", dtype.label(), "512x512x512", String.format("%.5f", g.seconds()),
+                            String.format("%.1f GFLOP/s", g.gflops()), String.valueOf(g.verified()));
+                    Map<String, Object> j = Json.object();
+                    j.put("device", d.id());
+                    j.put("job", "gemm");
+                    j.put("dtype", dtype.label());
+                    j.put("m", 512);
+                    j.put("n", 512);
+                    j.put("k", 512);
+                    j.put("seconds", g.seconds());
+                    j.put("gflops", g.gflops());
+                    j.put("verified", g.verified());
+                    results.add(j);
+                }
+                DType dtype = d.supports(DType.F32) ? DType.F32 : DType.F64;
+                AllReduceRun.Result r = AllReduceRun.run(bridge, List.of(d, d), 1 << 20, dtype, ReduceOp.SUM, 5, true, progress);
+                allOk &= Boolean.TRUE.equals(r.verified());
+                t.row(d.id(), "allreduce sum", dtype.label(), "2 ranks x 1Mi", String.format("%.5f", r.seconds()),
+                        String.format("%.1f GB/s bus", r.busBandwidthGBs()), String.valueOf(r.verified()));
+                Map<String, Object> j = allReduceJson(r);
+                j.put("job", "allreduce");
+                results.add(j);
+            }
+            progress.close();
+            if (json) {
+                out.println(Json.write(Map.of("results", results, "ok", allOk)));
+            } else {
+                t.print(out);
+                out.println();
+                out.println(allOk ? "all results verified" : "SOME RESULTS FAILED VERIFICATION");
+            }
+            return allOk ? 0 : 1;
+        }
+    }
+
+    private int doctor(Args a) {
+        try (KernelBridge bridge = KernelBridge.open()) {
+            List<Doctor.Check> checks = Doctor.checks(bridge);
+            long problems = checks.stream().filter(c -> !c.ok()).count();
+            if (a.flag("json")) {
+                List<Map<String, Object>> rows = new ArrayList<>();
+                for (Doctor.Check c : checks) {
+                    Map<String, Object> m = Json.object();
+                    m.put("check", c.name());
+                    m.put("ok", c.ok());
+                    m.put("detail", c.detail());
+                    m.put("fix", c.ok() ? null : c.fix());
+                    rows.add(m);
+                }
+                Map<String, Object> j = Json.object();
+                j.put("checks", rows);
+                j.put("settings", Doctor.knobs(bridge.config()));
+                j.put("problems", problems);
+                out.println(Json.write(j));
+            } else {
+                for (Doctor.Check c : checks) {
+                    out.printf("%-4s %-16s %s%n", c.ok() ? "ok" : "FIX", c.name(), c.detail());
+                    if (!c.ok()) {
+                        out.printf("     %-16s -> %s%n", "", c.fix());
+                    }
+                }
+                out.println();
+                out.println("settings (property / environment variable = value, from where):");
+                for (Map<String, Object> k : Doctor.knobs(bridge.config())) {
+                    out.printf("  %s / %s = %s  (%s)%n", k.get("property"), k.get("environment"), k.get("value"), k.get("source"));
+                }
+                out.println();
+                out.println(problems == 0 ? "no problems found" : problems + " problem(s) found");
+            }
+            return 0;
+        }
+    }
+
+    private static Map<String, Object> allReduceJson(AllReduceRun.Result r) {
+        Map<String, Object> j = Json.object();
+        j.put("ranks", r.ranks());
+        j.put("count", r.count());
+        j.put("dtype", r.dtype().label());
+        j.put("op", r.op().name().toLowerCase(java.util.Locale.ROOT));
+        j.put("device", r.device());
+        j.put("seconds", r.seconds());
+        j.put("algBandwidthGBs", r.algBandwidthGBs());
+        j.put("busBandwidthGBs", r.busBandwidthGBs());
+        j.put("verified", r.verified());
+        return j;
+    }
+
+    private static Map<String, Object> describe(Device d) {
+        Map<String, Object> m = Json.object();
+        m.put("id", d.id());
+        m.put("backend", d.backend());
+        m.put("name", d.name());
+        m.put("vendor", d.vendor());
+        m.put("kind", d.kind().name().toLowerCase(java.util.Locale.ROOT));
+        m.put("memoryBytes", d.memoryBytes());
+        m.put("dtypes", d.dtypes().stream().map(DType::label).sorted().toList());
+        m.put("available", true);
+        return m;
+    }
+
+    private static String gib(long bytes) {
+        return bytes <= 0 ? "?" : String.format("%.1f GiB", bytes / (double) (1L << 30));
+    }
+
+    /** Library logging goes to stderr, one line per record; only warnings unless --verbose. */
+    private static void configureLogging(boolean verbose) {
+        System.setProperty("java.util.logging.SimpleFormatter.format", "kernelbridge: %4$s: %5$s%6$s%n");
+        Logger root = Logger.getLogger("");
+        root.setLevel(verbose ? Level.INFO : Level.WARNING);
+        for (var h : root.getHandlers()) {
+            h.setLevel(verbose ? Level.INFO : Level.WARNING);
+            h.setFormatter(new SimpleFormatter());
+        }
+    }
+
+    /** Left-aligned text columns. */
+    private static final class Table {
+        private final List<String[]> rows = new ArrayList<>();
+
+        Table(String... header) {
+            rows.add(header);
+        }
+
+        void row(String... cells) {
+            rows.add(cells);
+        }
+
+        void print(PrintStream out) {
+            int[] w = new int[rows.getFirst().length];
+            for (String[] r : rows) {
+                for (int i = 0; i < r.length; i++) {
+                    w[i] = Math.max(w[i], r[i].length());
+                }
+            }
+            for (String[] r : rows) {
+                StringBuilder line = new StringBuilder();
+                for (int i = 0; i < r.length; i++) {
+                    line.append(String.format("%-" + w[i] + "s", r[i]));
+                    if (i < r.length - 1) {
+                        line.append("  ");
+                    }
+                }
+                out.println(line.toString().stripTrailing());
+            }
+        }
+    }
+}
