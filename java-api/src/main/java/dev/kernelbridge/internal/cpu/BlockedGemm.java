@@ -95,12 +95,17 @@ final class BlockedGemm implements GemmEngine {
                 for (long ic = i0; ic < i1; ic += blocking.mc()) {
                     int mc = (int) Math.min(blocking.mc(), i1 - ic);
                     kernel.packA(s, a, offA, call.lda(), transA, ic, mc, pc, kc);
+                    // One strip of C (mc rows, NR columns) at a time: loaded once, updated by every
+                    // tile of the strip, stored once. Edges are handled here, never in the kernel.
+                    int lds = roundUp(mc, mr);
                     for (int jr = 0; jr < nc; jr += nr) {
                         int cols = Math.min(nr, nc - jr);
+                        long cAt = offC + ic + (jc + jr) * ldc;
+                        kernel.loadStrip(s, c, cAt, ldc, mc, cols, beta);
                         for (int ir = 0; ir < mc; ir += mr) {
-                            kernel.tile(s, kc, ir * kc, jr * kc, c, offC + ic + ir + (jc + jr) * ldc, ldc,
-                                    Math.min(mr, mc - ir), cols, call.alpha(), beta);
+                            kernel.tile(s, kc, ir * kc, jr * kc, ir, lds, call.alpha());
                         }
+                        kernel.storeStrip(s, c, cAt, ldc, mc, cols);
                     }
                 }
             }

@@ -27,9 +27,15 @@ interface PackedKernel {
     void packB(Scratch scratch, MemorySegment b, long offset, long ld, boolean trans, long p0, int kc, long j0, int nc);
 
     /**
-     * C tile := alpha·(A panel · B panel) + beta·C tile, for the top-left rows×cols of the tile at
-     * element {@code cOffset} of C. beta == 0 writes without reading C.
+     * Loads a strip of C, rows×cols at element {@code cOffset}, into the scratch strip (column
+     * stride roundUp(rows, MR), NR columns) scaled by beta; beta == 0 zero-fills without reading C,
+     * so NaN or Inf in C never survive.
      */
-    void tile(Scratch scratch, int kc, int aPanel, int bPanel, MemorySegment c, long cOffset, long ldc,
-              int rows, int cols, double alpha, double beta);
+    void loadStrip(Scratch scratch, MemorySegment c, long cOffset, long ldc, int rows, int cols, double beta);
+
+    /** strip := strip + alpha·(A panel · B panel) for the MR×NR tile at index {@code strip} (column stride lds). */
+    void tile(Scratch scratch, int kc, int aPanel, int bPanel, int strip, int lds, double alpha);
+
+    /** Writes the valid rows×cols of the scratch strip back to C. */
+    void storeStrip(Scratch scratch, MemorySegment c, long cOffset, long ldc, int rows, int cols);
 }

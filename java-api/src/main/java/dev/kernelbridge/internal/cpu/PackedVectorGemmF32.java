@@ -90,8 +90,7 @@ final class PackedVectorGemmF32 implements PackedKernel {
     }
 
     @Override
-    public void tile(Scratch scratch, int kc, int aPanel, int bPanel, MemorySegment c, long cOffset, long ldc,
-                     int rows, int cols, double alphaIn, double betaIn) {
+    public void tile(Scratch scratch, int kc, int aPanel, int bPanel, int strip, int lds, double alpha) {
         float[] ap = scratch.floatA, bp = scratch.floatB;
         FloatVector zero = FloatVector.zero(S);
         FloatVector c00 = zero;
@@ -161,56 +160,73 @@ final class PackedVectorGemmF32 implements PackedKernel {
             c0b = a0.fma(b, c0b);
             c1b = a1.fma(b, c1b);
         }
-        // Accumulators leave the registers right here: handing vectors to a method that C2 does
-        // not inline would box them. C is then updated from the array by finish().
-        float[] t = scratch.floatTile(2 * MR * NR);
-        c00.intoArray(t, 0 * MR);
-        c10.intoArray(t, 0 * MR + V);
-        c01.intoArray(t, 1 * MR);
-        c11.intoArray(t, 1 * MR + V);
-        c02.intoArray(t, 2 * MR);
-        c12.intoArray(t, 2 * MR + V);
-        c03.intoArray(t, 3 * MR);
-        c13.intoArray(t, 3 * MR + V);
-        c04.intoArray(t, 4 * MR);
-        c14.intoArray(t, 4 * MR + V);
-        c05.intoArray(t, 5 * MR);
-        c15.intoArray(t, 5 * MR + V);
-        c06.intoArray(t, 6 * MR);
-        c16.intoArray(t, 6 * MR + V);
-        c07.intoArray(t, 7 * MR);
-        c17.intoArray(t, 7 * MR + V);
-        c08.intoArray(t, 8 * MR);
-        c18.intoArray(t, 8 * MR + V);
-        c09.intoArray(t, 9 * MR);
-        c19.intoArray(t, 9 * MR + V);
-        c0a.intoArray(t, 10 * MR);
-        c1a.intoArray(t, 10 * MR + V);
-        c0b.intoArray(t, 11 * MR);
-        c1b.intoArray(t, 11 * MR + V);
-        finish(t, c, cOffset, ldc, rows, cols, (float) alphaIn, (float) betaIn);
+        // Update the C strip in place, in the registers' own layout: vector loads and stores on a
+        // Java array are intrinsified wherever this method is inlined, unlike those on segments.
+        float[] cs = scratch.floatStrip;
+        FloatVector va = FloatVector.broadcast(S, (float) alpha);
+        int at;
+        at = strip + 0 * lds;
+        c00.fma(va, FloatVector.fromArray(S, cs, at)).intoArray(cs, at);
+        c10.fma(va, FloatVector.fromArray(S, cs, at + V)).intoArray(cs, at + V);
+        at = strip + 1 * lds;
+        c01.fma(va, FloatVector.fromArray(S, cs, at)).intoArray(cs, at);
+        c11.fma(va, FloatVector.fromArray(S, cs, at + V)).intoArray(cs, at + V);
+        at = strip + 2 * lds;
+        c02.fma(va, FloatVector.fromArray(S, cs, at)).intoArray(cs, at);
+        c12.fma(va, FloatVector.fromArray(S, cs, at + V)).intoArray(cs, at + V);
+        at = strip + 3 * lds;
+        c03.fma(va, FloatVector.fromArray(S, cs, at)).intoArray(cs, at);
+        c13.fma(va, FloatVector.fromArray(S, cs, at + V)).intoArray(cs, at + V);
+        at = strip + 4 * lds;
+        c04.fma(va, FloatVector.fromArray(S, cs, at)).intoArray(cs, at);
+        c14.fma(va, FloatVector.fromArray(S, cs, at + V)).intoArray(cs, at + V);
+        at = strip + 5 * lds;
+        c05.fma(va, FloatVector.fromArray(S, cs, at)).intoArray(cs, at);
+        c15.fma(va, FloatVector.fromArray(S, cs, at + V)).intoArray(cs, at + V);
+        at = strip + 6 * lds;
+        c06.fma(va, FloatVector.fromArray(S, cs, at)).intoArray(cs, at);
+        c16.fma(va, FloatVector.fromArray(S, cs, at + V)).intoArray(cs, at + V);
+        at = strip + 7 * lds;
+        c07.fma(va, FloatVector.fromArray(S, cs, at)).intoArray(cs, at);
+        c17.fma(va, FloatVector.fromArray(S, cs, at + V)).intoArray(cs, at + V);
+        at = strip + 8 * lds;
+        c08.fma(va, FloatVector.fromArray(S, cs, at)).intoArray(cs, at);
+        c18.fma(va, FloatVector.fromArray(S, cs, at + V)).intoArray(cs, at + V);
+        at = strip + 9 * lds;
+        c09.fma(va, FloatVector.fromArray(S, cs, at)).intoArray(cs, at);
+        c19.fma(va, FloatVector.fromArray(S, cs, at + V)).intoArray(cs, at + V);
+        at = strip + 10 * lds;
+        c0a.fma(va, FloatVector.fromArray(S, cs, at)).intoArray(cs, at);
+        c1a.fma(va, FloatVector.fromArray(S, cs, at + V)).intoArray(cs, at + V);
+        at = strip + 11 * lds;
+        c0b.fma(va, FloatVector.fromArray(S, cs, at)).intoArray(cs, at);
+        c1b.fma(va, FloatVector.fromArray(S, cs, at + V)).intoArray(cs, at + V);
     }
 
-    /**
-     * C := fma(C, beta, alpha·acc) for the valid rows×cols of a tile (C not read when beta == 0).
-     * C moves by bulk copies; the arithmetic runs on arrays, where C2 vectorises it.
-     */
-    private static void finish(float[] t, MemorySegment c, long cOffset, long ldc, int rows, int cols, float alpha, float beta) {
-        int old = MR * NR;
+    @Override
+    public void loadStrip(Scratch scratch, MemorySegment c, long cOffset, long ldc, int rows, int cols, double betaIn) {
+        int lds = BlockedGemm.roundUp(rows, MR);
+        float[] cs = scratch.floatStrip(lds * NR);
+        float beta = (float) betaIn;
+        if (beta == 0) {
+            Arrays.fill(cs, 0, lds * NR, 0);
+            return;
+        }
         for (int j = 0; j < cols; j++) {
-            long at = (cOffset + j * ldc) * BYTES;
-            int col = j * MR;
-            if (beta == 0) {
-                for (int i = 0; i < rows; i++) {
-                    t[col + i] = t[col + i] * alpha;
-                }
-            } else {
-                MemorySegment.copy(c, E, at, t, old, rows);
-                for (int i = 0; i < rows; i++) {
-                    t[col + i] = Math.fma(t[old + i], beta, t[col + i] * alpha);
-                }
+            MemorySegment.copy(c, E, (cOffset + j * ldc) * BYTES, cs, j * lds, rows);
+        }
+        if (beta != 1) {
+            for (int i = 0; i < lds * cols; i++) {
+                cs[i] *= beta;
             }
-            MemorySegment.copy(t, col, c, E, at, rows);
+        }
+    }
+
+    @Override
+    public void storeStrip(Scratch scratch, MemorySegment c, long cOffset, long ldc, int rows, int cols) {
+        int lds = BlockedGemm.roundUp(rows, MR);
+        for (int j = 0; j < cols; j++) {
+            MemorySegment.copy(scratch.floatStrip, j * lds, c, E, (cOffset + j * ldc) * BYTES, rows);
         }
     }
 }

@@ -9,8 +9,8 @@ import java.util.concurrent.ConcurrentLinkedDeque;
 final class Scratch {
     private static final ConcurrentLinkedDeque<Scratch> POOL = new ConcurrentLinkedDeque<>();
 
-    float[] floatA = new float[0], floatB = new float[0], floatTile = new float[0];
-    double[] doubleA = new double[0], doubleB = new double[0], doubleTile = new double[0];
+    float[] floatA = new float[0], floatB = new float[0], floatStrip = new float[0];
+    double[] doubleA = new double[0], doubleB = new double[0], doubleStrip = new double[0];
 
     static Scratch acquire() {
         Scratch s = POOL.pollFirst();
@@ -35,11 +35,11 @@ final class Scratch {
         return floatB;
     }
 
-    float[] floatTile(int size) {
-        if (floatTile.length < size) {
-            floatTile = new float[size];
+    float[] floatStrip(int size) {
+        if (floatStrip.length < size) {
+            floatStrip = new float[size];
         }
-        return floatTile;
+        return floatStrip;
     }
 
     double[] doubleA(int size) {
@@ -56,10 +56,10 @@ final class Scratch {
         return doubleB;
     }
 
-    double[] doubleTile(int size) {
-        if (doubleTile.length < size) {
-            doubleTile = new double[size];
+    double[] doubleStrip(int size) {
+        if (doubleStrip.length < size) {
+            doubleStrip = new double[size];
         }
-        return doubleTile;
+        return doubleStrip;
     }
 }
