@@ -41,7 +41,9 @@ public final class Communicator implements AutoCloseable {
         this.rank = rank;
         this.device = device;
         this.defaultTimeout = defaultTimeout;
-        this.queue = Executors.newSingleThreadExecutor(Thread.ofVirtual().name("kernelbridge-rank-" + rank).factory());
+        // A platform thread: collectives are memory-bound work that must run in parallel across
+        // ranks, which the virtual-thread scheduler does not promise for tasks that never block.
+        this.queue = Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon().name("kernelbridge-rank-" + rank).factory());
     }
 
     public int rank() { return rank; }

@@ -24,7 +24,7 @@ import java.time.Duration;
  */
 public final class InProcessGroup {
     /** Elements reduced per step: small enough that the step's temporaries stay in L1/L2. */
-    private static final int STEP = 4096;
+    private static final int STEP = 16384;
 
     private final int size;
     private final Rendezvous rendezvous;
@@ -47,7 +47,11 @@ public final class InProcessGroup {
     public void execute(int rank, long sequence, CollectiveRequest request, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         String what = request.kind().label();
-        try (Arena staging = Arena.ofShared()) {
+        // Staging is for buffers the host cannot address; closing a shared arena costs a handshake
+        // with every thread, so host-visible calls must not create one.
+        boolean hostVisible = request.send().hostSegment().isPresent() && request.recv().hostSegment().isPresent();
+        Arena staging = hostVisible ? null : Arena.ofShared();
+        try {
             MemorySegment send = hostView(request.send(), staging, true);
             MemorySegment recv = request.recv() == request.send() ? send : hostView(request.recv(), staging, false);
             posts[rank] = new Post(sequence, request, send, recv);
@@ -57,6 +61,10 @@ public final class InProcessGroup {
             rendezvous.await(rank, sequence, what, deadline);
             if (request.recv().hostSegment().isEmpty()) {
                 request.recv().copyIn(0, recv);
+            }
+        } finally {
+            if (staging != null) {
+                staging.close();
             }
         }
     }
