@@ -23,30 +23,52 @@ final class GemmChecks {
      */
     static boolean check(Layout layout, Transpose transA, Transpose transB, long m, long n, long k,
                          double alpha, double beta, Region a, Region b, Region c, long batchCount) {
-        require(layout != null, "layout must not be null");
-        require(transA != null, "transA must not be null");
-        require(transB != null, "transB must not be null");
-        require(m >= 0, "m must be >= 0, got " + m);
-        require(n >= 0, "n must be >= 0, got " + n);
-        require(k >= 0, "k must be >= 0, got " + k);
+        if (layout == null) {
+            throw new IllegalArgumentException("layout must not be null");
+        }
+        if (transA == null) {
+            throw new IllegalArgumentException("transA must not be null");
+        }
+        if (transB == null) {
+            throw new IllegalArgumentException("transB must not be null");
+        }
+        if (m < 0) {
+            throw new IllegalArgumentException("m must be >= 0, got " + m);
+        }
+        if (n < 0) {
+            throw new IllegalArgumentException("n must be >= 0, got " + n);
+        }
+        if (k < 0) {
+            throw new IllegalArgumentException("k must be >= 0, got " + k);
+        }
         long rowsA = GemmOp.rowsOf(transA, m, k), colsA = GemmOp.colsOf(transA, m, k);
         long rowsB = GemmOp.rowsOf(transB, k, n), colsB = GemmOp.colsOf(transB, k, n);
         checkLd("lda", a.ld(), layout, rowsA, colsA);
         checkLd("ldb", b.ld(), layout, rowsB, colsB);
         checkLd("ldc", c.ld(), layout, m, n);
-        require(batchCount >= 0, "batchCount must be >= 0, got " + batchCount);
+        if (batchCount < 0) {
+            throw new IllegalArgumentException("batchCount must be >= 0, got " + batchCount);
+        }
 
         for (Region r : new Region[] {a, b, c}) {
-            require(r.memory() != null, r.name() + " must not be null");
+            if (r.memory() == null) {
+                throw new IllegalArgumentException(r.name() + " must not be null");
+            }
         }
-        require(a.dtype() == c.dtype(), "a must have the element type of c (" + c.dtype().label() + "), got " + a.dtype().label());
-        require(b.dtype() == c.dtype(), "b must have the element type of c (" + c.dtype().label() + "), got " + b.dtype().label());
+        if (a.dtype() != c.dtype()) {
+            throw new IllegalArgumentException("a must have the element type of c (" + c.dtype().label() + "), got " + a.dtype().label());
+        }
+        if (b.dtype() != c.dtype()) {
+            throw new IllegalArgumentException("b must have the element type of c (" + c.dtype().label() + "), got " + b.dtype().label());
+        }
 
         long footA = footprint(layout, rowsA, colsA, a.ld());
         long footB = footprint(layout, rowsB, colsB, b.ld());
         long footC = footprint(layout, m, n, c.ld());
         if (batchCount > 1 && footC > 0) {
-            require(c.stride() >= footC, "strideC must be >= the extent of one C (" + footC + ") so batch items do not overlap, got " + c.stride());
+            if (c.stride() < footC) {
+                throw new IllegalArgumentException("strideC must be >= the extent of one C (" + footC + ") so batch items do not overlap, got " + c.stride());
+            }
         }
         long spanA = checkFits(a, footA, batchCount);
         long spanB = checkFits(b, footB, batchCount);
@@ -83,8 +105,10 @@ final class GemmChecks {
 
     private static void checkLd(String name, long ld, Layout layout, long rows, long cols) {
         long min = GemmOp.tightLd(layout, rows, cols);
-        require(ld >= min, name + " must be >= max(1, " + (layout == Layout.ROW_MAJOR ? "columns" : "rows")
+        if (ld < min) {
+            throw new IllegalArgumentException(name + " must be >= max(1, " + (layout == Layout.ROW_MAJOR ? "columns" : "rows")
                 + ") = " + min + " for a " + rows + "x" + cols + " " + layoutName(layout) + " matrix, got " + ld);
+        }
     }
 
     private static String layoutName(Layout layout) {
@@ -108,8 +132,12 @@ final class GemmChecks {
     /** Checks offset and stride, and that every batch item lies in the buffer; returns the span in elements. */
     private static long checkFits(Region r, long foot, long batchCount) {
         String name = r.name();
-        require(r.offset() >= 0, "offset" + suffix(name) + " must be >= 0, got " + r.offset());
-        require(r.stride() >= 0, "stride" + suffix(name) + " must be >= 0, got " + r.stride());
+        if (r.offset() < 0) {
+            throw new IllegalArgumentException("offset" + suffix(name) + " must be >= 0, got " + r.offset());
+        }
+        if (r.stride() < 0) {
+            throw new IllegalArgumentException("stride" + suffix(name) + " must be >= 0, got " + r.stride());
+        }
         if (foot == 0 || batchCount == 0) {
             return 0;
         }
@@ -119,8 +147,9 @@ final class GemmChecks {
         } catch (ArithmeticException e) {
             throw new IllegalArgumentException("stride" + suffix(name) + " * (batchCount - 1) overflows a 64-bit element index");
         }
-        require(r.offset() <= r.length() && span <= r.length() - r.offset(),
-                name + " is too short: offset " + r.offset() + " + extent " + span + " elements > length " + r.length());
+        if (!(r.offset() <= r.length() && span <= r.length() - r.offset())) {
+            throw new IllegalArgumentException(name + " is too short: offset " + r.offset() + " + extent " + span + " elements > length " + r.length());
+        }
         return span;
     }
 
@@ -131,7 +160,9 @@ final class GemmChecks {
         long es = c.dtype().byteSize();
         long c0 = c.baseByte() + c.offset() * es, c1 = c0 + spanC * es;
         long o0 = other.baseByte() + other.offset() * es, o1 = o0 + spanOther * es;
-        require(c1 <= o0 || o1 <= c0, "c must not overlap " + other.name() + " (BLAS leaves that undefined)");
+        if (!(c1 <= o0 || o1 <= c0)) {
+            throw new IllegalArgumentException("c must not overlap " + other.name() + " (BLAS leaves that undefined)");
+        }
     }
 
     private static String suffix(String name) {
@@ -140,7 +171,9 @@ final class GemmChecks {
 
     /** Null arguments are bad arguments: IllegalArgumentException, with the argument named. */
     static void requireNonNull(Object value, String message) {
-        require(value != null, message);
+        if (value == null) {
+            throw new IllegalArgumentException(message);
+        }
     }
 
     static void require(boolean ok, String message) {

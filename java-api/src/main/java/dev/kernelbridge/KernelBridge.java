@@ -333,9 +333,14 @@ public final class KernelBridge implements AutoCloseable {
         Region c = region("c", op.c, op.offsetC, op.ldc, op.strideC);
         boolean work = GemmChecks.check(op.layout, op.transA, op.transB, op.m, op.n, op.k, op.alpha, op.beta, a, b, c, op.batchCount);
         Device device = op.c.device();
-        GemmChecks.require(op.a.device() == device, "a must be on the device of c (" + device.id() + "), got " + op.a.device().id());
-        GemmChecks.require(op.b.device() == device, "b must be on the device of c (" + device.id() + "), got " + op.b.device().id());
-        GemmChecks.require(devices.contains(device), "c must belong to this KernelBridge");
+        for (DeviceBuffer input : new DeviceBuffer[] {op.a, op.b}) {
+            if (input.device() != device) {
+                throw new IllegalArgumentException((input == op.a ? "a" : "b") + " must be on the device of c (" + device.id() + "), got " + input.device().id());
+            }
+        }
+        if (!devices.contains(device)) {
+            throw new IllegalArgumentException("c must belong to this KernelBridge");
+        }
         Runnable release = acquire(op);
         if (!work) {
             release.run();

@@ -41,6 +41,7 @@ final class AllReduceRun {
             }
             allReduce(comms, sends, recvs, count, op);
             Boolean verified = verify ? check(recvs, count, dtype, op, ranks) : null;
+            GemmRun.warmUp(() -> allReduce(comms, sends, recvs, count, op));
             double[] times = new double[repeat];
             for (int i = 0; i < repeat; i++) {
                 progress.step(i + 1, repeat, count + " " + dtype.label() + " x " + ranks + " ranks");

@@ -47,6 +47,7 @@ final class GemmRun {
                 maxRel = projectionError(s, rounded, roundedB, roundedC, c);
                 verified = maxRel <= 2.0 * Math.max(1, s.k()) * s.dtype().unitRoundoff() + 4 * s.dtype().unitRoundoff();
             }
+            warmUp(() -> bridge.gemm(op));
             double[] times = new double[repeat];
             for (int r = 0; r < repeat; r++) {
                 progress.step(r + 1, repeat, s.m() + "x" + s.n() + "x" + s.k() + " " + s.dtype().label());
@@ -57,6 +58,14 @@ final class GemmRun {
             double seconds = median(times);
             double gflops = seconds > 0 ? op.flops() / seconds * 1e-9 : 0;
             return new Result(device.id(), s.dtype(), s.m(), s.n(), s.k(), seconds, gflops, verified, maxRel);
+        }
+    }
+
+    /** Runs {@code op} until the JIT has had a chance: 3 runs and 0.3 s, or 50 runs, whichever first. */
+    static void warmUp(Runnable op) {
+        long start = System.nanoTime();
+        for (int i = 0; i < 50 && (i < 3 || System.nanoTime() - start < 300_000_000L); i++) {
+            op.run();
         }
     }
 

@@ -30,29 +30,35 @@ final class PackedVectorGemmF32 implements PackedKernel {
     @Override
     public void packA(Scratch scratch, MemorySegment a, long offset, long ld, boolean trans, long i0, int mc, long p0, int kc) {
         float[] dst = scratch.floatA(BlockedGemm.roundUp(mc, MR) * kc);
+        if (!trans) {
+            // Column p of the block is contiguous: walk it once, top to bottom, handing each
+            // panel its MR rows. (Panel by panel would stride across all kc columns per panel,
+            // which thrashes cache sets and the TLB when ld is a large power of two.)
+            for (int p = 0; p < kc; p++) {
+                long column = (offset + i0 + (p0 + p) * ld) * BYTES;
+                for (int ir = 0; ir < mc; ir += MR) {
+                    int rows = Math.min(MR, mc - ir);
+                    int at = ir * kc + p * MR;
+                    MemorySegment.copy(a, E, column + ir * BYTES, dst, at, rows);
+                    if (rows < MR) {
+                        Arrays.fill(dst, at + rows, at + MR, 0);
+                    }
+                }
+            }
+            return;
+        }
         for (int ir = 0; ir < mc; ir += MR) {
             int rows = Math.min(MR, mc - ir);
             int panel = ir * kc;
-            if (!trans) {
-                // Column p of the block is contiguous: one bulk copy per packed column.
+            for (int r = 0; r < rows; r++) {
+                long row = offset + p0 + (i0 + ir + r) * ld;
                 for (int p = 0; p < kc; p++) {
-                    long src = (offset + i0 + ir + (p0 + p) * ld) * BYTES;
-                    MemorySegment.copy(a, E, src, dst, panel + p * MR, rows);
-                    if (rows < MR) {
-                        Arrays.fill(dst, panel + p * MR + rows, panel + (p + 1) * MR, 0);
-                    }
+                    dst[panel + p * MR + r] = a.getAtIndex(E, row + p);
                 }
-            } else {
-                for (int r = 0; r < rows; r++) {
-                    long row = offset + p0 + (i0 + ir + r) * ld;
-                    for (int p = 0; p < kc; p++) {
-                        dst[panel + p * MR + r] = a.getAtIndex(E, row + p);
-                    }
-                }
-                for (int r = rows; r < MR; r++) {
-                    for (int p = 0; p < kc; p++) {
-                        dst[panel + p * MR + r] = 0;
-                    }
+            }
+            for (int r = rows; r < MR; r++) {
+                for (int p = 0; p < kc; p++) {
+                    dst[panel + p * MR + r] = 0;
                 }
             }
         }
@@ -74,10 +80,12 @@ final class PackedVectorGemmF32 implements PackedKernel {
                     }
                 }
             } else {
+                // Column j is contiguous over p: one bulk copy, then a scatter inside the heap.
+                float[] column = scratch.floatColumn(kc);
                 for (int col = 0; col < cols; col++) {
-                    long column = offset + p0 + (j0 + jr + col) * ld;
+                    MemorySegment.copy(b, E, (offset + p0 + (j0 + jr + col) * ld) * BYTES, column, 0, kc);
                     for (int p = 0; p < kc; p++) {
-                        dst[panel + p * NR + col] = b.getAtIndex(E, column + p);
+                        dst[panel + p * NR + col] = column[p];
                     }
                 }
                 for (int col = cols; col < NR; col++) {

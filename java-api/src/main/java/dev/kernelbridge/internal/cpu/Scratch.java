@@ -9,8 +9,8 @@ import java.util.concurrent.ConcurrentLinkedDeque;
 final class Scratch {
     private static final ConcurrentLinkedDeque<Scratch> POOL = new ConcurrentLinkedDeque<>();
 
-    float[] floatA = new float[0], floatB = new float[0], floatStrip = new float[0];
-    double[] doubleA = new double[0], doubleB = new double[0], doubleStrip = new double[0];
+    float[] floatA = new float[0], floatB = new float[0], floatStrip = new float[0], floatColumn = new float[0];
+    double[] doubleA = new double[0], doubleB = new double[0], doubleStrip = new double[0], doubleColumn = new double[0];
 
     static Scratch acquire() {
         Scratch s = POOL.pollFirst();
@@ -40,6 +40,20 @@ final class Scratch {
             floatStrip = new float[size];
         }
         return floatStrip;
+    }
+
+    float[] floatColumn(int size) {
+        if (floatColumn.length < size) {
+            floatColumn = new float[size];
+        }
+        return floatColumn;
+    }
+
+    double[] doubleColumn(int size) {
+        if (doubleColumn.length < size) {
+            doubleColumn = new double[size];
+        }
+        return doubleColumn;
     }
 
     double[] doubleA(int size) {
