@@ -523,6 +523,84 @@ public abstract class GemmConformanceKit {
         }
     }
 
+    // ---------------------------------------------------------------- R09: more than 2^31 elements
+
+    /**
+     * C of 65536 × 32769 F32 elements (2^31 + 65536), so every index past 2^31 is used. Inputs are
+     * small integers, so every result is exact, and C is checked in O(m·n) by a random projection:
+     * C·x must equal A·(B·x) exactly for x in {−1, 1}^n. Skipped where the memory is not there.
+     */
+    @Test
+    void cWithMoreThan2To31Elements() {
+        long m = 65536, n = 32769, k = 2;
+        long elements = m * n;
+        org.junit.jupiter.api.Assumptions.assumeTrue(elements > (1L << 31));
+        org.junit.jupiter.api.Assumptions.assumeTrue(device.supports(DType.F32), "needs F32");
+        org.junit.jupiter.api.Assumptions.assumeTrue(device.memoryBytes() == 0 || device.memoryBytes() > 2 * 4 * elements,
+                "device memory too small for a 8.6 GB C");
+        org.junit.jupiter.api.Assumptions.assumeTrue(freeHostMemory() > 3 * 4 * elements / 2, "host memory too small for a 8.6 GB C");
+        SplittableRandom rnd = new SplittableRandom(9);
+        float[] a = new float[(int) (m * k)], b = new float[(int) (k * n)];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = rnd.nextInt(-2, 3);
+        }
+        for (int i = 0; i < b.length; i++) {
+            b[i] = rnd.nextInt(-2, 3);
+        }
+        try (DeviceBuffer da = bridge.allocate(device, DType.F32, a.length).copyFrom(a);
+             DeviceBuffer db = bridge.allocate(device, DType.F32, b.length).copyFrom(b);
+             DeviceBuffer dc = bridge.allocate(device, DType.F32, elements)) {
+            bridge.gemm(GemmOp.builder().layout(Layout.COLUMN_MAJOR).shape(m, n, k).a(da).b(db).beta(0).c(dc).build());
+            double[] x = new double[(int) n];
+            for (int j = 0; j < n; j++) {
+                x[j] = rnd.nextBoolean() ? 1 : -1;
+            }
+            double[] bx = new double[(int) k];
+            for (int p = 0; p < k; p++) {
+                for (int j = 0; j < n; j++) {
+                    bx[p] += b[(int) (p + j * k)] * x[j];
+                }
+            }
+            double[] cx = new double[(int) m];
+            int columnsPerChunk = 256;
+            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                java.lang.foreign.MemorySegment chunk = arena.allocate(4 * m * columnsPerChunk, 64);
+                for (long j0 = 0; j0 < n; j0 += columnsPerChunk) {
+                    long cols = Math.min(columnsPerChunk, n - j0);
+                    java.lang.foreign.MemorySegment view = chunk.asSlice(0, 4 * m * cols);
+                    dc.copyTo(j0 * m, view);
+                    for (long j = 0; j < cols; j++) {
+                        double xj = x[(int) (j0 + j)];
+                        for (int i = 0; i < m; i++) {
+                            cx[i] += view.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i + j * m) * xj;
+                        }
+                    }
+                }
+            }
+            for (int i = 0; i < m; i++) {
+                double expect = a[i] * bx[0] + a[(int) (i + m)] * bx[1];
+                if (cx[i] != expect) {
+                    fail("row " + i + " of C·x is " + cx[i] + ", A·(B·x) is " + expect);
+                }
+            }
+        }
+    }
+
+    /** MemAvailable from /proc/meminfo (free plus reclaimable cache), else the JVM's idea of free memory. */
+    private static long freeHostMemory() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemAvailable:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // fall through
+        }
+        return java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getFreeMemorySize() : 0;
+    }
+
     // ---------------------------------------------------------------- R19: lifetimes
 
     @Test

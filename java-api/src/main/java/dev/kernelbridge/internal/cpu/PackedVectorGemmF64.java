@@ -19,6 +19,8 @@ final class PackedVectorGemmF64 implements PackedKernel {
     static final int MR = 2 * V;
     static final int NR = 12;
     private static final ValueLayout.OfDouble E = ValueLayout.JAVA_DOUBLE_UNALIGNED;
+    /** Columns of A packed together; see packA. */
+    private static final int PACK_COLUMNS = 8;
     private static final long BYTES = 8;
 
     @Override
@@ -31,17 +33,19 @@ final class PackedVectorGemmF64 implements PackedKernel {
     public void packA(Scratch scratch, MemorySegment a, long offset, long ld, boolean trans, long i0, int mc, long p0, int kc) {
         double[] dst = scratch.doubleA(BlockedGemm.roundUp(mc, MR) * kc);
         if (!trans) {
-            // Column p of the block is contiguous: walk it once, top to bottom, handing each
-            // panel its MR rows. (Panel by panel would stride across all kc columns per panel,
-            // which thrashes cache sets and the TLB when ld is a large power of two.)
-            for (int p = 0; p < kc; p++) {
-                long column = (offset + i0 + (p0 + p) * ld) * BYTES;
+            // Columns of A are contiguous. Walk a few columns at a time down the whole block, so
+            // reads are a handful of sequential streams and each panel receives a contiguous
+            // run: neither side strides by a large power of two (ld = 4096, or the panel size).
+            for (int p0b = 0; p0b < kc; p0b += PACK_COLUMNS) {
+                int pEnd = Math.min(kc, p0b + PACK_COLUMNS);
                 for (int ir = 0; ir < mc; ir += MR) {
                     int rows = Math.min(MR, mc - ir);
-                    int at = ir * kc + p * MR;
-                    MemorySegment.copy(a, E, column + ir * BYTES, dst, at, rows);
-                    if (rows < MR) {
-                        Arrays.fill(dst, at + rows, at + MR, 0);
+                    for (int p = p0b; p < pEnd; p++) {
+                        int at = ir * kc + p * MR;
+                        MemorySegment.copy(a, E, (offset + i0 + ir + (p0 + p) * ld) * BYTES, dst, at, rows);
+                        if (rows < MR) {
+                            Arrays.fill(dst, at + rows, at + MR, 0);
+                        }
                     }
                 }
             }
