@@ -1,0 +1,380 @@
+package dev.kernelbridge;
+
+import dev.kernelbridge.GemmChecks.Region;
+import dev.kernelbridge.internal.Lifetime;
+import dev.kernelbridge.internal.collective.InProcessGroup;
+import dev.kernelbridge.spi.Availability;
+import dev.kernelbridge.spi.Backend;
+import dev.kernelbridge.spi.BackendBuffer;
+import dev.kernelbridge.spi.BackendDevice;
+import dev.kernelbridge.spi.BackendProvider;
+import dev.kernelbridge.spi.GemmCall;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.ServiceConfigurationError;
+import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.stream.Collectors;
+
+/**
+ * The entry point: discovers backends through {@link ServiceLoader}, lists their devices, allocates
+ * device memory, runs GEMMs and builds communicators. Thread-safe; one instance per process is
+ * typical. {@link #close()} waits for operations in flight, frees every buffer still open and closes
+ * the backends; anything used afterwards throws {@link IllegalStateException}.
+ */
+public final class KernelBridge implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("dev.kernelbridge");
+
+    final Lifetime lifetime = new Lifetime("KernelBridge");
+    private final Config config;
+    private final List<BackendStatus> statuses;
+    private final List<Backend> backends;
+    private final List<Device> devices;
+    private final Set<DeviceBuffer> openBuffers = ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicLong allocatedBytes = new java.util.concurrent.atomic.AtomicLong();
+    private final ExecutorService asyncExecutor = Executors.newVirtualThreadPerTaskExecutor();
+    private volatile Blas blas;
+
+    private KernelBridge(Config config, List<BackendStatus> statuses, List<Backend> backends, List<Device> devices) {
+        this.config = config;
+        this.statuses = List.copyOf(statuses);
+        this.backends = List.copyOf(backends);
+        this.devices = List.copyOf(devices);
+    }
+
+    /** Opens every available backend (or those named by {@code kernelbridge.backend}). */
+    public static KernelBridge open() {
+        return open(Config.fromEnvironment());
+    }
+
+    /**
+     * Opens backends as {@code config} says. A backend named explicitly that cannot be opened is an
+     * error with its real cause; with "auto", unavailable backends are skipped, one log line each.
+     */
+    public static KernelBridge open(Config config) {
+        GemmChecks.requireNonNull(config, "config must not be null");
+        return open(config, discover());
+    }
+
+    /**
+     * Opens the given providers instead of discovering them: for conformance kits, decorators
+     * (fault injection, counting) and embedders that assemble their backends themselves.
+     */
+    public static KernelBridge open(Config config, List<? extends BackendProvider> providers) {
+        GemmChecks.requireNonNull(config, "config must not be null");
+        GemmChecks.requireNonNull(providers, "providers must not be null");
+        String selection = config.get(Config.BACKEND).toLowerCase(Locale.ROOT);
+        boolean auto = selection.equals("auto");
+        List<String> wanted = auto ? List.of() : Arrays.stream(selection.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+        if (!auto && wanted.isEmpty()) {
+            throw new IllegalArgumentException(Config.BACKEND.property() + " must be auto or backend names, got '" + selection + "'");
+        }
+
+        List<BackendStatus> statuses = new ArrayList<>();
+        List<Backend> backends = new ArrayList<>();
+        List<Device> devices = new ArrayList<>();
+        for (BackendProvider p : providers) {
+            String name = p.name();
+            if (!auto && !wanted.contains(name)) {
+                statuses.add(new BackendStatus(name, p.priority(), BackendStatus.State.NOT_SELECTED, "not in " + Config.BACKEND.property() + "=" + selection));
+                continue;
+            }
+            Availability a = probe(p);
+            if (!a.available()) {
+                statuses.add(new BackendStatus(name, p.priority(), BackendStatus.State.UNAVAILABLE, a.cause()));
+                LOG.log(Level.INFO, "backend {0} skipped: {1}", name, a.cause());
+                continue;
+            }
+            try {
+                Backend backend = p.open(config);
+                backends.add(backend);
+                List<BackendDevice> ds = backend.devices();
+                for (int i = 0; i < ds.size(); i++) {
+                    devices.add(new Device(name, i, ds.get(i)));
+                }
+                statuses.add(new BackendStatus(name, p.priority(), BackendStatus.State.OPENED, a.cause()));
+                LOG.log(Level.INFO, "backend {0} opened with {1} device(s): {2}", name, ds.size(), a.cause());
+            } catch (RuntimeException | LinkageError e) {
+                statuses.add(new BackendStatus(name, p.priority(), BackendStatus.State.FAILED, String.valueOf(e)));
+                LOG.log(Level.WARNING, "backend " + name + " failed to open; continuing without it", e);
+            }
+        }
+        for (String name : wanted) {
+            BackendStatus s = statuses.stream().filter(x -> x.name().equals(name)).findFirst().orElse(null);
+            if (s == null || s.state() != BackendStatus.State.OPENED) {
+                backends.forEach(KernelBridge::closeQuietly);
+                String known = providers.stream().map(BackendProvider::name).collect(Collectors.joining(", "));
+                throw new IllegalStateException("backend '" + name + "' was requested by " + config.source(Config.BACKEND) + " but "
+                        + (s == null ? "is not on the class path (found: " + known + ")" : "is unavailable: " + s.detail()));
+            }
+        }
+        if (devices.isEmpty()) {
+            throw new IllegalStateException("no device is available; backends: " + statuses);
+        }
+        return new KernelBridge(config, statuses, backends, devices);
+    }
+
+    private static List<BackendProvider> discover() {
+        List<BackendProvider> found = new ArrayList<>();
+        var it = ServiceLoader.load(BackendProvider.class, KernelBridge.class.getClassLoader()).iterator();
+        while (true) {
+            try {
+                if (!it.hasNext()) {
+                    break;
+                }
+                BackendProvider p = it.next();
+                if (p.spiVersion() != BackendProvider.SPI_VERSION) {
+                    LOG.log(Level.WARNING, "backend {0} skipped: built for SPI version {1}, this is {2}", p.name(), p.spiVersion(), BackendProvider.SPI_VERSION);
+                    continue;
+                }
+                if (found.stream().noneMatch(q -> q.name().equals(p.name()))) {
+                    found.add(p);
+                }
+            } catch (ServiceConfigurationError | LinkageError e) {
+                LOG.log(Level.WARNING, "a backend provider could not be loaded; continuing without it", e);
+            }
+        }
+        found.sort(Comparator.comparingInt(BackendProvider::priority).reversed());
+        return found;
+    }
+
+    private static Availability probe(BackendProvider p) {
+        try {
+            return p.probe();
+        } catch (RuntimeException | LinkageError e) {
+            return Availability.unavailable("probe threw " + e);
+        }
+    }
+
+    /** The settings this bridge was opened with. */
+    public Config config() { return config; }
+
+    /** Every backend found, what became of it and why. */
+    public List<BackendStatus> backends() { return statuses; }
+
+    /** Every device of every opened backend, highest-priority backend first. */
+    public List<Device> devices() {
+        checkOpen();
+        return devices;
+    }
+
+    /** The device with this id ("cpu:0"); IllegalArgumentException naming the known ids otherwise. */
+    public Device device(String id) {
+        checkOpen();
+        for (Device d : devices) {
+            if (d.id().equals(id)) {
+                return d;
+            }
+        }
+        throw new IllegalArgumentException("device must be one of " + devices.stream().map(Device::id).toList() + ", got '" + id + "'");
+    }
+
+    /** The first device of the highest-priority backend. */
+    public Device defaultDevice() {
+        checkOpen();
+        return devices.getFirst();
+    }
+
+    /** Allocates {@code length} elements of {@code dtype} on {@code device}; contents unspecified. */
+    public DeviceBuffer allocate(Device device, DType dtype, long length) {
+        GemmChecks.requireNonNull(device, "device must not be null");
+        GemmChecks.requireNonNull(dtype, "dtype must not be null");
+        if (!devices.contains(device)) {
+            throw new IllegalArgumentException("device must belong to this KernelBridge, got " + device);
+        }
+        if (!device.supports(dtype)) {
+            throw new IllegalArgumentException("dtype " + dtype.label() + " is not supported by " + device.id() + " (supports " + device.dtypes() + ")");
+        }
+        if (length < 0 || length > Long.MAX_VALUE / dtype.byteSize()) {
+            throw new IllegalArgumentException("length must be in [0, " + Long.MAX_VALUE / dtype.byteSize() + "], got " + length);
+        }
+        lifetime.acquire();
+        try {
+            BackendBuffer spi = device.spi().allocate(dtype, length);
+            DeviceBuffer buffer = new DeviceBuffer(this, device, dtype, length, spi);
+            openBuffers.add(buffer);
+            allocatedBytes.addAndGet(buffer.byteSize());
+            return buffer;
+        } finally {
+            lifetime.release();
+        }
+    }
+
+    /** Allocates on the default device. */
+    public DeviceBuffer allocate(DType dtype, long length) {
+        return allocate(defaultDevice(), dtype, length);
+    }
+
+    /** Runs {@code op} on the device that holds C and returns when C is written. */
+    public void gemm(GemmOp op) {
+        Prepared p = prepare(op);
+        if (p == null) {
+            return;
+        }
+        try {
+            p.device.spi().gemm(p.call);
+        } finally {
+            p.release.run();
+        }
+    }
+
+    /**
+     * Checks {@code op} now (bad arguments throw here, before the future exists) and runs it in the
+     * background. Independent async GEMMs may run concurrently; chain futures to order them.
+     */
+    public CompletableFuture<Void> gemmAsync(GemmOp op) {
+        Prepared p = prepare(op);
+        if (p == null) {
+            return CompletableFuture.completedFuture(null);
+        }
+        try {
+            return CompletableFuture.runAsync(() -> {
+                try {
+                    p.device.spi().gemm(p.call);
+                } finally {
+                    p.release.run();
+                }
+            }, asyncExecutor);
+        } catch (RuntimeException e) {
+            p.release.run();
+            throw e;
+        }
+    }
+
+    /** The BLAS-style facade on heap arrays and memory segments, placed automatically. */
+    public Blas blas() {
+        checkOpen();
+        Blas b = blas;
+        if (b == null) {
+            b = blas = new Blas(this);
+        }
+        return b;
+    }
+
+    /**
+     * A group of {@code devices.size()} in-process ranks, rank r on {@code devices.get(r)}; the same
+     * device may appear several times. Drive each rank from its own thread or asynchronously.
+     */
+    public List<Communicator> communicators(List<Device> devices) {
+        GemmChecks.requireNonNull(devices, "devices must not be null");
+        if (devices.isEmpty()) {
+            throw new IllegalArgumentException("devices must name at least one rank");
+        }
+        Duration timeout = config.getDuration(Config.COLLECTIVE_TIMEOUT);
+        InProcessGroup group = new InProcessGroup(devices.size());
+        List<Communicator> ranks = new ArrayList<>();
+        for (int r = 0; r < devices.size(); r++) {
+            Device d = devices.get(r);
+            GemmChecks.requireNonNull(d, "devices[" + r + "] must not be null");
+            if (!this.devices.contains(d)) {
+                throw new IllegalArgumentException("devices[" + r + "] must belong to this KernelBridge, got " + d);
+            }
+            ranks.add(new Communicator(this, group, r, d, timeout));
+        }
+        return List.copyOf(ranks);
+    }
+
+    /** {@code ranks} in-process ranks on the default device. */
+    public List<Communicator> communicators(int ranks) {
+        if (ranks < 1) {
+            throw new IllegalArgumentException("ranks must be >= 1, got " + ranks);
+        }
+        return communicators(java.util.Collections.nCopies(ranks, defaultDevice()));
+    }
+
+    /** Waits for operations in flight, frees open buffers, closes backends. Idempotent. */
+    @Override
+    public void close() {
+        if (!lifetime.close()) {
+            return;
+        }
+        asyncExecutor.shutdown();
+        for (DeviceBuffer b : List.copyOf(openBuffers)) {
+            b.close();
+        }
+        for (Backend b : backends) {
+            closeQuietly(b);
+        }
+    }
+
+    void forget(DeviceBuffer buffer) {
+        if (openBuffers.remove(buffer)) {
+            allocatedBytes.addAndGet(-buffer.byteSize());
+        }
+    }
+
+    /**
+     * The ledger: bytes of device memory held right now by open buffers of this bridge, on all
+     * devices. Returns to its earlier value when the buffers allocated since are closed.
+     */
+    public long allocatedBytes() {
+        return allocatedBytes.get();
+    }
+
+    private void checkOpen() {
+        if (lifetime.isClosed()) {
+            throw new IllegalStateException("KernelBridge is closed");
+        }
+    }
+
+    private static void closeQuietly(Backend b) {
+        try {
+            b.close();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "closing a backend failed", e);
+        }
+    }
+
+    /** A checked op with its buffers held open, or null for a BLAS quick return. */
+    private record Prepared(Device device, GemmCall call, Runnable release) { }
+
+    private Prepared prepare(GemmOp op) {
+        GemmChecks.requireNonNull(op, "op must not be null");
+        checkOpen();
+        Region a = region("a", op.a, op.offsetA, op.lda, op.strideA);
+        Region b = region("b", op.b, op.offsetB, op.ldb, op.strideB);
+        Region c = region("c", op.c, op.offsetC, op.ldc, op.strideC);
+        boolean work = GemmChecks.check(op.layout, op.transA, op.transB, op.m, op.n, op.k, op.alpha, op.beta, a, b, c, op.batchCount);
+        Device device = op.c.device();
+        for (DeviceBuffer input : new DeviceBuffer[] {op.a, op.b}) {
+            if (input.device() != device) {
+                throw new IllegalArgumentException((input == op.a ? "a" : "b") + " must be on the device of c (" + device.id() + "), got " + input.device().id());
+            }
+        }
+        if (!devices.contains(device)) {
+            throw new IllegalArgumentException("c must belong to this KernelBridge");
+        }
+        Runnable release = acquire(op);
+        if (!work) {
+            release.run();
+            return null;
+        }
+        GemmCall call = GemmChecks.toCall(op.layout, op.transA, op.transB, op.m, op.n, op.k, op.alpha, op.beta,
+                a, op.a.spi, b, op.b.spi, c, op.c.spi, op.batchCount);
+        return new Prepared(device, call, release);
+    }
+
+    private Runnable acquire(GemmOp op) {
+        try {
+            return Lifetime.acquireAll(lifetime, op.a.lifetime, op.b.lifetime, op.c.lifetime);
+        } catch (IllegalStateException e) {
+            String which = lifetime.isClosed() ? "KernelBridge" : op.a.isClosed() ? "a" : op.b.isClosed() ? "b" : "c";
+            throw new IllegalStateException(which + " is closed", e);
+        }
+    }
+
+    private static Region region(String name, DeviceBuffer buffer, long offset, long ld, long stride) {
+        return buffer == null
+                ? new Region(name, null, 0, 0, DType.F32, offset, ld, stride)
+                : new Region(name, buffer, 0, buffer.length(), buffer.dtype(), offset, ld, stride);
+    }
+}

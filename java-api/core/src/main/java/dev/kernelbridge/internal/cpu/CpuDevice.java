@@ -1,0 +1,99 @@
+package dev.kernelbridge.internal.cpu;
+
+import dev.kernelbridge.DType;
+import dev.kernelbridge.DeviceKind;
+import dev.kernelbridge.DeviceOutOfMemoryException;
+import dev.kernelbridge.spi.BackendBuffer;
+import dev.kernelbridge.spi.BackendDevice;
+import dev.kernelbridge.spi.DeviceInfo;
+import dev.kernelbridge.spi.GemmCall;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.Set;
+
+/** The host CPU as a device: buffers are native memory the host reads directly. Thread-safe. */
+final class CpuDevice implements BackendDevice {
+    private static final long ALIGNMENT = 64;
+
+    private final DeviceInfo info;
+    private final GemmEngine f32, f64;
+
+    CpuDevice(CpuWorkers workers, boolean vector) {
+        if (vector) {
+            int bits = VectorGate.preferredBits();
+            PackedVectorGemmF32 s = new PackedVectorGemmF32();
+            PackedVectorGemmF64 d = new PackedVectorGemmF64();
+            this.f32 = new BlockedGemm(s, Blocking.of("f32", bits, s.mr(), s.nr()), workers);
+            this.f64 = new BlockedGemm(d, Blocking.of("f64", bits, d.mr(), d.nr()), workers);
+        } else {
+            this.f32 = this.f64 = new ScalarGemm();
+        }
+        String model = cpuInfo("model name").orElse(System.getProperty("os.arch"));
+        String vendor = cpuInfo("vendor_id").map(CpuDevice::vendorName).orElse("unknown");
+        String kernels = vector ? VectorGate.preferredBits() + "-bit vectors" : "scalar";
+        this.info = new DeviceInfo(model + " (" + workers.threads() + " threads, " + kernels + ")", vendor,
+                DeviceKind.CPU, totalMemory(), Set.of(DType.F32, DType.F64));
+    }
+
+    @Override
+    public DeviceInfo info() { return info; }
+
+    @Override
+    public BackendBuffer allocate(DType dtype, long elements) {
+        long bytes = Math.multiplyExact(elements, (long) dtype.byteSize());
+        Arena arena = Arena.ofShared();
+        try {
+            return new CpuBuffer(arena.allocate(Math.max(bytes, 1), ALIGNMENT).asSlice(0, bytes), arena);
+        } catch (OutOfMemoryError e) {
+            arena.close();
+            throw new DeviceOutOfMemoryException("cpu:0", 12, "ENOMEM", "cannot allocate " + bytes + " bytes of host memory");
+        }
+    }
+
+    @Override
+    public boolean sharesHostMemory() { return true; }
+
+    @Override
+    public BackendBuffer wrapHost(MemorySegment hostMemory) {
+        return new CpuBuffer(hostMemory, null);
+    }
+
+    @Override
+    public void gemm(GemmCall call) {
+        MemorySegment a = CpuBuffer.segment(call.a());
+        MemorySegment b = CpuBuffer.segment(call.b());
+        MemorySegment c = CpuBuffer.segment(call.c());
+        (call.dtype() == DType.F32 ? f32 : f64).run(call, a, b, c);
+    }
+
+    private static long totalMemory() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getTotalMemorySize();
+        }
+        return 0;
+    }
+
+    private static Optional<String> cpuInfo(String key) {
+        try {
+            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream()
+                    .filter(l -> l.startsWith(key))
+                    .map(l -> l.substring(l.indexOf(':') + 1).trim())
+                    .findFirst();
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static String vendorName(String id) {
+        return switch (id) {
+            case "AuthenticAMD" -> "AMD";
+            case "GenuineIntel" -> "Intel";
+            default -> id;
+        };
+    }
+}

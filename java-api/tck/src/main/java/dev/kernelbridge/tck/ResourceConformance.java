@@ -1,0 +1,71 @@
+package dev.kernelbridge.tck;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.kernelbridge.DType;
+import dev.kernelbridge.DeviceBuffer;
+import dev.kernelbridge.DeviceException;
+import dev.kernelbridge.DeviceOutOfMemoryException;
+import dev.kernelbridge.GemmOp;
+import dev.kernelbridge.Layout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Resources and faults (R23, R24, R25): the memory ledger returns to baseline over many
+ * allocate/free cycles, and running out of device memory is a typed, non-sticky
+ * {@link DeviceOutOfMemoryException} naming the device — the classification a scheduler needs.
+ */
+public interface ResourceConformance extends KitContext {
+    @Tag("lifetime")
+    @Test
+    default void allocateFreeCyclesReturnTheLedgerToBaseline() {
+        long baseline = bridge().allocatedBytes();
+        DType dtype = firstDtype();
+        for (int i = 0; i < 5_000; i++) {
+            long length = 1 + (i * 7919L) % 100_000;
+            try (DeviceBuffer b = bridge().allocate(device(), dtype, length)) {
+                assertEquals(baseline + length * dtype.byteSize(), bridge().allocatedBytes());
+                if (i % 500 == 0) {
+                    b.copyFrom(0, java.lang.foreign.MemorySegment.ofArray(new byte[dtype.byteSize()]));
+                }
+            }
+        }
+        assertEquals(baseline, bridge().allocatedBytes(), "ledger after 5000 allocate/free cycles");
+    }
+
+    @Tag("faults")
+    @Test
+    default void outOfMemoryIsTypedNamesTheDeviceAndIsNotSticky() {
+        DType dtype = firstDtype();
+        long memory = device().memoryBytes();
+        assumeTrue(memory > 0, "the device does not report its memory size");
+        assumeTrue(!overcommitAlways(), "vm.overcommit_memory = 1: host allocations never fail here");
+        long tooMany = memory * 4 / dtype.byteSize();
+        long before = bridge().allocatedBytes();
+        DeviceException e = assertThrows(DeviceException.class, () -> bridge().allocate(device(), dtype, tooMany));
+        assertInstanceOf(DeviceOutOfMemoryException.class, e);
+        assertEquals(device().id(), e.deviceId(), "the exception names the device");
+        assertEquals(before, bridge().allocatedBytes(), "a failed allocation leaves the ledger unchanged");
+        // Not sticky: the device still allocates and computes.
+        try (DeviceBuffer a = bridge().allocate(device(), dtype, 16).copyFrom(0, java.lang.foreign.MemorySegment.ofArray(new byte[16 * dtype.byteSize()]));
+             DeviceBuffer c = bridge().allocate(device(), dtype, 16)) {
+            bridge().gemm(GemmOp.of(Layout.ROW_MAJOR, 4, 4, 4, 1, a, a, 0, c));
+            assertTrue(c.byteSize() > 0);
+        }
+    }
+
+    private static boolean overcommitAlways() {
+        try {
+            return Files.readString(Path.of("/proc/sys/vm/overcommit_memory")).trim().equals("1");
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
+        }
+    }
+}
