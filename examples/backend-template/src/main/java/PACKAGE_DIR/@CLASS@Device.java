@@ -2,13 +2,12 @@ package @PACKAGE@;
 
 import dev.kernelbridge.DType;
 import dev.kernelbridge.DeviceKind;
-import dev.kernelbridge.DeviceOutOfMemoryException;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.DeviceInfo;
 import dev.kernelbridge.spi.GemmCall;
-import java.lang.foreign.Arena;
+import dev.kernelbridge.spi.HostBuffer;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Set;
@@ -32,16 +31,13 @@ final class @CLASS@Device implements BackendDevice {
     @Override
     public DeviceInfo info() { return info; }
 
+    /**
+     * This skeleton keeps device memory in host memory (the SPI's HostBuffer). A discrete device
+     * implements BackendBuffer over its own memory: copyIn/copyOut move bytes, hostSegment() is empty.
+     */
     @Override
     public BackendBuffer allocate(DType dtype, long elements) {
-        long bytes = Math.multiplyExact(elements, (long) dtype.byteSize());
-        Arena arena = Arena.ofShared();
-        try {
-            return new @CLASS@Buffer(arena.allocate(Math.max(1, bytes), 64).asSlice(0, bytes), arena);
-        } catch (OutOfMemoryError e) {
-            arena.close();
-            throw new DeviceOutOfMemoryException(ID, 12, "ENOMEM", "cannot allocate " + bytes + " bytes");
-        }
+        return HostBuffer.allocate(ID, Math.multiplyExact(elements, (long) dtype.byteSize()));
     }
 
     @Override
@@ -49,7 +45,7 @@ final class @CLASS@Device implements BackendDevice {
 
     @Override
     public BackendBuffer wrapHost(MemorySegment hostMemory) {
-        return new @CLASS@Buffer(hostMemory, null);
+        return HostBuffer.wrap(hostMemory);
     }
 
     @Override

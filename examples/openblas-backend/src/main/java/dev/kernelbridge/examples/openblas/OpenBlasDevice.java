@@ -3,13 +3,12 @@ package dev.kernelbridge.examples.openblas;
 import dev.kernelbridge.DType;
 import dev.kernelbridge.DeviceException;
 import dev.kernelbridge.DeviceKind;
-import dev.kernelbridge.DeviceOutOfMemoryException;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.DeviceInfo;
 import dev.kernelbridge.spi.GemmCall;
-import java.lang.foreign.Arena;
+import dev.kernelbridge.spi.HostBuffer;
 import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
 import java.util.Set;
@@ -40,14 +39,7 @@ final class OpenBlasDevice implements BackendDevice {
 
     @Override
     public BackendBuffer allocate(DType dtype, long elements) {
-        long bytes = Math.multiplyExact(elements, (long) dtype.byteSize());
-        Arena arena = Arena.ofShared();
-        try {
-            return new OpenBlasBuffer(arena.allocate(Math.max(1, bytes), 64).asSlice(0, bytes), arena);
-        } catch (OutOfMemoryError e) {
-            arena.close();
-            throw new DeviceOutOfMemoryException(ID, 12, "ENOMEM", "cannot allocate " + bytes + " bytes");
-        }
+        return HostBuffer.allocate(ID, Math.multiplyExact(elements, (long) dtype.byteSize()));
     }
 
     @Override
@@ -57,10 +49,10 @@ final class OpenBlasDevice implements BackendDevice {
     @Override
     public BackendBuffer wrapHost(MemorySegment hostMemory) {
         if (hostMemory.isNative()) {
-            return new OpenBlasBuffer(hostMemory, null);
+            return HostBuffer.wrap(hostMemory);
         }
-        OpenBlasBuffer copy = (OpenBlasBuffer) allocate(DType.F32, (hostMemory.byteSize() + 3) / 4);
-        MemorySegment.copy(hostMemory, 0, copy.segment, 0, hostMemory.byteSize());
+        HostBuffer copy = HostBuffer.allocate(ID, hostMemory.byteSize());
+        MemorySegment.copy(hostMemory, 0, copy.segment(), 0, hostMemory.byteSize());
         return copy;
     }
 
@@ -73,7 +65,7 @@ final class OpenBlasDevice implements BackendDevice {
                         + v + " exceeds 2^31-1 (m=" + call.m() + ", n=" + call.n() + ", k=" + call.k() + ")");
             }
         }
-        MemorySegment a = ((OpenBlasBuffer) call.a()).segment, b = ((OpenBlasBuffer) call.b()).segment, c = ((OpenBlasBuffer) call.c()).segment;
+        MemorySegment a = HostBuffer.segmentOf(call.a()), b = HostBuffer.segmentOf(call.b()), c = HostBuffer.segmentOf(call.c());
         long es = call.dtype().byteSize();
         int ta = call.transA() == Transpose.TRANS ? OpenBlasLibrary.TRANS : OpenBlasLibrary.NO_TRANS;
         int tb = call.transB() == Transpose.TRANS ? OpenBlasLibrary.TRANS : OpenBlasLibrary.NO_TRANS;

@@ -2,13 +2,12 @@ package dev.kernelbridge.internal.cpu;
 
 import dev.kernelbridge.DType;
 import dev.kernelbridge.DeviceKind;
-import dev.kernelbridge.DeviceOutOfMemoryException;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.DeviceInfo;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.spi.HostBuffer;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -18,8 +17,6 @@ import java.util.Set;
 
 /** The host CPU as a device: buffers are native memory the host reads directly. Thread-safe. */
 final class CpuDevice implements BackendDevice {
-    private static final long ALIGNMENT = 64;
-
     private final DeviceInfo info;
     private final GemmEngine f32, f64;
 
@@ -45,14 +42,7 @@ final class CpuDevice implements BackendDevice {
 
     @Override
     public BackendBuffer allocate(DType dtype, long elements) {
-        long bytes = Math.multiplyExact(elements, (long) dtype.byteSize());
-        Arena arena = Arena.ofShared();
-        try {
-            return new CpuBuffer(arena.allocate(Math.max(bytes, 1), ALIGNMENT).asSlice(0, bytes), arena);
-        } catch (OutOfMemoryError e) {
-            arena.close();
-            throw new DeviceOutOfMemoryException("cpu:0", 12, "ENOMEM", "cannot allocate " + bytes + " bytes of host memory");
-        }
+        return HostBuffer.allocate("cpu:0", Math.multiplyExact(elements, (long) dtype.byteSize()));
     }
 
     @Override
@@ -60,14 +50,14 @@ final class CpuDevice implements BackendDevice {
 
     @Override
     public BackendBuffer wrapHost(MemorySegment hostMemory) {
-        return new CpuBuffer(hostMemory, null);
+        return HostBuffer.wrap(hostMemory);
     }
 
     @Override
     public void gemm(GemmCall call) {
-        MemorySegment a = CpuBuffer.segment(call.a());
-        MemorySegment b = CpuBuffer.segment(call.b());
-        MemorySegment c = CpuBuffer.segment(call.c());
+        MemorySegment a = HostBuffer.segmentOf(call.a());
+        MemorySegment b = HostBuffer.segmentOf(call.b());
+        MemorySegment c = HostBuffer.segmentOf(call.c());
         (call.dtype() == DType.F32 ? f32 : f64).run(call, a, b, c);
     }
 
