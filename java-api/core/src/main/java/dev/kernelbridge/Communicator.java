@@ -113,6 +113,7 @@ public final class Communicator implements AutoCloseable {
     public void close() {
         closed = true;
         queue.shutdown();
+        bridge.forget(this);
     }
 
     private long total(long count, String name) {

@@ -40,6 +40,7 @@ public final class KernelBridge implements AutoCloseable {
     private final List<Backend> backends;
     private final List<Device> devices;
     private final Set<DeviceBuffer> openBuffers = ConcurrentHashMap.newKeySet();
+    private final Set<Communicator> openCommunicators = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicLong allocatedBytes = new java.util.concurrent.atomic.AtomicLong();
     private final ExecutorService asyncExecutor = Executors.newVirtualThreadPerTaskExecutor();
     private volatile Blas blas;
@@ -280,6 +281,7 @@ public final class KernelBridge implements AutoCloseable {
             }
             ranks.add(new Communicator(this, group, r, d, timeout));
         }
+        openCommunicators.addAll(ranks);
         return List.copyOf(ranks);
     }
 
@@ -291,19 +293,26 @@ public final class KernelBridge implements AutoCloseable {
         return communicators(java.util.Collections.nCopies(ranks, defaultDevice()));
     }
 
-    /** Waits for operations in flight, frees open buffers, closes backends. Idempotent. */
+    /** Waits for operations in flight, closes communicators, frees open buffers, closes backends. Idempotent. */
     @Override
     public void close() {
         if (!lifetime.close()) {
             return;
         }
         asyncExecutor.shutdown();
+        for (Communicator c : List.copyOf(openCommunicators)) {
+            c.close();
+        }
         for (DeviceBuffer b : List.copyOf(openBuffers)) {
             b.close();
         }
         for (Backend b : backends) {
             closeQuietly(b);
         }
+    }
+
+    void forget(Communicator communicator) {
+        openCommunicators.remove(communicator);
     }
 
     void forget(DeviceBuffer buffer) {

@@ -40,6 +40,31 @@ public interface ResourceConformance extends KitContext {
         assertEquals(baseline, bridge().allocatedBytes(), "ledger after 5000 allocate/free cycles");
     }
 
+    /** R38: 200 groups created, used and closed leave no threads behind (bounded wait, no timing claim). */
+    @Tag("lifetime")
+    @Test
+    default void communicatorChurnLeavesNoThreadsBehind() throws InterruptedException {
+        java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        int baseline = threads.getThreadCount();
+        DType dtype = firstDtype();
+        for (int i = 0; i < 200; i++) {
+            java.util.List<dev.kernelbridge.Communicator> comms = bridge().communicators(java.util.List.of(device(), device()));
+            try (DeviceBuffer b0 = bridge().allocate(device(), dtype, 16); DeviceBuffer b1 = bridge().allocate(device(), dtype, 16)) {
+                java.util.List<DeviceBuffer> bufs = java.util.List.of(b0, b1);
+                CollectiveConformance.onAllRanks(comms, c -> c.allReduceAsync(bufs.get(c.rank()), bufs.get(c.rank()), 16,
+                        dev.kernelbridge.ReduceOp.SUM, java.time.Duration.ofSeconds(30)));
+            } finally {
+                comms.forEach(dev.kernelbridge.Communicator::close);
+            }
+        }
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (threads.getThreadCount() > baseline + 4 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertTrue(threads.getThreadCount() <= baseline + 4,
+                "threads: " + threads.getThreadCount() + " after 200 communicator groups, " + baseline + " before");
+    }
+
     @Tag("faults")
     @Test
     default void outOfMemoryIsTypedNamesTheDeviceAndIsNotSticky() {
