@@ -29,22 +29,25 @@ public final class RatioReport {
 
     public static void main(String[] args) throws RunnerException, IOException {
         boolean quick = false;
+        boolean updateBaseline = false;
         String only = "all";
         Path report = null;
+        Path baseline = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick" -> quick = true;
                 case "--only" -> only = args[++i];
                 case "--report" -> report = Path.of(args[++i]);
+                case "--baseline" -> baseline = Path.of(args[++i]);
+                case "--update-baseline" -> updateBaseline = true;
                 default -> {
-                    System.err.println("usage: RatioReport [--quick] [--only gemm|allreduce] [--report DIR]");
+                    System.err.println("usage: RatioReport [--quick] [--only gemm|allreduce] [--report DIR] [--baseline FILE [--update-baseline]]");
                     System.exit(2);
                 }
             }
         }
         StringBuilder md = new StringBuilder();
-        StringBuilder json = new StringBuilder("{\"when\":\"" + Instant.now() + "\",\"machine\":" + machine() + ",\"figures\":[");
-        List<String> figures = new ArrayList<>();
+        List<Figure> figures = new ArrayList<>();
         md.append("# KernelBridge ratios, ").append(Instant.now()).append("\n\n");
         md.append("Machine: ").append(Runtime.getRuntime().availableProcessors()).append(" cores, ")
                 .append(System.getProperty("java.vm.name")).append(' ').append(Runtime.version()).append(", OpenBLAS core: ")
@@ -57,18 +60,19 @@ public final class RatioReport {
             md.append("| dtype | n | KernelBridge | OpenBLAS | ratio |\n|---|---:|---:|---:|---:|\n");
             for (String dtype : new String[] {"f32", "f64"}) {
                 for (String n : sizes) {
-                    double ours = gflops(rs, "kernelbridge", dtype, n), theirs = gflops(rs, "openblas", dtype, n);
-                    md.append(String.format(Locale.ROOT, "| %s | %s | %.1f | %.1f | %.2f |%n", dtype, n, ours, theirs, ours / theirs));
-                    figures.add(String.format(Locale.ROOT, "{\"figure\":\"gemm_%s_n%s\",\"ours\":%.3f,\"peer\":%.3f,\"ratio\":%.4f,\"unit\":\"GFLOP/s\",\"peerName\":\"OpenBLAS\"}",
-                            dtype, n, ours, theirs, ours / theirs));
+                    double[] ours = gflops(rs, "kernelbridge", dtype, n), theirs = gflops(rs, "openblas", dtype, n);
+                    md.append(String.format(Locale.ROOT, "| %s | %s | %.1f | %.1f | %.2f |%n", dtype, n, ours[0], theirs[0], ours[0] / theirs[0]));
+                    figures.add(new Figure("gemm_" + dtype + "_n" + n, ours[0], ours[1], theirs[0], theirs[1], "OpenBLAS", "GFLOP/s"));
                 }
             }
             md.append('\n');
         }
         if (!only.equals("gemm")) {
             Collection<RunResult> bw = run(quick, CopyBandwidthBenchmark.class, opts -> opts);
-            double seconds = bw.iterator().next().getPrimaryResult().getScore() * 1e-6;
+            var copy = bw.iterator().next().getPrimaryResult();
+            double seconds = copy.getScore() * 1e-6;
             double bandwidth = 2.0 * CopyBandwidthBenchmark.BYTES / seconds / 1e9;
+            double bandwidthError = bandwidth * relativeError(copy.getScore(), copy.getScoreError());
             Collection<RunResult> rs = run(quick, AllReduceBenchmark.class, opts -> opts);
             md.append(String.format(Locale.ROOT, "## All-reduce, in-process CPU ranks, F32 sum (GB/s)%n%nCopy bandwidth BW (read + write, every core): %.1f GB/s%n%n", bandwidth));
             md.append("| ranks | MiB | algorithm bandwidth | bound BW/(2·ranks) | ratio |\n|---:|---:|---:|---:|---:|\n");
@@ -76,21 +80,43 @@ public final class RatioReport {
                 int ranks = Integer.parseInt(r.getParams().getParam("ranks"));
                 int mib = Integer.parseInt(r.getParams().getParam("mib"));
                 double alg = mib * (double) (1 << 20) / (r.getPrimaryResult().getScore() * 1e-6) / 1e9;
+                double algError = alg * relativeError(r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError());
                 double bound = bandwidth / (2 * ranks);
                 md.append(String.format(Locale.ROOT, "| %d | %d | %.2f | %.2f | %.2f |%n", ranks, mib, alg, bound, alg / bound));
-                figures.add(String.format(Locale.ROOT, "{\"figure\":\"allreduce_r%d_%dmib\",\"ours\":%.3f,\"peer\":%.3f,\"ratio\":%.4f,\"unit\":\"GB/s\",\"peerName\":\"BW/(2N)\"}",
-                        ranks, mib, alg, bound, alg / bound));
+                figures.add(new Figure("allreduce_r" + ranks + "_" + mib + "mib", alg, algError, bound, bandwidthError / (2 * ranks), "BW/(2N)", "GB/s"));
             }
             md.append('\n');
         }
-        json.append(String.join(",", figures)).append("]}\n");
+        Results results = new Results(Instant.now().toString(), Results.fingerprint(OpenBlas.get().map(OpenBlas::coreName).orElse("unavailable")), figures);
+        boolean pass = true;
+        if (baseline != null && !updateBaseline) {
+            if (Files.exists(baseline)) {
+                List<Gate.Verdict> verdicts = new Gate(0.03).compare(Results.read(baseline).figures(), figures);
+                pass = Gate.passes(verdicts);
+                md.append("## Gate against ").append(baseline).append("\n\n").append(Gate.table(verdicts))
+                        .append(pass ? "\nGate: pass\n" : "\nGate: FAIL (a ratio dropped beyond the noise of both runs and 3 %)\n");
+            } else {
+                md.append("## Gate\n\nNo baseline at ").append(baseline).append("; record one with --update-baseline.\n");
+            }
+        }
         System.out.println(md);
         if (report != null) {
             Files.createDirectories(report);
             Files.writeString(report.resolve("report.md"), md);
-            Files.writeString(report.resolve("results.json"), json);
+            results.write(report.resolve("results.json"));
             System.out.println("written: " + report.resolve("report.md") + ", " + report.resolve("results.json"));
         }
+        if (baseline != null && updateBaseline) {
+            results.write(baseline);
+            System.out.println("baseline updated: " + baseline);
+        }
+        if (!pass) {
+            System.exit(1);
+        }
+    }
+
+    private static double relativeError(double score, double error) {
+        return Double.isNaN(error) || score == 0 ? 0 : error / score;
     }
 
     private interface Tweak {
@@ -100,31 +126,22 @@ public final class RatioReport {
     private static Collection<RunResult> run(boolean quick, Class<?> benchmark, Tweak tweak) throws RunnerException {
         ChainedOptionsBuilder o = new OptionsBuilder().include(benchmark.getName() + "\\.").shouldFailOnError(true);
         if (quick) {
-            o = o.warmupIterations(2).warmupTime(TimeValue.milliseconds(500)).measurementIterations(3).measurementTime(TimeValue.milliseconds(700));
+            o = o.warmupIterations(3).warmupTime(TimeValue.seconds(1)).measurementIterations(3).measurementTime(TimeValue.seconds(1));
         }
         return new Runner(tweak.apply(o).timeUnit(TimeUnit.MICROSECONDS).build()).run();
     }
 
-    private static double gflops(Collection<RunResult> rs, String impl, String dtype, String n) {
+    /** GFLOP/s and its error for one case, or NaNs when the case did not run (peer unavailable). */
+    private static double[] gflops(Collection<RunResult> rs, String impl, String dtype, String n) {
         for (RunResult r : rs) {
             var p = r.getParams();
             if (p.getParam("impl").equals(impl) && p.getParam("dtype").equals(dtype) && p.getParam("n").equals(n)) {
                 double size = Double.parseDouble(n);
-                return 2 * size * size * size / (r.getPrimaryResult().getScore() * 1e-6) / 1e9;
+                double g = 2 * size * size * size / (r.getPrimaryResult().getScore() * 1e-6) / 1e9;
+                return new double[] {g, g * relativeError(r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError())};
             }
         }
-        return Double.NaN;
+        return new double[] {Double.NaN, Double.NaN};
     }
 
-    private static String machine() {
-        String cpu = "unknown";
-        try {
-            cpu = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
-                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse(cpu);
-        } catch (IOException | RuntimeException e) {
-            // keep "unknown"
-        }
-        return String.format(Locale.ROOT, "{\"cpu\":\"%s\",\"cores\":%d,\"jdk\":\"%s\",\"openblasCore\":\"%s\"}", cpu,
-                Runtime.getRuntime().availableProcessors(), Runtime.version(), OpenBlas.get().map(OpenBlas::coreName).orElse("unavailable"));
-    }
 }

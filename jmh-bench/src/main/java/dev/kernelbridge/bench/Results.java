@@ -1,0 +1,47 @@
+package dev.kernelbridge.bench;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One benchmark run as stored in results.json, the history and the baseline: when, on what
+ * (machine fingerprint: CPU, cores, JDK, OpenBLAS core, git revision) and the figures.
+ */
+public record Results(String when, Map<String, String> machine, List<Figure> figures) {
+    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
+
+    public static Results read(Path file) throws IOException {
+        return GSON.fromJson(Files.readString(file), Results.class);
+    }
+
+    public void write(Path file) throws IOException {
+        if (file.getParent() != null) {
+            Files.createDirectories(file.getParent());
+        }
+        Files.writeString(file, GSON.toJson(this) + "\n");
+    }
+
+    /** What the figures were measured on. The git revision comes from -Dkernelbridge.bench.revision. */
+    public static Map<String, String> fingerprint(String openBlasCore) {
+        Map<String, String> m = new LinkedHashMap<>();
+        String cpu = "unknown";
+        try {
+            cpu = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse(cpu);
+        } catch (IOException | RuntimeException e) {
+            // keep "unknown"
+        }
+        m.put("cpu", cpu);
+        m.put("cores", String.valueOf(Runtime.getRuntime().availableProcessors()));
+        m.put("jdk", Runtime.version().toString());
+        m.put("openblasCore", openBlasCore);
+        m.put("revision", System.getProperty("kernelbridge.bench.revision", "unknown"));
+        return m;
+    }
+}
