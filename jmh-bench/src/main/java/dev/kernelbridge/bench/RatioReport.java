@@ -33,6 +33,7 @@ public final class RatioReport {
         String only = "all";
         Path report = null;
         Path baseline = null;
+        Path history = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick" -> quick = true;
@@ -40,18 +41,23 @@ public final class RatioReport {
                 case "--report" -> report = Path.of(args[++i]);
                 case "--baseline" -> baseline = Path.of(args[++i]);
                 case "--update-baseline" -> updateBaseline = true;
+                case "--history" -> history = Path.of(args[++i]);
                 default -> {
-                    System.err.println("usage: RatioReport [--quick] [--only gemm|allreduce] [--report DIR] [--baseline FILE [--update-baseline]]");
+                    System.err.println("usage: RatioReport [--quick] [--only gemm|allreduce] [--report DIR] [--history DIR] [--baseline FILE [--update-baseline]]");
                     System.exit(2);
                 }
             }
         }
+        Collection<RunResult> fma = run(quick, FmaPeakBenchmark.class, opts -> opts);
+        // Counted with 16 lanes per vector in the benchmark; rescale to this machine's species.
+        double fmaPeak = fma.iterator().next().getPrimaryResult().getScore() * FmaPeakBenchmark.lanes() / 16 / 1e3; // ops/us to GFLOP/s
         StringBuilder md = new StringBuilder();
         List<Figure> figures = new ArrayList<>();
         md.append("# KernelBridge ratios, ").append(Instant.now()).append("\n\n");
         md.append("Machine: ").append(Runtime.getRuntime().availableProcessors()).append(" cores, ")
                 .append(System.getProperty("java.vm.name")).append(' ').append(Runtime.version()).append(", OpenBLAS core: ")
                 .append(OpenBlas.get().map(OpenBlas::coreName).orElse("peer unavailable")).append("\n\n");
+        md.append(String.format(Locale.ROOT, "F32 FMA peak (every core, Vector API): %.0f GFLOP/s%n%n", fmaPeak));
 
         if (!only.equals("allreduce")) {
             String[] sizes = quick ? new String[] {"128", "512", "2048"} : new String[] {"64", "128", "256", "512", "1024", "2048", "4096"};
@@ -104,7 +110,8 @@ public final class RatioReport {
             Files.createDirectories(report);
             Files.writeString(report.resolve("report.md"), md);
             results.write(report.resolve("results.json"));
-            System.out.println("written: " + report.resolve("report.md") + ", " + report.resolve("results.json"));
+            HtmlReport.write(report, results, md.toString(), fmaPeak, history);
+            System.out.println("written: " + report.resolve("report.md") + ", results.json, report.html and charts");
         }
         if (baseline != null && updateBaseline) {
             results.write(baseline);
@@ -126,7 +133,9 @@ public final class RatioReport {
     private static Collection<RunResult> run(boolean quick, Class<?> benchmark, Tweak tweak) throws RunnerException {
         ChainedOptionsBuilder o = new OptionsBuilder().include(benchmark.getName() + "\\.").shouldFailOnError(true);
         if (quick) {
-            o = o.warmupIterations(3).warmupTime(TimeValue.seconds(1)).measurementIterations(3).measurementTime(TimeValue.seconds(1));
+            // Three forks of three measurements: a fork on a noisy VM can be off as a whole, so the
+            // error must see several forks to be a usable noise estimate.
+            o = o.forks(3).warmupIterations(2).warmupTime(TimeValue.seconds(1)).measurementIterations(3).measurementTime(TimeValue.seconds(1));
         }
         return new Runner(tweak.apply(o).timeUnit(TimeUnit.MICROSECONDS).build()).run();
     }

@@ -32,6 +32,7 @@ public final class Main {
                         [--device ID] [--repeat R] [--verify] [--json]
               demo      [--json]                          verified GEMM and all-reduce on every device
               doctor    [--json]                          what is missing and how to fix it
+              bench     [--quick|--full] [--report DIR]   benchmarks against peers, gated ratios (./kernelbridge only)
             common: --verbose (log backend selection)""";
 
     private final PrintStream out;
