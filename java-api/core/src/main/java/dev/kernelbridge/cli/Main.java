@@ -1,6 +1,5 @@
 package dev.kernelbridge.cli;
 
-import dev.kernelbridge.Config;
 import dev.kernelbridge.DType;
 import dev.kernelbridge.Device;
 import dev.kernelbridge.KernelBridge;

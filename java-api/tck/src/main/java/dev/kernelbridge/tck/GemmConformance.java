@@ -1,12 +1,10 @@
 package dev.kernelbridge.tck;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.kernelbridge.Config;
 import dev.kernelbridge.DType;
 import dev.kernelbridge.Device;
 import dev.kernelbridge.DeviceBuffer;
@@ -14,7 +12,6 @@ import dev.kernelbridge.GemmOp;
 import dev.kernelbridge.KernelBridge;
 import dev.kernelbridge.Layout;
 import dev.kernelbridge.Transpose;
-import dev.kernelbridge.spi.BackendProvider;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -622,9 +619,5 @@ public interface GemmConformance extends KitContext {
             d[i] = f[i];
         }
         return d;
-    }
-
-    static void assertNoChange(Operand o, String what) {
-        assertFalse(o.firstChange() != -1, what);
     }
 }

@@ -52,11 +52,6 @@ public final class Operand implements AutoCloseable {
         return bits;
     }
 
-    /** The uploaded values as doubles (F32 values exactly). */
-    public double[] uploadedValues() {
-        return values(dtype, bits);
-    }
-
     public static double[] values(DType dtype, long[] bits) {
         double[] v = new double[bits.length];
         for (int i = 0; i < v.length; i++) {
