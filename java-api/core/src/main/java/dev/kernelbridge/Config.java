@@ -31,8 +31,11 @@ public final class Config {
     public static final Knob COLLECTIVE_TIMEOUT = new Knob("collective.timeout", "60s",
             "Deadline of a collective call unless the call gives its own (e.g. 500ms, 30s, 2m, PT1M).");
 
+    public static final Knob CACHE_DIR = new Knob("cache.dir", "",
+            "Where tuning results and compiled kernels are kept; empty means $XDG_CACHE_HOME/kernelbridge, else ~/.cache/kernelbridge.");
+
     /** The knobs of the core, for doctor and documentation. */
-    public static final List<Knob> CORE_KNOBS = List.of(BACKEND, CPU_THREADS, CPU_VECTOR, COLLECTIVE_TIMEOUT);
+    public static final List<Knob> CORE_KNOBS = List.of(BACKEND, CPU_THREADS, CPU_VECTOR, COLLECTIVE_TIMEOUT, CACHE_DIR);
 
     private final Map<String, String> overrides;
     private final Map<String, String> properties;
@@ -106,6 +109,17 @@ public final class Config {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(knob.property() + " must be an integer, got '" + v + "'");
         }
+    }
+
+    /** The user's cache directory for KernelBridge ({@link #CACHE_DIR}); not created here. */
+    public java.nio.file.Path cacheDirectory() {
+        String dir = get(CACHE_DIR);
+        if (!dir.isEmpty()) {
+            return java.nio.file.Path.of(dir);
+        }
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        java.nio.file.Path base = xdg != null && !xdg.isBlank() ? java.nio.file.Path.of(xdg) : java.nio.file.Path.of(System.getProperty("user.home"), ".cache");
+        return base.resolve("kernelbridge");
     }
 
     public Duration getDuration(Knob knob) {

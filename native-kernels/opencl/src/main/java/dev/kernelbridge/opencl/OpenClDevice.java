@@ -1,0 +1,205 @@
+package dev.kernelbridge.opencl;
+
+import static org.lwjgl.opencl.CL10.*;
+
+import dev.kernelbridge.DType;
+import dev.kernelbridge.DeviceKind;
+import dev.kernelbridge.DeviceOutOfMemoryException;
+import dev.kernelbridge.Transpose;
+import dev.kernelbridge.spi.BackendBuffer;
+import dev.kernelbridge.spi.BackendDevice;
+import dev.kernelbridge.spi.DeviceInfo;
+import dev.kernelbridge.spi.GemmCall;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One OpenCL device. GEMMs on it are serialised by a lock: a device runs one GEMM at a time at
+ * full width anyway, and the shared kernel objects and packing buffers need it. Buffers may be
+ * copied concurrently (the queue is thread-safe for enqueues).
+ */
+final class OpenClDevice implements BackendDevice {
+    /** Packing buffers are reused between calls and grow up to this before batches are split. */
+    private static final long PACKING_LIMIT = 256L << 20;
+
+    private final String id;
+    private final long handle;
+    private final long context;
+    private final OpenClQueue queue;
+    private final DeviceInfo info;
+    private final String driverVersion;
+    private final long maxAllocation;
+    private final TuningDatabase tuning;
+    private final Path programCache;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Map<DType, Gemm> gemms = new EnumMap<>(DType.class);
+    private final long[] packing = new long[2];
+    private final long[] packingBytes = new long[2];
+
+    /** A built GEMM program and the parameters it was built with. */
+    record Gemm(OpenClProgram program, GemmParameters parameters, String origin) { }
+
+    OpenClDevice(String id, long handle, long context, TuningDatabase tuning, Path programCache) {
+        this.id = id;
+        this.handle = handle;
+        this.context = context;
+        this.tuning = tuning;
+        this.programCache = programCache;
+        String name = stringInfo(handle, CL_DEVICE_NAME);
+        String vendor = stringInfo(handle, CL_DEVICE_VENDOR);
+        this.driverVersion = stringInfo(handle, CL_DRIVER_VERSION);
+        long type = longInfo(handle, CL_DEVICE_TYPE);
+        DeviceKind kind = (type & CL_DEVICE_TYPE_GPU) != 0 ? DeviceKind.GPU
+                : (type & CL_DEVICE_TYPE_CPU) != 0 ? DeviceKind.CPU
+                : (type & CL_DEVICE_TYPE_ACCELERATOR) != 0 ? DeviceKind.ACCELERATOR : DeviceKind.OTHER;
+        Set<DType> dtypes = EnumSet.of(DType.F32);
+        if (longInfo(handle, org.lwjgl.opencl.CL12.CL_DEVICE_DOUBLE_FP_CONFIG) != 0) {
+            dtypes.add(DType.F64);
+        }
+        this.maxAllocation = longInfo(handle, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+        this.info = new DeviceInfo(name, vendor, kind, longInfo(handle, CL_DEVICE_GLOBAL_MEM_SIZE), dtypes);
+        this.queue = new OpenClQueue(context, handle, id);
+    }
+
+    String id() { return id; }
+
+    long handle() { return handle; }
+
+    long context() { return context; }
+
+    long queue() { return queue.handle(); }
+
+    String driverVersion() { return driverVersion; }
+
+    long maxAllocation() { return maxAllocation; }
+
+    TuningDatabase.Identity identity() { return new TuningDatabase.Identity(info.vendor(), info.name(), driverVersion); }
+
+    @Override
+    public DeviceInfo info() { return info; }
+
+    @Override
+    public BackendBuffer allocate(DType dtype, long elements) {
+        long bytes = elements * dtype.byteSize();
+        return new OpenClBuffer(this, createBuffer(bytes), bytes);
+    }
+
+    long createBuffer(long bytes) {
+        if (bytes > maxAllocation) {
+            throw new DeviceOutOfMemoryException(id, ClErrors.CL_INVALID_BUFFER_SIZE, "CL_INVALID_BUFFER_SIZE",
+                    id + ": " + bytes + " bytes exceed the largest single allocation of this device (CL_DEVICE_MAX_MEM_ALLOC_SIZE = "
+                            + maxAllocation + ")");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment err = arena.allocate(ValueLayout.JAVA_INT);
+            long mem = nclCreateBuffer(context, CL_MEM_READ_WRITE, Math.max(1, bytes), 0, err.address());
+            ClErrors.check(err.get(ValueLayout.JAVA_INT, 0), id, "clCreateBuffer of " + bytes + " bytes");
+            return mem;
+        }
+    }
+
+    @Override
+    public void gemm(GemmCall call) {
+        lock.lock();
+        try {
+            Gemm g = gemmFor(call.dtype());
+            GemmLauncher.run(this, g, call);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The GEMM program for {@code dtype}, built on first use with the parameters the tuning database gives. */
+    Gemm gemmFor(DType dtype) {
+        lock.lock();
+        try {
+            Gemm g = gemms.get(dtype);
+            if (g == null) {
+                var match = tuning.lookup("gemm", dtype.name(), identity());
+                GemmParameters params = match.map(m -> GemmParameters.fromDefines(m.entry().parameters())).orElse(GemmParameters.KERNEL_DEFAULTS);
+                String origin = match.map(m -> m.source() + " " + m.level().name().toLowerCase().replace('_', ' ')).orElse("kernel defaults");
+                g = new Gemm(buildGemm(dtype, params), params, origin);
+                gemms.put(dtype, g);
+            }
+            return g;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Builds gemm.cl for {@code dtype} with {@code params} (the tuner builds candidates this way). */
+    OpenClProgram buildGemm(DType dtype, GemmParameters params) {
+        String options = "-cl-std=CL1.2 -DKB_DOUBLE=" + (dtype == DType.F64 ? 1 : 0) + " " + params.buildOptions();
+        return OpenClProgram.build(this, KernelSources.program("gemm.cl"), options, programCache);
+    }
+
+    /** Packing buffer {@code slot} (0: A, 1: B) of at least {@code bytes}; call under the lock. */
+    long packingBuffer(int slot, long bytes) {
+        if (packingBytes[slot] < bytes) {
+            if (packing[slot] != 0) {
+                clReleaseMemObject(packing[slot]);
+                packing[slot] = 0;
+                packingBytes[slot] = 0;
+            }
+            packing[slot] = createBuffer(bytes);
+            packingBytes[slot] = bytes;
+        }
+        return packing[slot];
+    }
+
+    /** Bytes one packing buffer may take: the device's largest allocation, at most PACKING_LIMIT unless one item needs more. */
+    long packingLimit() { return Math.min(PACKING_LIMIT, maxAllocation); }
+
+    OpenClQueue commandQueue() { return queue; }
+
+    ReentrantLock lock() { return lock; }
+
+    static boolean transposed(Transpose t) { return t != Transpose.NO_TRANS; }
+
+    void close() {
+        lock.lock();
+        try {
+            gemms.values().forEach(g -> g.program().close());
+            gemms.clear();
+            for (int s = 0; s < packing.length; s++) {
+                if (packing[s] != 0) {
+                    clReleaseMemObject(packing[s]);
+                    packing[s] = 0;
+                }
+            }
+            queue.release();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    static String stringInfo(long device, int param) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment size = arena.allocate(ValueLayout.JAVA_LONG);
+            nclGetDeviceInfo(device, param, 0, 0, size.address());
+            long n = size.get(ValueLayout.JAVA_LONG, 0);
+            MemorySegment text = arena.allocate(Math.max(1, n));
+            nclGetDeviceInfo(device, param, n, text.address(), 0);
+            return text.getString(0).strip();
+        }
+    }
+
+    static long longInfo(long device, int param) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment value = arena.allocate(ValueLayout.JAVA_LONG);
+            MemorySegment size = arena.allocate(ValueLayout.JAVA_LONG);
+            if (nclGetDeviceInfo(device, param, 8, value.address(), size.address()) != CL_SUCCESS) {
+                return 0;
+            }
+            long n = size.get(ValueLayout.JAVA_LONG, 0);
+            return n == 4 ? Integer.toUnsignedLong(value.get(ValueLayout.JAVA_INT, 0)) : value.get(ValueLayout.JAVA_LONG, 0);
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package dev.kernelbridge.opencl;
+
+import static org.lwjgl.opencl.CL10.*;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/** An in-order command queue of one device: kernel launches and the wait for them. */
+final class OpenClQueue {
+    private final long handle;
+    private final String deviceId;
+
+    OpenClQueue(long context, long device, String deviceId) {
+        this.deviceId = deviceId;
+        int[] err = new int[1];
+        this.handle = clCreateCommandQueue(context, device, 0, err);
+        ClErrors.check(err[0], deviceId, "clCreateCommandQueue");
+    }
+
+    long handle() { return handle; }
+
+    /** Enqueues {@code kernel} over {@code global} work-items in groups of {@code local} (null: the driver chooses). */
+    void launch(long kernel, String name, long[] global, long[] local) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment g = arena.allocateFrom(ValueLayout.JAVA_LONG, global);
+            MemorySegment l = local == null ? MemorySegment.NULL : arena.allocateFrom(ValueLayout.JAVA_LONG, local);
+            ClErrors.check(nclEnqueueNDRangeKernel(handle, kernel, global.length, 0, g.address(), l.address(), 0, 0, 0),
+                    deviceId, "launch of " + name);
+        }
+    }
+
+    /** Waits for everything enqueued; a failure of any of it is reported here. */
+    void finish(String what) {
+        ClErrors.check(clFinish(handle), deviceId, what);
+    }
+
+    void release() {
+        clReleaseCommandQueue(handle);
+    }
+}
