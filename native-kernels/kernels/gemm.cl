@@ -97,21 +97,29 @@ __kernel void gemm_packed(ulong m, ulong n, ulong k, real alpha, real beta,
         }
     }
 
-    KB_UNROLL(KB_KU)
-    for (ulong p = 0; p < k; p++) {
-        realV av[KB_MV];
+    /* One rank-1 update of the tile: MV vector loads of A, NR broadcasts of B. */
+    #define KB_GEMM_STEP(pp) do {                                              \
+        realV av[KB_MV];                                                       \
+        _Pragma("unroll") for (int v = 0; v < KB_MV; v++) {                    \
+            av[v] = VLOAD(v, a + (pp) * KB_MR);                                \
+        }                                                                      \
+        _Pragma("unroll") for (int cj = 0; cj < KB_NR; cj++) {                 \
+            const realV bv = VSPLAT(b[(pp) * KB_NR + cj]);                     \
+            _Pragma("unroll") for (int v = 0; v < KB_MV; v++) {                \
+                acc[cj][v] = fma(av[v], bv, acc[cj][v]);                       \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+    ulong p = 0;
+    for (; p + KB_KU <= k; p += KB_KU) {
         #pragma unroll
-        for (int v = 0; v < KB_MV; v++) {
-            av[v] = VLOAD(v, a + p * KB_MR);
+        for (int u = 0; u < KB_KU; u++) {
+            KB_GEMM_STEP(p + u);
         }
-        #pragma unroll
-        for (int cj = 0; cj < KB_NR; cj++) {
-            const realV bv = VSPLAT(b[p * KB_NR + cj]);
-            #pragma unroll
-            for (int v = 0; v < KB_MV; v++) {
-                acc[cj][v] = fma(av[v], bv, acc[cj][v]);
-            }
-        }
+    }
+    for (; p < k; p++) {
+        KB_GEMM_STEP(p);
     }
 
     const ulong i0 = ip * KB_MR, j0 = jp * KB_NR;

@@ -45,8 +45,4 @@
 #endif
 typedef KB_REAL real;
 
-/* Pragmas from macros: KB_UNROLL(KB_KU) becomes #pragma unroll <value of KB_KU>. */
-#define KB_PRAGMA(x) _Pragma(#x)
-#define KB_UNROLL(n) KB_PRAGMA(unroll n)
-
 #endif

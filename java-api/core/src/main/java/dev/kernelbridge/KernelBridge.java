@@ -251,6 +251,36 @@ public final class KernelBridge implements AutoCloseable {
         }
     }
 
+    /** True when {@code device} has kernel parameters {@link #tune} can search. */
+    public boolean isTunable(Device device) {
+        return device != null && device.spi() instanceof dev.kernelbridge.spi.TunableDevice;
+    }
+
+    /**
+     * Searches the kernel parameters of {@code device} for at most {@code budget} and stores the best in
+     * the user's tuning database, used by the next {@link #open()}. UnsupportedOperationException when
+     * the device has nothing to tune (the CPU backend's blocking is fixed data).
+     */
+    public TuningReport tune(Device device, Duration budget, TuningReport.Listener listener) {
+        GemmChecks.requireNonNull(device, "device must not be null");
+        GemmChecks.requireNonNull(budget, "budget must not be null");
+        if (!devices.contains(device)) {
+            throw new IllegalArgumentException("device must belong to this KernelBridge, got " + device);
+        }
+        if (budget.isNegative() || budget.isZero()) {
+            throw new IllegalArgumentException("budget must be positive, got " + budget);
+        }
+        if (!(device.spi() instanceof dev.kernelbridge.spi.TunableDevice tunable)) {
+            throw new UnsupportedOperationException(device.id() + " has no tunable kernels");
+        }
+        lifetime.acquire();
+        try {
+            return tunable.tune(budget, listener == null ? (f, m) -> { } : listener);
+        } finally {
+            lifetime.release();
+        }
+    }
+
     /** The BLAS-style facade on heap arrays and memory segments, placed automatically. */
     public Blas blas() {
         checkOpen();

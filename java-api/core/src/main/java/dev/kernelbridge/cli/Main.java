@@ -17,7 +17,7 @@ import java.util.logging.Logger;
 import java.util.logging.SimpleFormatter;
 
 /**
- * The {@code kernelbridge} command: devices, gemm, allreduce, demo, doctor. Human-readable by
+ * The {@code kernelbridge} command: devices, gemm, allreduce, tune, demo, doctor. Human-readable by
  * default, {@code --json} for machines. Exit codes: 0 success, 1 failure (including a failed
  * verification), 2 bad arguments.
  */
@@ -27,8 +27,9 @@ public final class Main {
               devices   [--json]                          list every device of every backend
               gemm      --m M --n N --k K [--dtype f32|f64] [--transa] [--transb] [--layout row|col]
                         [--alpha A] [--beta B] [--device ID] [--repeat R] [--verify] [--json]
-              allreduce --ranks R --count C [--dtype f32|f64] [--op sum|prod|min|max|avg]
-                        [--device ID] [--repeat R] [--verify] [--json]
+              allreduce --count C [--ranks R --device ID | --devices ID,ID,...] [--dtype f32|f64]
+                        [--op sum|prod|min|max|avg] [--repeat R] [--verify] [--json]
+              tune      [--device ID] [--budget 10m] [--json] search kernel parameters, store the best
               demo      [--json]                          verified GEMM and all-reduce on every device
               doctor    [--json]                          what is missing and how to fix it
               bench     [--quick|--full] [--report DIR]   benchmarks against peers, gated ratios (./kernelbridge only)
@@ -62,7 +63,8 @@ public final class Main {
                         Set.of("dtype", "m", "n", "k", "layout", "alpha", "beta", "device", "repeat"),
                         Set.of("transa", "transb", "verify", "json")));
                 case "allreduce" -> main.allReduce(new Args(rest, 1,
-                        Set.of("ranks", "count", "dtype", "op", "device", "repeat"), Set.of("verify", "json")));
+                        Set.of("ranks", "count", "dtype", "op", "device", "devices", "repeat"), Set.of("verify", "json")));
+                case "tune" -> main.tune(new Args(rest, 1, Set.of("device", "budget"), Set.of("json")));
                 case "demo" -> main.demo(new Args(rest, 1, Set.of(), Set.of("json")));
                 case "doctor" -> main.doctor(new Args(rest, 1, Set.of(), Set.of("json")));
                 default -> throw new Args.UsageException("unknown command '" + rest[0] + "'");
@@ -141,14 +143,27 @@ public final class Main {
     }
 
     private int allReduce(Args a) {
-        int ranks = (int) Math.min(Integer.MAX_VALUE, a.required("ranks", 1));
+        String list = a.string("devices", null);
+        if (list != null && (a.string("ranks", null) != null || a.string("device", null) != null)) {
+            throw new Args.UsageException("--devices names every rank; do not combine it with --ranks or --device");
+        }
+        int ranks = list != null ? 0 : (int) Math.min(Integer.MAX_VALUE, a.required("ranks", 1));
         long count = a.required("count", 0);
         DType dtype = DType.parse(a.string("dtype", "f32"), "--dtype");
         ReduceOp op = ReduceOp.parse(a.string("op", "sum"), "--op");
         int repeat = (int) a.positiveLong("repeat", 5, 1);
         try (KernelBridge bridge = KernelBridge.open(); Progress progress = new Progress("allreduce")) {
-            Device device = a.string("device", null) == null ? bridge.defaultDevice() : bridge.device(a.string("device", null));
-            AllReduceRun.Result r = AllReduceRun.run(bridge, Collections.nCopies(ranks, device), count, dtype, op, repeat, a.flag("verify"), progress);
+            List<Device> rankDevices;
+            if (list != null) {
+                rankDevices = new ArrayList<>();
+                for (String id : list.split(",")) {
+                    rankDevices.add(bridge.device(id.trim()));
+                }
+            } else {
+                Device device = a.string("device", null) == null ? bridge.defaultDevice() : bridge.device(a.string("device", null));
+                rankDevices = Collections.nCopies(ranks, device);
+            }
+            AllReduceRun.Result r = AllReduceRun.run(bridge, rankDevices, count, dtype, op, repeat, a.flag("verify"), progress);
             progress.close();
             if (a.flag("json")) {
                 out.println(Json.write(allReduceJson(r)));
@@ -159,6 +174,61 @@ public final class Main {
                         r.verified() == null ? "" : r.verified() ? ", verified" : ", VERIFICATION FAILED");
             }
             return Boolean.FALSE.equals(r.verified()) ? 1 : 0;
+        }
+    }
+
+    private int tune(Args a) {
+        java.time.Duration budget = dev.kernelbridge.Config.parseDuration(a.string("budget", "10m"), "--budget");
+        try (KernelBridge bridge = KernelBridge.open(); Progress progress = new Progress("tune")) {
+            List<Device> targets = new ArrayList<>();
+            if (a.string("device", null) != null) {
+                targets.add(bridge.device(a.string("device", null)));
+            } else {
+                for (Device d : bridge.devices()) {
+                    if (bridge.isTunable(d)) {
+                        targets.add(d);
+                    }
+                }
+                if (targets.isEmpty()) {
+                    throw new IllegalArgumentException("no device here has tunable kernels (the CPU backend's blocking is fixed data;"
+                            + " OpenCL and CUDA devices are tunable)");
+                }
+            }
+            java.time.Duration each = budget.dividedBy(targets.size());
+            List<dev.kernelbridge.TuningReport> reports = new ArrayList<>();
+            for (Device d : targets) {
+                reports.add(bridge.tune(d, each, (f, what) -> progress.step(Math.round(f * 100), 100, d.id() + " " + what)));
+            }
+            progress.close();
+            if (a.flag("json")) {
+                List<Map<String, Object>> rows = new ArrayList<>();
+                for (var r : reports) {
+                    for (var k : r.kernels()) {
+                        Map<String, Object> j = Json.object();
+                        j.put("device", r.deviceId());
+                        j.put("kernel", k.kernel());
+                        j.put("dtype", k.dtype().label());
+                        j.put("parameters", k.parameters());
+                        j.put("gflops", k.gflops());
+                        j.put("previousGflops", k.previousGflops());
+                        j.put("candidates", k.candidates());
+                        j.put("rejected", k.rejected());
+                        j.put("shape", k.shape());
+                        j.put("database", r.database());
+                        rows.add(j);
+                    }
+                }
+                out.println(Json.write(Map.of("tuned", rows)));
+            } else {
+                for (var r : reports) {
+                    for (var k : r.kernels()) {
+                        out.printf("%s %s %s: %s, %.1f GFLOP/s at %s (was %.1f); %d candidates timed, %d rejected%n", r.deviceId(), k.kernel(),
+                                k.dtype().label(), k.parameters(), k.gflops(), k.shape(), k.previousGflops(), k.candidates(), k.rejected());
+                    }
+                    out.println("stored in " + r.database() + "; the next run uses it");
+                }
+            }
+            return 0;
         }
     }
 

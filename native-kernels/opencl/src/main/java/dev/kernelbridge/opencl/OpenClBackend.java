@@ -35,7 +35,7 @@ final class OpenClBackend implements Backend {
                 long context = createContext(platform, ids);
                 contexts.add(context);
                 for (long id : ids) {
-                    devices.add(new OpenClDevice("opencl:" + devices.size(), id, context, tuning, programs));
+                    devices.add(new OpenClDevice("opencl:" + devices.size(), id, context, tuning, tuningFile(config), programs));
                 }
             }
         } catch (RuntimeException e) {

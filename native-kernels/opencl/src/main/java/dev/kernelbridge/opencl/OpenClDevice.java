@@ -10,6 +10,9 @@ import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.DeviceInfo;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.spi.TunableDevice;
+import dev.kernelbridge.TuningReport;
+import java.time.Duration;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -25,7 +28,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * full width anyway, and the shared kernel objects and packing buffers need it. Buffers may be
  * copied concurrently (the queue is thread-safe for enqueues).
  */
-final class OpenClDevice implements BackendDevice {
+final class OpenClDevice implements BackendDevice, TunableDevice {
     /** Packing buffers are reused between calls and grow up to this before batches are split. */
     private static final long PACKING_LIMIT = 256L << 20;
 
@@ -46,7 +49,10 @@ final class OpenClDevice implements BackendDevice {
     /** A built GEMM program and the parameters it was built with. */
     record Gemm(OpenClProgram program, GemmParameters parameters, String origin) { }
 
-    OpenClDevice(String id, long handle, long context, TuningDatabase tuning, Path programCache) {
+    private final Path tuningFile;
+
+    OpenClDevice(String id, long handle, long context, TuningDatabase tuning, Path tuningFile, Path programCache) {
+        this.tuningFile = tuningFile;
         this.id = id;
         this.handle = handle;
         this.context = context;
@@ -114,6 +120,12 @@ final class OpenClDevice implements BackendDevice {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Searches the GEMM tunables and records the winners in the user's tuning file (see {@link GemmTuner}). */
+    @Override
+    public TuningReport tune(Duration budget, TuningReport.Listener listener) {
+        return new GemmTuner(this, tuningFile).tune(budget, listener);
     }
 
     /** The GEMM program for {@code dtype}, built on first use with the parameters the tuning database gives. */
