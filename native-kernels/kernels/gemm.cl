@@ -43,6 +43,13 @@
 #define KB_WG 1
 #endif
 
+#if KB_VW != 1 && KB_VW != 2 && KB_VW != 4 && KB_VW != 8 && KB_VW != 16
+#error "KB_VW must be 1, 2, 4, 8 or 16"
+#endif
+#if KB_MV < 1 || KB_NR < 1 || KB_KU < 1 || KB_WG < 1
+#error "KB_MV, KB_NR, KB_KU and KB_WG must be at least 1"
+#endif
+
 #define KB_MR (KB_VW * KB_MV)
 
 #define KB_CAT_(a, b) a##b

@@ -301,15 +301,19 @@ public final class KernelBridge implements AutoCloseable {
             throw new IllegalArgumentException("devices must name at least one rank");
         }
         Duration timeout = config.getDuration(Config.COLLECTIVE_TIMEOUT);
-        InProcessGroup group = new InProcessGroup(devices.size());
-        List<Communicator> ranks = new ArrayList<>();
+        List<BackendDevice> rankDevices = new ArrayList<>();
         for (int r = 0; r < devices.size(); r++) {
             Device d = devices.get(r);
             GemmChecks.requireNonNull(d, "devices[" + r + "] must not be null");
             if (!this.devices.contains(d)) {
                 throw new IllegalArgumentException("devices[" + r + "] must belong to this KernelBridge, got " + d);
             }
-            ranks.add(new Communicator(this, group, r, d, timeout));
+            rankDevices.add(d.spi());
+        }
+        InProcessGroup group = new InProcessGroup(rankDevices);
+        List<Communicator> ranks = new ArrayList<>();
+        for (int r = 0; r < devices.size(); r++) {
+            ranks.add(new Communicator(this, group, r, devices.get(r), timeout));
         }
         openCommunicators.addAll(ranks);
         return List.copyOf(ranks);

@@ -169,7 +169,7 @@ public final class Main {
                 out.println(Json.write(allReduceJson(r)));
             } else {
                 out.printf("allreduce %s %s of %d elements over %d ranks on %s: %.6f s (median of %d), algorithm %.2f GB/s, bus %.2f GB/s%s%n",
-                        op.name().toLowerCase(java.util.Locale.ROOT), dtype.label(), count, ranks, r.device(), r.seconds(), repeat,
+                        op.name().toLowerCase(java.util.Locale.ROOT), dtype.label(), count, r.ranks(), r.device(), r.seconds(), repeat,
                         r.algBandwidthGBs(), r.busBandwidthGBs(),
                         r.verified() == null ? "" : r.verified() ? ", verified" : ", VERIFICATION FAILED");
             }

@@ -25,6 +25,27 @@ public interface BackendDevice {
     }
 
     /**
+     * True when kernels of this device can read and write buffers allocated by {@code other} in
+     * place (devices of one OpenCL context, GPUs with peer access). Enables {@link #reduce}.
+     */
+    default boolean addresses(BackendDevice other) { return other == this; }
+
+    /**
+     * Optional step of the reducing collectives, run on this device: for i in [0, count),
+     * {@code r = in_0[i] ⊕ in_1[i] ⊕ …} folded in list order (avg: then divided by the number of
+     * inputs) and written to every output. Inputs are read at {@code inByteOffset}, outputs written
+     * at {@code outByteOffset}; an output may be an input at the same offset. Only called when this
+     * device {@link #addresses} the owner of every buffer, and never for the same bytes from two
+     * devices at once. Must give the bits of IEEE arithmetic in list order (no contraction, no
+     * flush to zero; min and max as {@link Math#min}/{@link Math#max}); a device that cannot, or
+     * cannot for this range, returns false without touching anything and the API reduces on the host.
+     */
+    default boolean reduce(dev.kernelbridge.ReduceOp op, DType dtype, java.util.List<BackendBuffer> inputs, long inByteOffset,
+                           java.util.List<BackendBuffer> outputs, long outByteOffset, long count) {
+        return false;
+    }
+
+    /**
      * Runs a checked, column-major GEMM (see {@link GemmCall}) and returns when C is written.
      */
     void gemm(GemmCall call);

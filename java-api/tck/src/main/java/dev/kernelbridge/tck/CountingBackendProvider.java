@@ -23,13 +23,15 @@ public final class CountingBackendProvider implements BackendProvider {
     public final AtomicLong allocations = new AtomicLong();
     public final AtomicLong gemmLaunches = new AtomicLong();
     public final AtomicLong copies = new AtomicLong();
+    /** Device-side reduction steps offered to the backend (it may decline them). */
+    public final AtomicLong reductions = new AtomicLong();
 
     public CountingBackendProvider(BackendProvider inner) {
         this.inner = inner;
     }
 
     public long deviceCalls() {
-        return allocations.get() + gemmLaunches.get() + copies.get();
+        return allocations.get() + gemmLaunches.get() + copies.get() + reductions.get();
     }
 
     @Override
@@ -81,6 +83,19 @@ public final class CountingBackendProvider implements BackendProvider {
                     unwrap(call.a()), call.offsetA(), call.lda(), call.strideA(),
                     unwrap(call.b()), call.offsetB(), call.ldb(), call.strideB(),
                     call.beta(), unwrap(call.c()), call.offsetC(), call.ldc(), call.strideC(), call.batchCount()));
+        }
+
+        @Override
+        public boolean addresses(BackendDevice other) {
+            return inner.addresses(other instanceof Device d ? d.inner : other);
+        }
+
+        @Override
+        public boolean reduce(dev.kernelbridge.ReduceOp op, DType dtype, List<BackendBuffer> inputs, long inByteOffset,
+                              List<BackendBuffer> outputs, long outByteOffset, long count) {
+            reductions.incrementAndGet();
+            return inner.reduce(op, dtype, inputs.stream().map(this::unwrap).toList(), inByteOffset,
+                    outputs.stream().map(this::unwrap).toList(), outByteOffset, count);
         }
 
         private BackendBuffer unwrap(BackendBuffer b) {

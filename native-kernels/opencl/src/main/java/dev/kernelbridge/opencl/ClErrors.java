@@ -50,7 +50,7 @@ final class ClErrors {
     }
 
     static DeviceException exception(int code, String deviceId, String what) {
-        String message = deviceId + ": " + what + " failed with " + name(code) + " (" + code + ")";
+        String message = what + " failed";
         return switch (code) {
             case CL_MEM_OBJECT_ALLOCATION_FAILURE, CL_OUT_OF_HOST_MEMORY, CL_INVALID_BUFFER_SIZE ->
                     new DeviceOutOfMemoryException(deviceId, code, name(code), message);

@@ -32,7 +32,7 @@ final class GemmLauncher {
         long perItem = Math.max(packedA, packedB);
         if (perItem > device.maxAllocation()) {
             throw new DeviceOutOfMemoryException(device.id(), ClErrors.CL_INVALID_BUFFER_SIZE, "CL_INVALID_BUFFER_SIZE",
-                    device.id() + ": a packed operand of " + perItem + " bytes exceeds the largest single allocation ("
+                    "a packed operand of " + perItem + " bytes exceeds the largest single allocation ("
                             + device.maxAllocation() + " bytes); split k");
         }
         long chunk = Math.max(1, Math.min(call.batchCount(), device.packingLimit() / perItem));

@@ -102,7 +102,7 @@ final class GemmTuner {
         }
         if (best == null) {
             throw new DeviceException(device.id(), 0, "NO_CANDIDATE",
-                    device.id() + ": no " + dtype.label() + " GEMM candidate built and verified within the budget");
+                    "no " + dtype.label() + " GEMM candidate built and verified within the budget");
         }
         TuningDatabase.Identity id = device.identity();
         TuningDatabase.record(database, new TuningDatabase.Entry("gemm", dtype.name(), id.vendor(), id.device(), id.driver(),

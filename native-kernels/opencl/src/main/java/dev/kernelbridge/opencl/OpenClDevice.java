@@ -5,6 +5,8 @@ import static org.lwjgl.opencl.CL10.*;
 import dev.kernelbridge.DType;
 import dev.kernelbridge.DeviceKind;
 import dev.kernelbridge.DeviceOutOfMemoryException;
+import dev.kernelbridge.ReduceOp;
+import java.util.List;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
@@ -43,6 +45,10 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     private final Path programCache;
     private final ReentrantLock lock = new ReentrantLock();
     private final Map<DType, Gemm> gemms = new EnumMap<>(DType.class);
+    private final Map<DType, OpenClProgram> reductions = new EnumMap<>(DType.class);
+    private final long baseAlignBytes;
+    private final boolean f32Denormals;
+    private final boolean f32CorrectDivision;
     private final long[] packing = new long[2];
     private final long[] packingBytes = new long[2];
 
@@ -70,6 +76,10 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
             dtypes.add(DType.F64);
         }
         this.maxAllocation = longInfo(handle, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+        this.baseAlignBytes = Math.max(1, longInfo(handle, CL_DEVICE_MEM_BASE_ADDR_ALIGN) / 8);
+        long fp32 = longInfo(handle, CL_DEVICE_SINGLE_FP_CONFIG);
+        this.f32Denormals = (fp32 & CL_FP_DENORM) != 0;
+        this.f32CorrectDivision = (fp32 & org.lwjgl.opencl.CL12.CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
         this.info = new DeviceInfo(name, vendor, kind, longInfo(handle, CL_DEVICE_GLOBAL_MEM_SIZE), dtypes);
         this.queue = new OpenClQueue(context, handle, id);
     }
@@ -100,7 +110,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     long createBuffer(long bytes) {
         if (bytes > maxAllocation) {
             throw new DeviceOutOfMemoryException(id, ClErrors.CL_INVALID_BUFFER_SIZE, "CL_INVALID_BUFFER_SIZE",
-                    id + ": " + bytes + " bytes exceed the largest single allocation of this device (CL_DEVICE_MAX_MEM_ALLOC_SIZE = "
+                    bytes + " bytes exceed the largest single allocation of this device (CL_DEVICE_MAX_MEM_ALLOC_SIZE = "
                             + maxAllocation + ")");
         }
         try (Arena arena = Arena.ofConfined()) {
@@ -117,6 +127,41 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
         try {
             Gemm g = gemmFor(call.dtype());
             GemmLauncher.run(this, g, call);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public boolean addresses(BackendDevice other) {
+        return other instanceof OpenClDevice o && o.context == context;
+    }
+
+    /**
+     * Runs this rank's share of a reduction with reduce.cl. Declines (false) what it cannot do with
+     * the CPU's exact bits: a share not aligned for a sub-buffer, F32 on a device that flushes
+     * denormals, or F32 avg where division is not correctly rounded.
+     */
+    @Override
+    public boolean reduce(ReduceOp op, DType dtype, List<BackendBuffer> inputs, long inByteOffset,
+                          List<BackendBuffer> outputs, long outByteOffset, long count) {
+        if (inByteOffset % baseAlignBytes != 0 || outByteOffset % baseAlignBytes != 0) {
+            return false;
+        }
+        if (dtype == DType.F32 && (!f32Denormals || (op == ReduceOp.AVG && !f32CorrectDivision))) {
+            return false;
+        }
+        lock.lock();
+        try {
+            OpenClProgram program = reductions.get(dtype);
+            if (program == null) {
+                String options = "-cl-std=CL1.2 -DKB_DOUBLE=" + (dtype == DType.F64 ? 1 : 0)
+                        + (f32CorrectDivision ? " -cl-fp32-correctly-rounded-divide-sqrt" : "");
+                program = OpenClProgram.build(this, KernelSources.program("reduce.cl"), options, programCache);
+                reductions.put(dtype, program);
+            }
+            ReduceLauncher.run(this, program, op, dtype, inputs, inByteOffset, outputs, outByteOffset, count);
+            return true;
         } finally {
             lock.unlock();
         }
@@ -180,6 +225,8 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
         try {
             gemms.values().forEach(g -> g.program().close());
             gemms.clear();
+            reductions.values().forEach(OpenClProgram::close);
+            reductions.clear();
             for (int s = 0; s < packing.length; s++) {
                 if (packing[s] != 0) {
                     clReleaseMemObject(packing[s]);

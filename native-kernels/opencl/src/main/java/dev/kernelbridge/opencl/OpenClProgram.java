@@ -78,8 +78,8 @@ final class OpenClProgram implements AutoCloseable {
                 String log = buildLog(device, p);
                 clReleaseProgram(p);
                 throw new DeviceException(device.id(), status, ClErrors.name(status),
-                        device.id() + " (" + device.info().name() + "): kernel build failed with " + ClErrors.name(status)
-                                + " for options [" + options + "]; build log:\n" + log);
+                        "kernel build failed on " + device.info().name() + " (" + device.driverVersion() + ") for options ["
+                                + options + "]; build log:\n" + log);
             }
             return p;
         }

@@ -9,6 +9,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import dev.kernelbridge.spi.BackendDevice;
 
 /**
  * Collectives among ranks of one process, one thread per rank, over memory the host can address.
@@ -20,23 +23,44 @@ import java.time.Duration;
  * the same bytes (which also makes in-place calls safe). Reductions combine ranks in the fixed
  * order 0, 1, …, N−1, and the result is computed once and copied, so every rank holds the same
  * bits, for every count and every run. The second barrier lets no rank return while others still
- * write to its output. Buffers that are not host-visible are staged through host memory.
+ * write to its output.
+ *
+ * <p>Where the data lives: host-visible buffers are used in place. When every rank's device can
+ * address every other rank's buffers (devices of one OpenCL context), reductions run on the
+ * devices: rank r's device folds share r with the kernels of reduce.cl ({@link BackendDevice#reduce}),
+ * shares then start at multiples of {@value #DEVICE_SHARE_UNIT} elements so that the devices can
+ * address them as sub-buffers. Otherwise device buffers are staged through host memory. Every path
+ * gives the same bits.
  */
 public final class InProcessGroup {
     /** Elements reduced per step: small enough that the step's temporaries stay in L1/L2. */
     private static final int STEP = 16384;
 
+    /** Device shares start at multiples of this many elements (sub-buffer alignment on any device). */
+    static final long DEVICE_SHARE_UNIT = 1024;
+
     private final int size;
+    private final List<BackendDevice> devices;
+    private final boolean reduceOnDevices;
     private final Rendezvous rendezvous;
     private final Post[] posts;
 
     private record Post(long sequence, CollectiveRequest request, MemorySegment send, MemorySegment recv) { }
 
-    public InProcessGroup(int size) {
-        if (size < 1) {
-            throw new IllegalArgumentException("ranks must be >= 1, got " + size);
+    /** A group with rank r on {@code devices.get(r)}. */
+    public InProcessGroup(List<BackendDevice> devices) {
+        if (devices.isEmpty()) {
+            throw new IllegalArgumentException("ranks must be >= 1, got 0");
         }
-        this.size = size;
+        this.size = devices.size();
+        this.devices = List.copyOf(devices);
+        boolean peers = devices.stream().noneMatch(BackendDevice::sharesHostMemory);
+        for (BackendDevice d : devices) {
+            for (BackendDevice other : devices) {
+                peers &= d.addresses(other);
+            }
+        }
+        this.reduceOnDevices = peers;
         this.rendezvous = new Rendezvous(size);
         this.posts = new Post[size];
     }
@@ -49,17 +73,23 @@ public final class InProcessGroup {
         String what = request.kind().label();
         // Staging is for buffers the host cannot address; closing a shared arena costs a handshake
         // with every thread, so host-visible calls must not create one.
+        boolean onDevices = reduceOnDevices && (request.kind() == CollectiveRequest.Kind.ALL_REDUCE
+                || request.kind() == CollectiveRequest.Kind.REDUCE_SCATTER);
         boolean hostVisible = request.send().hostSegment().isPresent() && request.recv().hostSegment().isPresent();
-        Arena staging = hostVisible ? null : Arena.ofShared();
+        Arena staging = hostVisible || onDevices ? null : Arena.ofShared();
         try {
-            MemorySegment send = hostView(request.send(), staging, true);
-            MemorySegment recv = request.recv() == request.send() ? send : hostView(request.recv(), staging, false);
+            MemorySegment send = onDevices ? null : hostView(request.send(), staging, true);
+            MemorySegment recv = onDevices ? null : request.recv() == request.send() ? send : hostView(request.recv(), staging, false);
             posts[rank] = new Post(sequence, request, send, recv);
             rendezvous.await(rank, sequence, what, deadline);
             checkAgreement(sequence);
-            runShare(rank);
+            if (onDevices) {
+                runDeviceShare(rank);
+            } else {
+                runShare(rank);
+            }
             rendezvous.await(rank, sequence, what, deadline);
-            if (request.recv().hostSegment().isEmpty()) {
+            if (!onDevices && request.recv().hostSegment().isEmpty()) {
                 request.recv().copyIn(0, recv);
             }
         } finally {
@@ -134,6 +164,70 @@ public final class InProcessGroup {
                         MemorySegment.copy(source, lo * es, p.recv(), lo * es, (hi - lo) * es);
                     }
                 }
+            }
+        }
+    }
+
+    /** Rank {@code rank}'s share of a reduction whose buffers all live on devices that address each other. */
+    private void runDeviceShare(int rank) {
+        CollectiveRequest req = posts[rank].request();
+        long es = req.dtype().byteSize();
+        List<BackendBuffer> sends = new ArrayList<>(size);
+        List<BackendBuffer> recvs = new ArrayList<>(size);
+        for (Post p : posts) {
+            sends.add(p.request().send());
+            recvs.add(p.request().recv());
+        }
+        if (req.kind() == CollectiveRequest.Kind.ALL_REDUCE) {
+            long units = (req.count() + DEVICE_SHARE_UNIT - 1) / DEVICE_SHARE_UNIT;
+            long lo = Math.min(req.count(), share(units, rank) * DEVICE_SHARE_UNIT);
+            long hi = Math.min(req.count(), share(units, rank + 1) * DEVICE_SHARE_UNIT);
+            if (hi > lo) {
+                reduceOn(rank, req, sends, lo * es, recvs, lo * es, hi - lo);
+            }
+        } else if (req.count() > 0) {
+            long from = rank * req.count() * es;
+            reduceOn(rank, req, sends, from, List.of(req.recv()), req.inPlace() ? from : 0, req.count());
+        }
+    }
+
+    /** Folds on rank {@code rank}'s device, or through host memory when the device declines the range. */
+    private void reduceOn(int rank, CollectiveRequest req, List<BackendBuffer> ins, long inOffset, List<BackendBuffer> outs, long outOffset, long n) {
+        if (!devices.get(rank).reduce(req.op(), req.dtype(), ins, inOffset, outs, outOffset, n)) {
+            reduceThroughHost(req.dtype(), req.op(), ins, inOffset, outs, outOffset, n);
+        }
+    }
+
+    /** The host path for one share of device buffers: copy out, fold in rank order, copy in. */
+    private void reduceThroughHost(DType dtype, ReduceOp op, List<BackendBuffer> ins, long inOffset,
+                                   List<BackendBuffer> outs, long outOffset, long n) {
+        long es = dtype.byteSize();
+        int step = (int) Math.min(STEP, n);
+        float[] accF = dtype == DType.F32 ? new float[step] : null, nextF = dtype == DType.F32 ? new float[step] : null;
+        double[] accD = dtype == DType.F64 ? new double[step] : null, nextD = dtype == DType.F64 ? new double[step] : null;
+        for (long done = 0; done < n; done += step) {
+            int len = (int) Math.min(step, n - done);
+            long bytes = len * es;
+            MemorySegment acc = dtype == DType.F32 ? MemorySegment.ofArray(accF) : MemorySegment.ofArray(accD);
+            MemorySegment next = dtype == DType.F32 ? MemorySegment.ofArray(nextF) : MemorySegment.ofArray(nextD);
+            ins.getFirst().copyOut(inOffset + done * es, acc.asSlice(0, bytes));
+            for (int r = 1; r < ins.size(); r++) {
+                ins.get(r).copyOut(inOffset + done * es, next.asSlice(0, bytes));
+                if (dtype == DType.F32) {
+                    ReduceKernels.combine(op, accF, nextF, len);
+                } else {
+                    ReduceKernels.combine(op, accD, nextD, len);
+                }
+            }
+            if (op == ReduceOp.AVG) {
+                if (dtype == DType.F32) {
+                    ReduceKernels.divide(accF, ins.size(), len);
+                } else {
+                    ReduceKernels.divide(accD, ins.size(), len);
+                }
+            }
+            for (BackendBuffer out : outs) {
+                out.copyIn(outOffset + done * es, acc.asSlice(0, bytes));
             }
         }
     }
