@@ -24,6 +24,9 @@
  *   KB_NR  columns per tile (registers: MV·NR accumulators)                       (default 4)
  *   KB_KU  unroll factor of the k loop                                             (default 2)
  *   KB_WG  work-items per work-group along the tile columns (dimension 0)          (default 1)
+ *   KB_LA  1: the work-group stages its shared A panel in local memory, KB_KC rows
+ *          at a time (pays where global loads are slow: GPUs); 0: read A directly  (default 0)
+ *   KB_KC  rows of the A panel per local-memory stage (KB_LA = 1)                  (default 32)
  * Set by the loader, not tuned:  KB_DOUBLE (0 or 1).
  */
 
@@ -42,12 +45,21 @@
 #ifndef KB_WG
 #define KB_WG 1
 #endif
+#ifndef KB_LA
+#define KB_LA 0
+#endif
+#ifndef KB_KC
+#define KB_KC 32
+#endif
 
 #if KB_VW != 1 && KB_VW != 2 && KB_VW != 4 && KB_VW != 8 && KB_VW != 16
 #error "KB_VW must be 1, 2, 4, 8 or 16"
 #endif
-#if KB_MV < 1 || KB_NR < 1 || KB_KU < 1 || KB_WG < 1
-#error "KB_MV, KB_NR, KB_KU and KB_WG must be at least 1"
+#if KB_MV < 1 || KB_NR < 1 || KB_KU < 1 || KB_WG < 1 || KB_KC < 1
+#error "KB_MV, KB_NR, KB_KU, KB_WG and KB_KC must be at least 1"
+#endif
+#if KB_LA != 0 && KB_LA != 1
+#error "KB_LA must be 0 or 1"
 #endif
 
 #define KB_MR (KB_VW * KB_MV)
@@ -89,11 +101,10 @@ __kernel void gemm_packed(ulong m, ulong n, ulong k, real alpha, real beta,
                           __global real* restrict c, ulong offc, ulong ldc, ulong stridec) {
     const ulong jp = get_global_id(0), ip = get_global_id(1), item = get_global_id(2);
     const ulong mPanels = (m + KB_MR - 1) / KB_MR, nPanels = (n + KB_NR - 1) / KB_NR;
-    if (jp >= nPanels) {
-        return;
-    }
+    /* Work-items past the last column panel still take part in staging (barriers), then stop. */
+    const bool active = jp < nPanels;
     __global const real* a = ap + (item * mPanels + ip) * k * KB_MR;
-    __global const real* b = bp + (item * nPanels + jp) * k * KB_NR;
+    __global const real* b = bp + (item * nPanels + (active ? jp : nPanels - 1)) * k * KB_NR;
 
     realV acc[KB_NR][KB_MV];
     #pragma unroll
@@ -104,11 +115,11 @@ __kernel void gemm_packed(ulong m, ulong n, ulong k, real alpha, real beta,
         }
     }
 
-    /* One rank-1 update of the tile: MV vector loads of A, NR broadcasts of B. */
-    #define KB_GEMM_STEP(pp) do {                                              \
+    /* One rank-1 update of the tile from A rows at arow and B row pp: MV vector loads, NR broadcasts. */
+    #define KB_GEMM_STEP(arow, pp) do {                                        \
         realV av[KB_MV];                                                       \
         _Pragma("unroll") for (int v = 0; v < KB_MV; v++) {                    \
-            av[v] = VLOAD(v, a + (pp) * KB_MR);                                \
+            av[v] = VLOAD(v, arow);                                            \
         }                                                                      \
         _Pragma("unroll") for (int cj = 0; cj < KB_NR; cj++) {                 \
             const realV bv = VSPLAT(b[(pp) * KB_NR + cj]);                     \
@@ -118,15 +129,42 @@ __kernel void gemm_packed(ulong m, ulong n, ulong k, real alpha, real beta,
         }                                                                      \
     } while (0)
 
+#if KB_LA
+    /* The work-group shares one A panel: stage it KB_KC rows at a time in local memory. */
+    __local real aTile[KB_KC * KB_MR];
+    const uint lid = (uint) get_local_id(0);
+    for (ulong p0 = 0; p0 < k; p0 += KB_KC) {
+        const uint kc = (uint) (k - p0 < KB_KC ? k - p0 : KB_KC);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (uint e = lid; e < kc * KB_MR; e += KB_WG) {
+            aTile[e] = a[p0 * KB_MR + e];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        uint q = 0;
+        for (; q + KB_KU <= kc; q += KB_KU) {
+            #pragma unroll
+            for (int u = 0; u < KB_KU; u++) {
+                KB_GEMM_STEP(aTile + (q + u) * KB_MR, p0 + q + u);
+            }
+        }
+        for (; q < kc; q++) {
+            KB_GEMM_STEP(aTile + q * KB_MR, p0 + q);
+        }
+    }
+#else
     ulong p = 0;
     for (; p + KB_KU <= k; p += KB_KU) {
         #pragma unroll
         for (int u = 0; u < KB_KU; u++) {
-            KB_GEMM_STEP(p + u);
+            KB_GEMM_STEP(a + (p + u) * KB_MR, p + u);
         }
     }
     for (; p < k; p++) {
-        KB_GEMM_STEP(p);
+        KB_GEMM_STEP(a + p * KB_MR, p);
+    }
+#endif
+    if (!active) {
+        return;
     }
 
     const ulong i0 = ip * KB_MR, j0 = jp * KB_NR;

@@ -50,7 +50,7 @@ public class AllReduceBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        bridge = KernelBridge.open();
+        bridge = KernelBridge.open(dev.kernelbridge.Config.defaults().with(dev.kernelbridge.Config.BACKEND, "cpu")); // the CPU backend's figures
         comms = bridge.communicators(ranks);
         count = (long) mib * (1 << 20) / 4;
         float[] values = new float[(int) count];

@@ -18,9 +18,10 @@ import org.openjdk.jmh.runner.options.TimeValue;
 
 /**
  * Runs the benchmarks and prints every figure as a ratio to its peer measured in the same run:
- * GEMM against OpenBLAS, all-reduce against the memory-bandwidth bound BW/(2·ranks).
+ * GEMM against OpenBLAS, OpenCL SGEMM against CLBlast (same device) and OpenBLAS (same cores),
+ * all-reduce against the memory-bandwidth bound BW/(2·ranks).
  *
- * <pre>java -jar jmh-bench/target/benchmarks.jar [--quick] [--only gemm|allreduce] [--report DIR]</pre>
+ * <pre>java -jar jmh-bench/target/benchmarks.jar [--quick] [--only gemm|opencl|allreduce] [--report DIR]</pre>
  * (ci/bench wraps it with the environment OpenBLAS needs.) The report is Markdown on stdout and,
  * with --report, report.md and results.json in DIR.
  */
@@ -43,7 +44,7 @@ public final class RatioReport {
                 case "--update-baseline" -> updateBaseline = true;
                 case "--history" -> history = Path.of(args[++i]);
                 default -> {
-                    System.err.println("usage: RatioReport [--quick] [--only gemm|allreduce] [--report DIR] [--history DIR] [--baseline FILE [--update-baseline]]");
+                    System.err.println("usage: RatioReport [--quick] [--only gemm|opencl|allreduce] [--report DIR] [--history DIR] [--baseline FILE [--update-baseline]]");
                     System.exit(2);
                 }
             }
@@ -59,7 +60,7 @@ public final class RatioReport {
                 .append(OpenBlas.get().map(OpenBlas::coreName).orElse("peer unavailable")).append("\n\n");
         md.append(String.format(Locale.ROOT, "F32 FMA peak (every core, Vector API): %.0f GFLOP/s%n%n", fmaPeak));
 
-        if (!only.equals("allreduce")) {
+        if (only.equals("all") || only.equals("gemm")) {
             String[] sizes = quick ? new String[] {"128", "512", "2048"} : new String[] {"64", "128", "256", "512", "1024", "2048", "4096"};
             Collection<RunResult> rs = run(quick, GemmBenchmark.class, opts -> opts.param("n", sizes));
             md.append("## GEMM, square n×n×n, column-major, every core (GFLOP/s, ours / OpenBLAS)\n\n");
@@ -73,7 +74,22 @@ public final class RatioReport {
             }
             md.append('\n');
         }
-        if (!only.equals("gemm")) {
+        if (only.equals("all") || only.equals("opencl")) {
+            String[] sizes = quick ? new String[] {"512", "2048"} : new String[] {"512", "1024", "2048"};
+            Collection<RunResult> rs = run(quick, OpenClGemmBenchmark.class, opts -> opts.param("n", sizes));
+            md.append("## OpenCL SGEMM on the first OpenCL device, shipped tuning (GFLOP/s)\n\n")
+                    .append("Peers in the same run: CLBlast on the same device, OpenBLAS on the same cores.\n\n");
+            md.append("| n | KernelBridge OpenCL | CLBlast | ours / CLBlast | OpenBLAS | ours / OpenBLAS |\n|---:|---:|---:|---:|---:|---:|\n");
+            for (String n : sizes) {
+                double[] ours = gflops(rs, "kernelbridge-opencl", null, n), clblast = gflops(rs, "clblast", null, n), openblas = gflops(rs, "openblas", null, n);
+                md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.2f | %.1f | %.2f |%n", n, ours[0], clblast[0], ours[0] / clblast[0],
+                        openblas[0], ours[0] / openblas[0]));
+                figures.add(new Figure("opencl_sgemm_n" + n + "_vs_clblast", ours[0], ours[1], clblast[0], clblast[1], "CLBlast", "GFLOP/s"));
+                figures.add(new Figure("opencl_sgemm_n" + n + "_vs_openblas", ours[0], ours[1], openblas[0], openblas[1], "OpenBLAS", "GFLOP/s"));
+            }
+            md.append('\n');
+        }
+        if (only.equals("all") || only.equals("allreduce")) {
             Collection<RunResult> bw = run(quick, CopyBandwidthBenchmark.class, opts -> opts);
             var copy = bw.iterator().next().getPrimaryResult();
             double seconds = copy.getScore() * 1e-6;
@@ -144,7 +160,7 @@ public final class RatioReport {
     private static double[] gflops(Collection<RunResult> rs, String impl, String dtype, String n) {
         for (RunResult r : rs) {
             var p = r.getParams();
-            if (p.getParam("impl").equals(impl) && p.getParam("dtype").equals(dtype) && p.getParam("n").equals(n)) {
+            if (p.getParam("impl").equals(impl) && (dtype == null || dtype.equals(p.getParam("dtype"))) && p.getParam("n").equals(n)) {
                 double size = Double.parseDouble(n);
                 double g = 2 * size * size * size / (r.getPrimaryResult().getScore() * 1e-6) / 1e9;
                 return new double[] {g, g * relativeError(r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError())};

@@ -31,7 +31,7 @@ final class Doctor {
         }
         for (String module : List.of("opencl", "cuda", "mpi")) {
             if (bridge.backends().stream().noneMatch(s -> s.name().equals(module))) {
-                checks.add(new Check("backend " + module, true, "module not on the class path (not part of this build yet)", ""));
+                checks.add(new Check("backend " + module, true, "module not on the class path", ""));
             }
         }
         return checks;

@@ -134,7 +134,10 @@ final class GemmTuner {
                             // Registers: MV·NR accumulators plus MV loads and a broadcast must fit 32 vectors.
                             int bytes = vw * mv * (int) dtype.byteSize();
                             if (mv * nr + mv + 1 <= 32 && bytes <= 128 && (cpu || mv * nr <= 16)) {
-                                space.add(new GemmParameters(vw, mv, nr, ku, wg));
+                                space.add(new GemmParameters(vw, mv, nr, ku, wg, 0, 32));
+                                if (wg > 1) { // a shared A panel only pays when several work-items share it
+                                    space.add(new GemmParameters(vw, mv, nr, ku, wg, 1, 32));
+                                }
                             }
                         }
                     }
@@ -157,7 +160,7 @@ final class GemmTuner {
     }
 
     /** Device buffers and a GEMM call over them, freed on close. */
-    private static final class Problem implements AutoCloseable {
+    static final class Problem implements AutoCloseable {
         final GemmCall call;
         final List<BackendBuffer> buffers;
         final float[] expected;

@@ -75,6 +75,28 @@ class OpenClDeviceTest {
     }
 
     @Test
+    void everyKernelVariantIsExactOnRaggedEdgesWithNaNInC() {
+        List<GemmParameters> variants = List.of(GemmParameters.KERNEL_DEFAULTS,
+                new GemmParameters(1, 1, 1, 1, 1, 0, 32),    // scalar
+                new GemmParameters(16, 2, 8, 2, 1, 0, 32),   // the AVX-512 tile
+                new GemmParameters(8, 3, 5, 3, 1, 0, 32),    // odd tile, odd unroll
+                new GemmParameters(2, 1, 6, 2, 16, 1, 7),    // local memory, stages ending mid-panel
+                new GemmParameters(1, 4, 3, 1, 4, 1, 32));
+        try (OpenClBackend backend = new OpenClBackend(config())) {
+            OpenClDevice device = backend.openClDevices().getFirst();
+            for (DType dtype : device.info().dtypes()) {
+                try (GemmTuner.Problem check = GemmTuner.Problem.check(device, dtype)) {
+                    for (GemmParameters p : variants) {
+                        try (OpenClProgram program = device.buildGemm(dtype, p)) {
+                            assertTrue(check.verify(new OpenClDevice.Gemm(program, p, "test")), dtype + " " + p);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void openClStatusCodesBecomeTheApisTypedExceptions() {
         assertInstanceOf(DeviceOutOfMemoryException.class, ClErrors.exception(-4, "opencl:1", "clEnqueueNDRangeKernel"));
         assertInstanceOf(DeviceOutOfMemoryException.class, ClErrors.exception(-6, "opencl:1", "clCreateBuffer"));
