@@ -12,5 +12,6 @@ module dev.kernelbridge.api {
     exports dev.kernelbridge.spi;
 
     uses dev.kernelbridge.spi.BackendProvider;
+    uses dev.kernelbridge.spi.TransportProvider;
     provides dev.kernelbridge.spi.BackendProvider with dev.kernelbridge.internal.cpu.CpuBackendProvider;
 }

@@ -3,7 +3,7 @@ package dev.kernelbridge;
 import dev.kernelbridge.internal.Lifetime;
 import dev.kernelbridge.internal.collective.CollectiveRequest;
 import dev.kernelbridge.internal.collective.CollectiveRequest.Kind;
-import dev.kernelbridge.internal.collective.InProcessGroup;
+import dev.kernelbridge.internal.collective.CollectiveGroup;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -27,7 +27,8 @@ import java.util.concurrent.Executors;
  */
 public final class Communicator implements AutoCloseable {
     private final KernelBridge bridge;
-    private final InProcessGroup group;
+    private final CollectiveGroup group;
+    private final int member;
     private final int rank;
     private final Device device;
     private final Duration defaultTimeout;
@@ -35,9 +36,11 @@ public final class Communicator implements AutoCloseable {
     private long nextSequence;
     private volatile boolean closed;
 
-    Communicator(KernelBridge bridge, InProcessGroup group, int rank, Device device, Duration defaultTimeout) {
+    /** Rank {@code rank} of {@code group}, which knows it as member {@code member} (its index among this process's ranks). */
+    Communicator(KernelBridge bridge, CollectiveGroup group, int member, int rank, Device device, Duration defaultTimeout) {
         this.bridge = bridge;
         this.group = group;
+        this.member = member;
         this.rank = rank;
         this.device = device;
         this.defaultTimeout = defaultTimeout;
@@ -166,7 +169,7 @@ public final class Communicator implements AutoCloseable {
         try {
             return CompletableFuture.runAsync(() -> {
                 try {
-                    group.execute(rank, sequence, request, timeout);
+                    group.execute(member, sequence, request, timeout);
                 } finally {
                     release.run();
                 }

@@ -31,11 +31,13 @@ public final class Config {
     public static final Knob COLLECTIVE_TIMEOUT = new Knob("collective.timeout", "60s",
             "Deadline of a collective call unless the call gives its own (e.g. 500ms, 30s, 2m, PT1M).");
 
+    public static final Knob TRANSPORT = new Knob("transport", "auto",
+            "Engine of distributed collectives (worldCommunicators): auto for the first available, or a name (mpi).");
     public static final Knob CACHE_DIR = new Knob("cache.dir", "",
             "Where tuning results and compiled kernels are kept; empty means $XDG_CACHE_HOME/kernelbridge, else ~/.cache/kernelbridge.");
 
     /** The knobs of the core, for doctor and documentation. */
-    public static final List<Knob> CORE_KNOBS = List.of(BACKEND, CPU_THREADS, CPU_VECTOR, COLLECTIVE_TIMEOUT, CACHE_DIR);
+    public static final List<Knob> CORE_KNOBS = List.of(BACKEND, CPU_THREADS, CPU_VECTOR, COLLECTIVE_TIMEOUT, TRANSPORT, CACHE_DIR);
 
     private final Map<String, String> overrides;
     private final Map<String, String> properties;

@@ -9,6 +9,9 @@ import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.BackendProvider;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.spi.Transport;
+import dev.kernelbridge.spi.TransportProvider;
+import dev.kernelbridge.internal.collective.DistributedGroup;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -43,6 +46,7 @@ public final class KernelBridge implements AutoCloseable {
     private final Set<Communicator> openCommunicators = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicLong allocatedBytes = new java.util.concurrent.atomic.AtomicLong();
     private final ExecutorService asyncExecutor = Executors.newVirtualThreadPerTaskExecutor();
+    private Transport transport;
     private volatile Blas blas;
 
     private KernelBridge(Config config, List<BackendStatus> statuses, List<Backend> backends, List<Device> devices) {
@@ -313,10 +317,76 @@ public final class KernelBridge implements AutoCloseable {
         InProcessGroup group = new InProcessGroup(rankDevices);
         List<Communicator> ranks = new ArrayList<>();
         for (int r = 0; r < devices.size(); r++) {
-            ranks.add(new Communicator(this, group, r, devices.get(r), timeout));
+            ranks.add(new Communicator(this, group, r, r, devices.get(r), timeout));
         }
         openCommunicators.addAll(ranks);
         return List.copyOf(ranks);
+    }
+
+    /**
+     * This process's ranks in a distributed job (MPI, through the transport named by
+     * {@code kernelbridge.transport}), one rank per entry of {@code localDevices}: rank =
+     * process rank · localDevices.size() + index. Every process of the job must call this with the
+     * same number of devices, and then the same collectives in the same order. With several local
+     * devices, collectives are hierarchical: combined locally, exchanged across processes once.
+     * Throws IllegalStateException naming the cause when no transport is available.
+     */
+    public List<Communicator> worldCommunicators(List<Device> localDevices) {
+        GemmChecks.requireNonNull(localDevices, "localDevices must not be null");
+        if (localDevices.isEmpty()) {
+            throw new IllegalArgumentException("localDevices must name at least one rank");
+        }
+        List<BackendDevice> rankDevices = new ArrayList<>();
+        for (int r = 0; r < localDevices.size(); r++) {
+            Device d = localDevices.get(r);
+            GemmChecks.requireNonNull(d, "localDevices[" + r + "] must not be null");
+            if (!this.devices.contains(d)) {
+                throw new IllegalArgumentException("localDevices[" + r + "] must belong to this KernelBridge, got " + d);
+            }
+            rankDevices.add(d.spi());
+        }
+        checkOpen();
+        DistributedGroup group = new DistributedGroup(transport(), rankDevices);
+        Duration timeout = config.getDuration(Config.COLLECTIVE_TIMEOUT);
+        List<Communicator> ranks = new ArrayList<>();
+        for (int m = 0; m < localDevices.size(); m++) {
+            ranks.add(new Communicator(this, group, m, group.firstRank() + m, localDevices.get(m), timeout));
+        }
+        openCommunicators.addAll(ranks);
+        return List.copyOf(ranks);
+    }
+
+    /** This process's single rank in a distributed job; see {@link #worldCommunicators(List)}. */
+    public Communicator worldCommunicator(Device device) {
+        return worldCommunicators(List.of(device)).getFirst();
+    }
+
+    /** The distributed transport, joined on first use and left when this bridge closes. */
+    private synchronized Transport transport() {
+        if (transport == null) {
+            String wanted = config.get(Config.TRANSPORT);
+            StringBuilder causes = new StringBuilder();
+            for (TransportProvider p : ServiceLoader.load(TransportProvider.class, KernelBridge.class.getClassLoader())) {
+                if (!wanted.equals("auto") && !wanted.equals(p.name())) {
+                    continue;
+                }
+                Availability a;
+                try {
+                    a = p.probe();
+                } catch (RuntimeException | LinkageError e) {
+                    a = Availability.unavailable("probe threw " + e);
+                }
+                if (a.available()) {
+                    transport = p.open(config);
+                    LOG.log(Level.INFO, "transport {0} joined: {1}", p.name(), transport.description());
+                    return transport;
+                }
+                causes.append(causes.isEmpty() ? "" : "; ").append(p.name()).append(": ").append(a.cause());
+            }
+            throw new IllegalStateException("no distributed transport is available (kernelbridge.transport=" + wanted + ")"
+                    + (causes.isEmpty() ? ": no transport module on the class path (kernelbridge-mpi)" : ": " + causes));
+        }
+        return transport;
     }
 
     /** {@code ranks} in-process ranks on the default device. */
@@ -342,6 +412,12 @@ public final class KernelBridge implements AutoCloseable {
         }
         for (Backend b : backends) {
             closeQuietly(b);
+        }
+        synchronized (this) {
+            if (transport != null) {
+                transport.close();
+                transport = null;
+            }
         }
     }
 

@@ -29,18 +29,32 @@ final class AllReduceRun {
 
     static Result run(KernelBridge bridge, List<Device> devices, long count, DType dtype, ReduceOp op,
                       int repeat, boolean verify, Progress progress) {
-        int ranks = devices.size();
         List<Communicator> comms = bridge.communicators(devices);
+        try {
+            return runOn(bridge, comms, count, dtype, op, repeat, verify, progress);
+        } finally {
+            comms.forEach(Communicator::close);
+        }
+    }
+
+    /**
+     * Runs on {@code comms}, this process's ranks of a group that may span processes (every
+     * process runs the same code); the result describes the whole group.
+     */
+    static Result runOn(KernelBridge bridge, List<Communicator> comms, long count, DType dtype, ReduceOp op,
+                      int repeat, boolean verify, Progress progress) {
+        int ranks = comms.getFirst().size();
+        List<Device> devices = comms.stream().map(Communicator::device).toList();
         List<DeviceBuffer> sends = new ArrayList<>(), recvs = new ArrayList<>();
         try {
-            for (int r = 0; r < ranks; r++) {
-                DeviceBuffer send = bridge.allocate(devices.get(r), dtype, count);
-                fill(send, r);
+            for (Communicator c : comms) {
+                DeviceBuffer send = bridge.allocate(c.device(), dtype, count);
+                fill(send, c.rank());
                 sends.add(send);
-                recvs.add(bridge.allocate(devices.get(r), dtype, count));
+                recvs.add(bridge.allocate(c.device(), dtype, count));
             }
             allReduce(comms, sends, recvs, count, op);
-            Boolean verified = verify ? check(recvs, count, dtype, op, ranks) : null;
+            Boolean verified = verify ? check(recvs, count, dtype, op, ranks) && sameEverywhere(bridge, comms, recvs) : null;
             GemmRun.warmUp(() -> allReduce(comms, sends, recvs, count, op));
             double[] times = new double[repeat];
             for (int i = 0; i < repeat; i++) {
@@ -52,12 +66,12 @@ final class AllReduceRun {
             double seconds = GemmRun.median(times);
             double alg = seconds > 0 ? count * (double) dtype.byteSize() / seconds * 1e-9 : 0;
             double bus = alg * 2.0 * (ranks - 1) / ranks;
-            String device = devices.stream().map(Device::id).distinct().reduce((x, y) -> x + "," + y).orElse("");
+            String device = devices.stream().map(Device::id).distinct().reduce((x, y) -> x + "," + y).orElse("")
+                    + (ranks > comms.size() ? " (per process)" : "");
             return new Result(ranks, count, dtype, op, device, seconds, alg, bus, verified);
         } finally {
             sends.forEach(DeviceBuffer::close);
             recvs.forEach(DeviceBuffer::close);
-            comms.forEach(Communicator::close);
         }
     }
 
@@ -89,13 +103,59 @@ final class AllReduceRun {
         }
     }
 
+    /**
+     * Bitwise agreement across every rank of the group, also in other processes: each rank's result
+     * is hashed and the hashes are all-gathered through the same communicators.
+     */
+    private static boolean sameEverywhere(KernelBridge bridge, List<Communicator> comms, List<DeviceBuffer> recvs) {
+        int size = comms.getFirst().size();
+        List<DeviceBuffer> hashes = new ArrayList<>(), gathered = new ArrayList<>();
+        try {
+            List<CompletableFuture<Void>> calls = new ArrayList<>();
+            for (int i = 0; i < comms.size(); i++) {
+                Communicator c = comms.get(i);
+                DeviceBuffer h = bridge.allocate(c.device(), DType.F64, 1).copyFrom(new double[] {Double.longBitsToDouble(hash(recvs.get(i)))});
+                DeviceBuffer all = bridge.allocate(c.device(), DType.F64, size);
+                hashes.add(h);
+                gathered.add(all);
+                calls.add(c.allGatherAsync(h, all, 1, c.defaultTimeout()));
+            }
+            CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)).join();
+            double[] seen = gathered.getFirst().toDoubleArray();
+            for (double d : seen) {
+                if (Double.doubleToRawLongBits(d) != Double.doubleToRawLongBits(seen[0])) {
+                    return false;
+                }
+            }
+            return true;
+        } finally {
+            hashes.forEach(DeviceBuffer::close);
+            gathered.forEach(DeviceBuffer::close);
+        }
+    }
+
+    private static long hash(DeviceBuffer b) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(Math.max(1, b.byteSize())).asSlice(0, b.byteSize());
+            b.copyTo(0, host);
+            long h = 1125899906842597L;
+            for (long i = 0; i + 8 <= host.byteSize(); i += 8) {
+                h = 31 * h + host.get(ValueLayout.JAVA_LONG_UNALIGNED, i);
+            }
+            for (long i = host.byteSize() & ~7L; i < host.byteSize(); i++) {
+                h = 31 * h + host.get(ValueLayout.JAVA_BYTE, i);
+            }
+            return h;
+        }
+    }
+
     private static boolean check(List<DeviceBuffer> recvs, long count, DType dtype, ReduceOp op, int ranks) {
         try (Arena arena = Arena.ofConfined()) {
             long bytes = count * dtype.byteSize();
             MemorySegment first = arena.allocate(Math.max(1, bytes)).asSlice(0, bytes);
             recvs.getFirst().copyTo(0, first);
             MemorySegment other = arena.allocate(Math.max(1, bytes)).asSlice(0, bytes);
-            for (int r = 1; r < ranks; r++) {
+            for (int r = 1; r < recvs.size(); r++) {
                 recvs.get(r).copyTo(0, other);
                 if (first.mismatch(other) != -1) {
                     return false;

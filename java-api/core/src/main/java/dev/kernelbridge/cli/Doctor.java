@@ -29,10 +29,21 @@ final class Doctor {
             checks.add(new Check("backend " + s.name(), ok || s.state() == BackendStatus.State.NOT_SELECTED,
                     s.state().name().toLowerCase(java.util.Locale.ROOT) + ": " + s.detail(), ok ? "" : fixFor(s.name())));
         }
-        for (String module : List.of("opencl", "cuda", "mpi")) {
+        for (String module : List.of("opencl", "cuda")) {
             if (bridge.backends().stream().noneMatch(s -> s.name().equals(module))) {
                 checks.add(new Check("backend " + module, true, "module not on the class path", ""));
             }
+        }
+        boolean anyTransport = false;
+        for (dev.kernelbridge.spi.TransportProvider t : java.util.ServiceLoader.load(dev.kernelbridge.spi.TransportProvider.class,
+                Doctor.class.getClassLoader())) {
+            anyTransport = true;
+            dev.kernelbridge.spi.Availability a = t.probe();
+            checks.add(new Check("transport " + t.name(), a.available(), (a.available() ? "available: " : "unavailable: ") + a.cause(),
+                    a.available() ? "" : fixFor(t.name())));
+        }
+        if (!anyTransport) {
+            checks.add(new Check("transport mpi", true, "module not on the class path (distributed collectives need kernelbridge-mpi)", ""));
         }
         return checks;
     }
@@ -60,7 +71,7 @@ final class Doctor {
         return switch (backend) {
             case "opencl" -> "install an OpenCL driver: apt-get install ocl-icd-libopencl1 pocl-opencl-icd (CPU) or your GPU vendor's ICD";
             case "cuda" -> "install the NVIDIA driver (libcuda.so.1) on a machine with an NVIDIA GPU";
-            case "mpi" -> "apt-get install openmpi-bin libopenmpi-dev and start with mpirun";
+            case "mpi" -> "apt-get install openmpi-bin libopenmpi-dev, then start the job with mpirun -np N";
             default -> "see the backend's documentation";
         };
     }

@@ -1,6 +1,7 @@
 package dev.kernelbridge.cli;
 
 import dev.kernelbridge.DType;
+import dev.kernelbridge.Communicator;
 import dev.kernelbridge.Device;
 import dev.kernelbridge.KernelBridge;
 import dev.kernelbridge.Layout;
@@ -29,6 +30,7 @@ public final class Main {
                         [--alpha A] [--beta B] [--device ID] [--repeat R] [--verify] [--json]
               allreduce --count C [--ranks R --device ID | --devices ID,ID,...] [--dtype f32|f64]
                         [--op sum|prod|min|max|avg] [--repeat R] [--verify] [--json]
+                        [--backend local|mpi]           mpi: one rank per process, run under mpirun -np N
               tune      [--device ID] [--budget 10m] [--json] search kernel parameters, store the best
               demo      [--json]                          verified GEMM and all-reduce on every device
               doctor    [--json]                          what is missing and how to fix it
@@ -63,7 +65,7 @@ public final class Main {
                         Set.of("dtype", "m", "n", "k", "layout", "alpha", "beta", "device", "repeat"),
                         Set.of("transa", "transb", "verify", "json")));
                 case "allreduce" -> main.allReduce(new Args(rest, 1,
-                        Set.of("ranks", "count", "dtype", "op", "device", "devices", "repeat"), Set.of("verify", "json")));
+                        Set.of("ranks", "count", "dtype", "op", "device", "devices", "repeat", "backend"), Set.of("verify", "json")));
                 case "tune" -> main.tune(new Args(rest, 1, Set.of("device", "budget"), Set.of("json")));
                 case "demo" -> main.demo(new Args(rest, 1, Set.of(), Set.of("json")));
                 case "doctor" -> main.doctor(new Args(rest, 1, Set.of(), Set.of("json")));
@@ -144,10 +146,17 @@ public final class Main {
 
     private int allReduce(Args a) {
         String list = a.string("devices", null);
+        String engine = a.string("backend", "local");
+        if (!engine.equals("local") && !engine.equals("mpi")) {
+            throw new Args.UsageException("--backend must be local (in-process ranks) or mpi (one rank per process under mpirun), got '" + engine + "'");
+        }
         if (list != null && (a.string("ranks", null) != null || a.string("device", null) != null)) {
             throw new Args.UsageException("--devices names every rank; do not combine it with --ranks or --device");
         }
-        int ranks = list != null ? 0 : (int) Math.min(Integer.MAX_VALUE, a.required("ranks", 1));
+        if (engine.equals("mpi") && a.string("ranks", null) != null) {
+            throw new Args.UsageException("with --backend mpi the ranks are the processes mpirun starts (-np); do not pass --ranks");
+        }
+        int ranks = list != null || engine.equals("mpi") ? 0 : (int) Math.min(Integer.MAX_VALUE, a.required("ranks", 1));
         long count = a.required("count", 0);
         DType dtype = DType.parse(a.string("dtype", "f32"), "--dtype");
         ReduceOp op = ReduceOp.parse(a.string("op", "sum"), "--op");
@@ -161,10 +170,21 @@ public final class Main {
                 }
             } else {
                 Device device = a.string("device", null) == null ? bridge.defaultDevice() : bridge.device(a.string("device", null));
-                rankDevices = Collections.nCopies(ranks, device);
+                rankDevices = engine.equals("mpi") ? List.of(device) : Collections.nCopies(ranks, device);
             }
-            AllReduceRun.Result r = AllReduceRun.run(bridge, rankDevices, count, dtype, op, repeat, a.flag("verify"), progress);
+            AllReduceRun.Result r;
+            boolean reporter = true;
+            if (engine.equals("mpi")) {
+                List<Communicator> comms = bridge.worldCommunicators(rankDevices);
+                reporter = comms.getFirst().rank() == 0;
+                r = AllReduceRun.runOn(bridge, comms, count, dtype, op, repeat, a.flag("verify"), progress);
+            } else {
+                r = AllReduceRun.run(bridge, rankDevices, count, dtype, op, repeat, a.flag("verify"), progress);
+            }
             progress.close();
+            if (!reporter) { // one line per job, from rank 0; the others speak only of failures
+                return Boolean.FALSE.equals(r.verified()) ? 1 : 0;
+            }
             if (a.flag("json")) {
                 out.println(Json.write(allReduceJson(r)));
             } else {

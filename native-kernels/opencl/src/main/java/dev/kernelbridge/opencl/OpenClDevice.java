@@ -139,7 +139,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
 
     /**
      * Runs this rank's share of a reduction with reduce.cl. Declines (false) what it cannot do with
-     * the CPU's exact bits: a share not aligned for a sub-buffer, F32 on a device that flushes
+     * the CPU's exact bits, or at all: a buffer outside this context, a share not aligned for a sub-buffer, F32 on a device that flushes
      * denormals, or F32 avg where division is not correctly rounded.
      */
     @Override
@@ -147,6 +147,13 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
                           List<BackendBuffer> outputs, long outByteOffset, long count) {
         if (inByteOffset % baseAlignBytes != 0 || outByteOffset % baseAlignBytes != 0) {
             return false;
+        }
+        for (List<BackendBuffer> list : List.of(inputs, outputs)) {
+            for (BackendBuffer b : list) {
+                if (!(b instanceof OpenClBuffer cl) || cl.device().context != context) {
+                    return false; // host staging or another context: the host path serves
+                }
+            }
         }
         if (dtype == DType.F32 && (!f32Denormals || (op == ReduceOp.AVG && !f32CorrectDivision))) {
             return false;

@@ -32,7 +32,7 @@ import dev.kernelbridge.spi.BackendDevice;
  * address them as sub-buffers. Otherwise device buffers are staged through host memory. Every path
  * gives the same bits.
  */
-public final class InProcessGroup {
+public final class InProcessGroup implements CollectiveGroup {
     /** Elements reduced per step: small enough that the step's temporaries stay in L1/L2. */
     private static final int STEP = 16384;
 
@@ -65,9 +65,11 @@ public final class InProcessGroup {
         this.posts = new Post[size];
     }
 
+    @Override
     public int size() { return size; }
 
     /** Runs rank {@code rank}'s part of call number {@code sequence}; blocks until all ranks are done. */
+    @Override
     public void execute(int rank, long sequence, CollectiveRequest request, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         String what = request.kind().label();
@@ -100,6 +102,7 @@ public final class InProcessGroup {
     }
 
     /** Fails every later call on every rank with {@code cause} (used when a rank gives up). */
+    @Override
     public void abort(CollectiveException cause) {
         rendezvous.abort(cause);
     }

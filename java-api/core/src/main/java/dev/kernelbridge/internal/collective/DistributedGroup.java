@@ -1,0 +1,269 @@
+package dev.kernelbridge.internal.collective;
+
+import dev.kernelbridge.CollectiveException;
+import dev.kernelbridge.DType;
+import dev.kernelbridge.ReduceOp;
+import dev.kernelbridge.spi.BackendBuffer;
+import dev.kernelbridge.spi.BackendDevice;
+import dev.kernelbridge.spi.HostBuffer;
+import dev.kernelbridge.spi.Transport;
+import dev.kernelbridge.spi.TransportCall;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Ranks across processes: this process holds {@code L} consecutive ranks (one per local device),
+ * rank = process rank · L + member, and the {@link Transport} (MPI) connects the processes. With
+ * one local rank every call goes straight to the transport, device buffers staged through host
+ * memory. With several it is hierarchical: combine locally, exchange across processes from the
+ * local leader (member 0), hand the result back locally — so the transport carries each byte once
+ * per process, not once per device. Every process must hold the same number of local ranks. The
+ * local steps of call s are numbered 4s … 4s+3 in the in-process group, so they stay in step.
+ */
+public final class DistributedGroup implements CollectiveGroup {
+    private final Transport transport;
+    private final int local;
+    private final InProcessGroup localGroup;
+    private volatile MemorySegment leaderStage;
+    private volatile CollectiveException aborted;
+
+    public DistributedGroup(Transport transport, List<BackendDevice> localDevices) {
+        this.transport = transport;
+        this.local = localDevices.size();
+        this.localGroup = local > 1 ? new InProcessGroup(localDevices) : null;
+    }
+
+    @Override
+    public int size() { return transport.size() * local; }
+
+    /** This process's first rank. */
+    public int firstRank() { return transport.rank() * local; }
+
+    @Override
+    public void abort(CollectiveException cause) {
+        aborted = cause;
+        if (localGroup != null) {
+            localGroup.abort(cause);
+        }
+    }
+
+    @Override
+    public void execute(int member, long sequence, CollectiveRequest request, Duration timeout) {
+        if (aborted != null) {
+            throw aborted;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            if (local == 1) {
+                direct(sequence, request, deadline);
+            } else {
+                hierarchical(member, sequence, request, timeout, deadline);
+            }
+        } catch (CollectiveException e) {
+            abort(e);
+            throw e;
+        }
+    }
+
+    /** One local rank: the request goes to the transport as it is, staged if not host-visible. */
+    private void direct(long sequence, CollectiveRequest req, long deadline) {
+        long es = req.dtype().byteSize();
+        long sendElements = switch (req.kind()) {
+            case REDUCE_SCATTER -> req.count() * transport.size();
+            default -> req.count();
+        };
+        long recvElements = switch (req.kind()) {
+            case ALL_GATHER -> req.count() * transport.size();
+            case REDUCE_SCATTER -> req.inPlace() ? req.count() * transport.size() : req.count();
+            default -> req.count();
+        };
+        boolean hostVisible = req.send().hostSegment().isPresent() && req.recv().hostSegment().isPresent();
+        try (Arena staging = hostVisible ? null : Arena.ofConfined()) {
+            MemorySegment send = view(req.send(), sendElements * es, staging, true);
+            MemorySegment recv = req.inPlace() ? send : view(req.recv(), recvElements * es, staging, req.kind() == CollectiveRequest.Kind.ALL_GATHER);
+            transport.execute(new TransportCall(sequence, kind(req.kind()), req.dtype(), req.op(), req.count(), req.root(),
+                    send, recv, req.inPlace()), deadline);
+            if (req.recv().hostSegment().isEmpty()) {
+                req.recv().copyIn(0, recv);
+            }
+        }
+    }
+
+    /**
+     * Several local ranks: (1) the local ranks combine into the leader's stage with the in-process
+     * group, (2) the leader runs the transport call for the whole process, (3) the leader's result
+     * goes back to every local rank.
+     */
+    private void hierarchical(int member, long sequence, CollectiveRequest req, Duration timeout, long deadline) {
+        DType dtype = req.dtype();
+        long es = dtype.byteSize();
+        int processes = transport.size();
+        long count = req.count();
+        switch (req.kind()) {
+            case ALL_REDUCE -> {
+                ReduceOp combine = req.op() == ReduceOp.AVG ? ReduceOp.SUM : req.op();
+                // (1) local combine into recv of every local rank
+                localGroup.execute(member, 4 * sequence, new CollectiveRequest(CollectiveRequest.Kind.ALL_REDUCE, dtype, count, combine, 0,
+                        req.send(), req.recv(), req.inPlace()), remaining(deadline));
+                // (2) leader: across processes, then avg divides once so every rank gets the same bits
+                if (member == 0) {
+                    try (Arena staging = req.recv().hostSegment().isPresent() ? null : Arena.ofConfined()) {
+                        MemorySegment buf = view(req.recv(), count * es, staging, true);
+                        transport.execute(new TransportCall(sequence, TransportCall.Kind.ALL_REDUCE, dtype, combine, count, 0, buf, buf, true), deadline);
+                        if (req.op() == ReduceOp.AVG) {
+                            divide(buf, dtype, count, (long) processes * local);
+                        }
+                        if (req.recv().hostSegment().isEmpty()) {
+                            req.recv().copyIn(0, buf);
+                        }
+                    }
+                }
+                // (3) local broadcast of the leader's recv (in place on every rank)
+                localGroup.execute(member, 4 * sequence + 1, new CollectiveRequest(CollectiveRequest.Kind.BROADCAST, dtype, count, ReduceOp.SUM, 0,
+                        req.recv(), req.recv(), true), remaining(deadline));
+            }
+            case ALL_GATHER -> {
+                long block = count * local;
+                HostBuffer stage = stageFor(block * processes * es);
+                // (1) the local inputs, in member order, into the leader's stage at this process's block
+                BackendBuffer input = req.inPlace() ? hostBlock(member, req.recv(), (long) (firstRank() + member) * count * es, count * es) : req.send();
+                BackendBuffer target = member == 0 ? slice(stage, (long) transport.rank() * block * es, block * es) : scratch(member, block * es);
+                localGroup.execute(member, 4 * sequence, new CollectiveRequest(CollectiveRequest.Kind.ALL_GATHER, dtype, count, ReduceOp.SUM, 0,
+                        input, target, false), remaining(deadline));
+                if (member == 0) { // (2) blocks of whole processes across processes, in place
+                    transport.execute(new TransportCall(sequence, TransportCall.Kind.ALL_GATHER, dtype, req.op(), block, 0,
+                            stage.segment(), stage.segment(), true), deadline);
+                }
+                fromLeader(member, sequence, req.recv(), 0, 0, block * processes * es, deadline);
+            }
+            case REDUCE_SCATTER -> {
+                long total = count * local * processes, mine = count * local;
+                ReduceOp combine = req.op() == ReduceOp.AVG ? ReduceOp.SUM : req.op();
+                HostBuffer stage = stageFor((total + mine) * es);
+                // (1) local combine of the whole input into the leader's stage
+                localGroup.execute(member, 4 * sequence, new CollectiveRequest(CollectiveRequest.Kind.ALL_REDUCE, dtype, total, combine, 0,
+                        req.send(), member == 0 ? slice(stage, 0, total * es) : scratch(member, total * es), false), remaining(deadline));
+                if (member == 0) { // (2) process p keeps blocks p·L … p·L+L−1, after the input in the stage
+                    MemorySegment all = stage.segment();
+                    MemorySegment result = all.asSlice(total * es, mine * es);
+                    transport.execute(new TransportCall(sequence, TransportCall.Kind.REDUCE_SCATTER, dtype, combine, mine, 0,
+                            all.asSlice(0, total * es), result, false), deadline);
+                    if (req.op() == ReduceOp.AVG) {
+                        divide(result, dtype, mine, (long) processes * local);
+                    }
+                }
+                long at = req.inPlace() ? (long) (firstRank() + member) * count * es : 0;
+                fromLeader(member, sequence, req.recv(), at, (total + (long) member * count) * es, count * es, deadline);
+            }
+            case BROADCAST -> {
+                int rootProcess = req.root() / local, rootMember = req.root() % local;
+                HostBuffer stage = stageFor(count * es);
+                if (transport.rank() == rootProcess) { // (1) the root's data into the leader's stage
+                    localGroup.execute(member, 4 * sequence, new CollectiveRequest(CollectiveRequest.Kind.BROADCAST, dtype, count, ReduceOp.SUM,
+                            rootMember, req.send(), member == 0 ? stage : scratch(member, count * es), false), remaining(deadline));
+                }
+                if (member == 0) { // (2) from the root's process to every leader
+                    transport.execute(new TransportCall(sequence, TransportCall.Kind.BROADCAST, dtype, req.op(), count, rootProcess,
+                            stage.segment(), stage.segment(), true), deadline);
+                }
+                fromLeader(member, sequence, req.recv(), 0, 0, count * es, deadline);
+            }
+        }
+    }
+
+    /**
+     * Waits for the leader, copies {@code bytes} of its stage from {@code from} into {@code recv} at
+     * {@code at}, and waits again so that the leader does not reuse the stage while others read it.
+     */
+    private void fromLeader(int member, long sequence, BackendBuffer recv, long at, long from, long bytes, long deadline) {
+        barrier(member, 4 * sequence + 2, deadline);
+        copyInto(recv, at, leaderStage.asSlice(from, bytes));
+        barrier(member, 4 * sequence + 3, deadline);
+    }
+
+    private void barrier(int member, long localSequence, long deadline) {
+        HostBuffer none = HostBuffer.wrap(MemorySegment.NULL);
+        localGroup.execute(member, localSequence, new CollectiveRequest(CollectiveRequest.Kind.BROADCAST, DType.F32, 0, ReduceOp.SUM, 0,
+                none, none, true), remaining(deadline));
+    }
+
+    /** The leader's stage of at least {@code bytes}; every member gets a view of the same memory. */
+    private HostBuffer stageFor(long bytes) {
+        synchronized (this) {
+            if (leaderStage == null || leaderStage.byteSize() < bytes) {
+                leaderStage = Arena.ofAuto().allocate(Math.max(64, bytes), 64);
+            }
+            return HostBuffer.wrap(leaderStage.asSlice(0, bytes));
+        }
+    }
+
+    private final java.util.Map<Integer, MemorySegment> scratch = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** A member's own throwaway output buffer for local steps whose result only the leader keeps. */
+    private HostBuffer scratch(int member, long bytes) {
+        MemorySegment s = scratch.compute(member, (m, old) -> old != null && old.byteSize() >= bytes ? old : Arena.ofAuto().allocate(Math.max(64, bytes), 64));
+        return HostBuffer.wrap(s.asSlice(0, bytes));
+    }
+
+    private static BackendBuffer slice(HostBuffer b, long offset, long bytes) {
+        return HostBuffer.wrap(b.segment().asSlice(offset, bytes));
+    }
+
+    /** {@code bytes} of {@code b} at {@code offset} as host memory: a view, or a copy in the member's scratch. */
+    private BackendBuffer hostBlock(int member, BackendBuffer b, long offset, long bytes) {
+        var host = b.hostSegment();
+        if (host.isPresent()) {
+            return HostBuffer.wrap(host.get().asSlice(offset, bytes));
+        }
+        HostBuffer copy = scratch(-1 - member, bytes);
+        b.copyOut(offset, copy.segment());
+        return copy;
+    }
+
+    private static void copyInto(BackendBuffer target, long at, MemorySegment source) {
+        var host = target.hostSegment();
+        if (host.isPresent()) {
+            MemorySegment.copy(source, 0, host.get(), at, source.byteSize());
+        } else {
+            target.copyIn(at, source);
+        }
+    }
+
+    private static MemorySegment view(BackendBuffer buffer, long bytes, Arena staging, boolean copyContents) {
+        var host = buffer.hostSegment();
+        if (host.isPresent()) {
+            return host.get().asSlice(0, bytes);
+        }
+        MemorySegment copy = staging.allocate(Math.max(1, bytes), 64).asSlice(0, bytes);
+        if (copyContents && bytes > 0) {
+            buffer.copyOut(0, copy);
+        }
+        return copy;
+    }
+
+    private static void divide(MemorySegment buf, DType dtype, long count, long ranks) {
+        for (long i = 0; i < count; i++) {
+            if (dtype == DType.F32) {
+                buf.setAtIndex(ValueLayout.JAVA_FLOAT, i, buf.getAtIndex(ValueLayout.JAVA_FLOAT, i) / (float) ranks);
+            } else {
+                buf.setAtIndex(ValueLayout.JAVA_DOUBLE, i, buf.getAtIndex(ValueLayout.JAVA_DOUBLE, i) / (double) ranks);
+            }
+        }
+    }
+
+    private static Duration remaining(long deadline) {
+        return Duration.ofNanos(Math.max(1, deadline - System.nanoTime()));
+    }
+
+    private static TransportCall.Kind kind(CollectiveRequest.Kind k) {
+        return switch (k) {
+            case ALL_REDUCE -> TransportCall.Kind.ALL_REDUCE;
+            case REDUCE_SCATTER -> TransportCall.Kind.REDUCE_SCATTER;
+            case ALL_GATHER -> TransportCall.Kind.ALL_GATHER;
+            case BROADCAST -> TransportCall.Kind.BROADCAST;
+        };
+    }
+}

@@ -1,0 +1,29 @@
+package dev.kernelbridge.spi;
+
+/**
+ * This process's membership in a distributed job: rank {@link #rank()} of {@link #size()}.
+ *
+ * <p>{@link #execute} runs one collective over host memory and returns when it is complete on this
+ * process. It never waits past the deadline: it throws
+ * {@link dev.kernelbridge.CollectiveTimeoutException} naming the ranks that did not take part, or
+ * {@link dev.kernelbridge.CollectiveMismatchException} when the processes called different things —
+ * detected before any data moves, so that nothing is corrupted. Calls come from one thread at a
+ * time, in the same order on every process.
+ */
+public interface Transport extends AutoCloseable {
+    int rank();
+
+    int size();
+
+    /** The engine and how it runs, for logs and doctor: "Open MPI 4.1.4, thread level MULTIPLE". */
+    String description();
+
+    void execute(TransportCall call, long deadlineNanos);
+
+    /** Ends the whole job after a failure this process cannot recover from, with {@code message}. */
+    void abort(int exitCode, String message);
+
+    /** Leaves the job. After close, the process cannot join again (MPI allows one init per process). */
+    @Override
+    void close();
+}

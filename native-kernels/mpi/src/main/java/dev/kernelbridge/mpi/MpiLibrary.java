@@ -1,0 +1,119 @@
+package dev.kernelbridge.mpi;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The MPI functions this module calls, bound through FFM. {@link #FUNCTIONS} is the one table of
+ * names and C prototypes (from the MPI standard); handle arguments take the ABI's handle layout.
+ * Every function returns an MPI error code, checked by the caller.
+ */
+final class MpiLibrary {
+    /** Argument kinds of the table: a handle (H), a pointer (P), an int (I). */
+    private enum Arg { H, P, I }
+
+    /** Name → arguments, as declared in mpi.h (MPI-3.1). */
+    static final Map<String, Arg[]> FUNCTIONS = table();
+
+    private static Map<String, Arg[]> table() {
+        Map<String, Arg[]> t = new LinkedHashMap<>();
+        t.put("MPI_Init_thread", new Arg[] {Arg.P, Arg.P, Arg.I, Arg.P});          // int *argc, char ***argv, int required, int *provided
+        t.put("MPI_Initialized", new Arg[] {Arg.P});                               // int *flag
+        t.put("MPI_Finalized", new Arg[] {Arg.P});                                 // int *flag
+        t.put("MPI_Finalize", new Arg[] {});
+        t.put("MPI_Query_thread", new Arg[] {Arg.P});                              // int *provided
+        t.put("MPI_Get_library_version", new Arg[] {Arg.P, Arg.P});                // char *version, int *resultlen
+        t.put("MPI_Error_string", new Arg[] {Arg.I, Arg.P, Arg.P});                // int errorcode, char *string, int *resultlen
+        t.put("MPI_Comm_rank", new Arg[] {Arg.H, Arg.P});                          // MPI_Comm comm, int *rank
+        t.put("MPI_Comm_size", new Arg[] {Arg.H, Arg.P});                          // MPI_Comm comm, int *size
+        t.put("MPI_Comm_dup", new Arg[] {Arg.H, Arg.P});                           // MPI_Comm comm, MPI_Comm *newcomm
+        t.put("MPI_Comm_free", new Arg[] {Arg.P});                                 // MPI_Comm *comm
+        t.put("MPI_Comm_set_errhandler", new Arg[] {Arg.H, Arg.H});                // MPI_Comm comm, MPI_Errhandler errhandler
+        t.put("MPI_Iallreduce", new Arg[] {Arg.P, Arg.P, Arg.I, Arg.H, Arg.H, Arg.H, Arg.P});
+        t.put("MPI_Ireduce_scatter_block", new Arg[] {Arg.P, Arg.P, Arg.I, Arg.H, Arg.H, Arg.H, Arg.P});
+        t.put("MPI_Iallgather", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.P, Arg.I, Arg.H, Arg.H, Arg.P});
+        t.put("MPI_Ibcast", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.I, Arg.H, Arg.P});
+        t.put("MPI_Isend", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.I, Arg.I, Arg.H, Arg.P});
+        t.put("MPI_Irecv", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.I, Arg.I, Arg.H, Arg.P});
+        t.put("MPI_Test", new Arg[] {Arg.P, Arg.P, Arg.P});                        // MPI_Request *request, int *flag, MPI_Status *status
+        t.put("MPI_Abort", new Arg[] {Arg.H, Arg.I});                              // MPI_Comm comm, int errorcode
+        return Map.copyOf(t);
+    }
+
+    private final Map<String, MethodHandle> handles = new LinkedHashMap<>();
+
+    MpiLibrary(SymbolLookup lib, MpiAbi abi) {
+        Linker linker = Linker.nativeLinker();
+        for (var f : FUNCTIONS.entrySet()) {
+            MemoryLayout[] args = new MemoryLayout[f.getValue().length];
+            for (int i = 0; i < args.length; i++) {
+                args[i] = switch (f.getValue()[i]) {
+                    case H -> abi.handle();
+                    case P -> ValueLayout.ADDRESS;
+                    case I -> ValueLayout.JAVA_INT;
+                };
+            }
+            handles.put(f.getKey(), linker.downcallHandle(lib.findOrThrow(f.getKey()), FunctionDescriptor.of(ValueLayout.JAVA_INT, args)));
+        }
+    }
+
+    /** MPI_Test without boxing: it is the call the wait loops make most often. */
+    int test(MemorySegment request, MemorySegment flag, MemorySegment status) {
+        try {
+            return (int) handles.get("MPI_Test").invokeExact(request, flag, status);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("MPI_Test failed", t);
+        }
+    }
+
+    /** Calls {@code name} with {@code args}; returns its MPI error code. */
+    int call(String name, Object... args) {
+        try {
+            return (int) handles.get(name).invokeWithArguments(args);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(name + " failed", t);
+        }
+    }
+
+    /** Calls {@code name} and throws with MPI's own words when it does not return MPI_SUCCESS. */
+    void check(String name, Object... args) {
+        int code = call(name, args);
+        if (code != 0) {
+            throw new MpiException(name, code, errorString(code));
+        }
+    }
+
+    String errorString(int code) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment text = arena.allocate(512);
+            MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);
+            if (call("MPI_Error_string", code, text, len) != 0) {
+                return "MPI error " + code;
+            }
+            return text.getString(0);
+        }
+    }
+
+    /** An MPI call that returned an error code. */
+    static final class MpiException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final int code;
+
+        MpiException(String call, int code, String text) {
+            super(call + " failed with MPI error " + code + ": " + text);
+            this.code = code;
+        }
+    }
+}

@@ -1,0 +1,314 @@
+package dev.kernelbridge.mpi;
+
+import dev.kernelbridge.CollectiveException;
+import dev.kernelbridge.CollectiveMismatchException;
+import dev.kernelbridge.CollectiveTimeoutException;
+import dev.kernelbridge.DType;
+import dev.kernelbridge.ReduceOp;
+import dev.kernelbridge.spi.Transport;
+import dev.kernelbridge.spi.TransportCall;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * This process in an MPI job. Each call is two steps, both non-blocking and polled against the
+ * call's deadline, so no call waits forever:
+ * <ol>
+ *   <li>Control: every rank sends a 48-byte header (sequence, kind, dtype, op, count, root) to
+ *       every other rank on a private duplicate of MPI_COMM_WORLD. A header that does not arrive by
+ *       the deadline names its rank; headers that differ are a mismatch, seen by every rank before
+ *       any data moves.</li>
+ *   <li>Data: the matching MPI collective (MPI_Iallreduce, MPI_Ireduce_scatter_block,
+ *       MPI_Iallgather, MPI_Ibcast) on a second duplicate.</li>
+ * </ol>
+ * After a failure the job cannot continue safely (a collective request cannot be cancelled);
+ * by default the failure is printed and the job aborted with MPI_Abort (exit code
+ * {@value #ABORT_CODE}); with {@code kernelbridge.mpi.on.failure=throw} the exception reaches the
+ * caller instead. Results are bitwise equal on every rank and, for a fixed job and count, from run
+ * to run (MPI chooses its algorithm by size, so not across counts). MPI counts are ints: all-reduce
+ * and broadcast go in pieces of 2^30 elements; reduce-scatter and all-gather beyond 2^31−1
+ * elements per rank are refused.
+ */
+final class MpiTransport implements Transport {
+    static final int ABORT_CODE = 3;
+    private static final long HEADER_LONGS = 6;
+    private static final long PIECE = 1L << 30;
+    private static final long SPIN_NANOS = 20_000_000;
+
+    private final MpiLibrary mpi;
+    private final MpiAbi abi;
+    private final boolean abortOnFailure;
+    private final int rank;
+    private final int size;
+    private final String description;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment control;
+    private final MemorySegment data;
+    private boolean closed;
+
+    MpiTransport(MpiLibrary mpi, MpiAbi abi, int threadLevel, boolean abortOnFailure, String version) {
+        this.mpi = mpi;
+        this.abi = abi;
+        this.abortOnFailure = abortOnFailure;
+        MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+        mpi.check("MPI_Comm_rank", abi.commWorld(), out);
+        this.rank = out.get(ValueLayout.JAVA_INT, 0);
+        mpi.check("MPI_Comm_size", abi.commWorld(), out);
+        this.size = out.get(ValueLayout.JAVA_INT, 0);
+        this.control = duplicate();
+        this.data = duplicate();
+        this.description = version + ", rank " + rank + " of " + size + ", thread level " + MpiTransportProvider.threadLevelName(threadLevel);
+    }
+
+    /** A private communicator over the same processes; errors come back as codes, not a job abort. */
+    private MemorySegment duplicate() {
+        MemorySegment slot = arena.allocate(abi.handle());
+        mpi.check("MPI_Comm_dup", abi.commWorld(), slot);
+        MemorySegment comm = slot.get(ValueLayout.ADDRESS, 0);
+        mpi.check("MPI_Comm_set_errhandler", comm, abi.errorsReturn());
+        return comm;
+    }
+
+    @Override
+    public int rank() { return rank; }
+
+    @Override
+    public int size() { return size; }
+
+    @Override
+    public String description() { return description; }
+
+    @Override
+    public void execute(TransportCall call, long deadlineNanos) {
+        try {
+            exchangeHeaders(call, deadlineNanos);
+            runData(call, deadlineNanos);
+        } catch (CollectiveException e) {
+            if (abortOnFailure) {
+                abort(ABORT_CODE, e.getMessage());
+            }
+            throw e;
+        }
+    }
+
+    private void exchangeHeaders(TransportCall call, long deadline) {
+        if (size == 1) {
+            return;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            long[] mine = header(call);
+            MemorySegment sendHeader = a.allocateFrom(ValueLayout.JAVA_LONG, mine);
+            MemorySegment received = a.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
+            int tag = (int) (call.sequence() % 30_000);
+            List<Integer> peers = new ArrayList<>();
+            List<MemorySegment> recvRequests = new ArrayList<>(), sendRequests = new ArrayList<>();
+            for (int peer = 0; peer < size; peer++) {
+                if (peer == rank) {
+                    continue;
+                }
+                peers.add(peer);
+                MemorySegment r = a.allocate(abi.handle()), s = a.allocate(abi.handle());
+                mpi.check("MPI_Irecv", received.asSlice(peer * HEADER_LONGS * 8, HEADER_LONGS * 8), (int) (HEADER_LONGS * 8),
+                        abi.byteType(), peer, tag, control, r);
+                mpi.check("MPI_Isend", sendHeader, (int) (HEADER_LONGS * 8), abi.byteType(), peer, tag, control, s);
+                recvRequests.add(r);
+                sendRequests.add(s);
+            }
+            boolean[] arrived = waitAll(recvRequests, deadline, a);
+            List<Integer> missing = new ArrayList<>();
+            for (int i = 0; i < peers.size(); i++) {
+                if (!arrived[i]) {
+                    missing.add(peers.get(i));
+                }
+            }
+            if (!missing.isEmpty()) {
+                throw new CollectiveTimeoutException(call.sequence(), missing, String.format(Locale.ROOT,
+                        "MPI rank %d: %s call #%d timed out: rank(s) %s did not arrive within the deadline", rank, label(call),
+                        call.sequence(), missing));
+            }
+            waitAll(sendRequests, deadline, a);
+            for (int peer : peers) {
+                long[] theirs = received.asSlice(peer * HEADER_LONGS * 8, HEADER_LONGS * 8).toArray(ValueLayout.JAVA_LONG);
+                if (!java.util.Arrays.equals(theirs, mine)) {
+                    throw new CollectiveMismatchException(call.sequence(), String.format(Locale.ROOT,
+                            "MPI collective mismatch at call #%d: rank %d called %s but rank %d called %s", call.sequence(), rank,
+                            describe(mine), peer, describe(theirs)));
+                }
+            }
+        }
+    }
+
+    private void runData(TransportCall call, long deadline) {
+        DType dtype = call.dtype();
+        long es = dtype.byteSize();
+        MemorySegment type = abi.datatype(dtype);
+        MemorySegment op = abi.op(call.op());
+        try (Arena a = Arena.ofConfined()) {
+            switch (call.kind()) {
+                case ALL_REDUCE -> {
+                    for (long done = 0; done < call.count(); done += PIECE) {
+                        int n = (int) Math.min(PIECE, call.count() - done);
+                        MemorySegment recv = call.recv().asSlice(done * es, n * es);
+                        MemorySegment send = call.inPlace() ? abi.inPlace() : call.send().asSlice(done * es, n * es);
+                        MemorySegment req = a.allocate(abi.handle());
+                        mpi.check("MPI_Iallreduce", send, recv, n, type, op, data, req);
+                        complete(req, call, deadline, a);
+                    }
+                    if (call.op() == ReduceOp.AVG) {
+                        divide(call.recv(), dtype, call.count(), size);
+                    }
+                }
+                case REDUCE_SCATTER -> {
+                    int n = intCount(call.count(), call);
+                    // MPI's in-place form leaves the result at block 0; ours keeps it at block rank.
+                    MemorySegment target = call.inPlace() ? a.allocate(Math.max(1, n * es), 64).asSlice(0, n * es) : call.recv();
+                    MemorySegment req = a.allocate(abi.handle());
+                    mpi.check("MPI_Ireduce_scatter_block", call.send(), target, n, type, op, data, req);
+                    complete(req, call, deadline, a);
+                    if (call.op() == ReduceOp.AVG) {
+                        divide(target, dtype, n, size);
+                    }
+                    if (call.inPlace()) {
+                        MemorySegment.copy(target, 0, call.recv(), rank * n * es, n * es);
+                    }
+                }
+                case ALL_GATHER -> {
+                    int n = intCount(call.count(), call);
+                    MemorySegment send = call.inPlace() ? abi.inPlace() : call.send();
+                    MemorySegment req = a.allocate(abi.handle());
+                    mpi.check("MPI_Iallgather", send, n, type, call.recv(), n, type, data, req);
+                    complete(req, call, deadline, a);
+                }
+                case BROADCAST -> {
+                    if (rank == call.root() && !call.inPlace() && call.count() > 0) {
+                        MemorySegment.copy(call.send(), 0, call.recv(), 0, call.count() * es);
+                    }
+                    for (long done = 0; done < call.count(); done += PIECE) {
+                        int n = (int) Math.min(PIECE, call.count() - done);
+                        MemorySegment req = a.allocate(abi.handle());
+                        mpi.check("MPI_Ibcast", call.recv().asSlice(done * es, n * es), n, type, call.root(), data, req);
+                        complete(req, call, deadline, a);
+                    }
+                }
+            }
+        }
+    }
+
+    private int intCount(long count, TransportCall call) {
+        if (count > Integer.MAX_VALUE) {
+            throw new UnsupportedOperationException(label(call) + " across MPI processes takes at most " + Integer.MAX_VALUE
+                    + " elements per rank (MPI counts are ints), got " + count);
+        }
+        return (int) count;
+    }
+
+    /** Polls one request until done; past the deadline every rank had arrived, so none is named. */
+    private void complete(MemorySegment request, TransportCall call, long deadline, Arena a) {
+        if (!waitAll(List.of(request), deadline, a)[0]) {
+            throw new CollectiveTimeoutException(call.sequence(), List.of(), String.format(Locale.ROOT,
+                    "MPI rank %d: %s call #%d timed out in the data exchange (every rank had arrived)", rank, label(call), call.sequence()));
+        }
+    }
+
+    /**
+     * Polls {@code requests} with MPI_Test (which also drives MPI's progress) until all completed or
+     * the deadline; spins first, since most calls finish within microseconds, then sleeps briefly.
+     */
+    private boolean[] waitAll(List<MemorySegment> requests, long deadline, Arena a) {
+        boolean[] done = new boolean[requests.size()];
+        int left = requests.size();
+        MemorySegment flag = a.allocate(ValueLayout.JAVA_INT);
+        MemorySegment status = a.allocate(abi.statusSize());
+        long spinUntil = System.nanoTime() + SPIN_NANOS;
+        while (left > 0) {
+            for (int i = 0; i < done.length; i++) {
+                if (!done[i]) {
+                    int code = mpi.test(requests.get(i), flag, status);
+                    if (code != 0) {
+                        throw new MpiLibrary.MpiException("MPI_Test", code, mpi.errorString(code));
+                    }
+                    if (flag.get(ValueLayout.JAVA_INT, 0) != 0) {
+                        done[i] = true;
+                        left--;
+                    }
+                }
+            }
+            if (left == 0) {
+                break;
+            }
+            long now = System.nanoTime();
+            if (now - deadline >= 0) {
+                break;
+            }
+            if (now - spinUntil < 0) {
+                Thread.onSpinWait();
+            } else {
+                java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+            }
+        }
+        return done;
+    }
+
+    private static void divide(MemorySegment buf, DType dtype, long count, int ranks) {
+        for (long i = 0; i < count; i++) {
+            if (dtype == DType.F32) {
+                buf.setAtIndex(ValueLayout.JAVA_FLOAT, i, buf.getAtIndex(ValueLayout.JAVA_FLOAT, i) / (float) ranks);
+            } else {
+                buf.setAtIndex(ValueLayout.JAVA_DOUBLE, i, buf.getAtIndex(ValueLayout.JAVA_DOUBLE, i) / (double) ranks);
+            }
+        }
+    }
+
+    private static long[] header(TransportCall call) {
+        return new long[] {call.sequence(), call.kind().ordinal(), call.dtype().ordinal(), call.op().ordinal(), call.count(), call.root()};
+    }
+
+    private static String describe(long[] h) {
+        TransportCall.Kind kind = TransportCall.Kind.values()[(int) h[1]];
+        return String.format(Locale.ROOT, "%s(%s, count %d, %s%s) as call #%d", kind.name().toLowerCase(Locale.ROOT),
+                DType.values()[(int) h[2]].label(), h[4], ReduceOp.values()[(int) h[3]].name().toLowerCase(Locale.ROOT),
+                kind == TransportCall.Kind.BROADCAST ? ", root " + h[5] : "", h[0]);
+    }
+
+    private static String label(TransportCall call) {
+        return switch (call.kind()) {
+            case ALL_REDUCE -> "allReduce";
+            case REDUCE_SCATTER -> "reduceScatter";
+            case ALL_GATHER -> "allGather";
+            case BROADCAST -> "broadcast";
+        };
+    }
+
+    @Override
+    public void abort(int exitCode, String message) {
+        System.err.println("kernelbridge: " + message + "; aborting the MPI job (exit code " + exitCode
+                + "; set kernelbridge.mpi.on.failure=throw to handle failures yourself)");
+        System.err.flush();
+        mpi.call("MPI_Abort", abi.commWorld(), exitCode);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            MpiTransportProvider.release(this);
+        }
+    }
+
+    void finalizeMpi() {
+        try (Arena a = Arena.ofConfined()) {
+            for (MemorySegment comm : List.of(control, data)) {
+                MemorySegment slot = a.allocate(abi.handle());
+                slot.set(ValueLayout.ADDRESS, 0, comm);
+                mpi.call("MPI_Comm_free", slot);
+            }
+        }
+        mpi.call("MPI_Finalize");
+        arena.close();
+    }
+
+}

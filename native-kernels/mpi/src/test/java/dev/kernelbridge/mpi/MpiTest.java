@@ -1,0 +1,116 @@
+package dev.kernelbridge.mpi;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Real MPI jobs on loopback: mpirun starts 2 or 4 JVMs running {@link MpiScenario}, oversubscribed
+ * on this machine's cores (RELIABILITY R16, R33, R35, R37). Every job has a hard limit; a job that
+ * outlives it is a hang and fails the test. Where ci/test installed Open MPI
+ * (kernelbridge.test.requireMpi), a missing mpirun fails instead of skipping.
+ */
+class MpiTest {
+    /** A job that is still running after this long hangs. */
+    private static final long HARD_LIMIT_SECONDS = 90;
+
+    record Job(int exit, String output, long millis) { }
+
+    @BeforeAll
+    static void needsMpi() {
+        boolean present = Files.isExecutable(Path.of("/usr/bin/mpirun")) && new MpiTransportProvider().probe().available();
+        if (Boolean.getBoolean("kernelbridge.test.requireMpi")) {
+            assertTrue(present, "ci/test installed Open MPI but mpirun or libmpi is missing: " + new MpiTransportProvider().probe().cause());
+        }
+        assumeTrue(present, "needs Open MPI (mpirun, libmpi.so.40)");
+    }
+
+    @Test
+    void everyCollectiveOpAndDtypeIsExactOnTwoAndFourProcesses() throws Exception {
+        for (int np : new int[] {2, 4}) {
+            Job job = mpirun(np, "semantics");
+            assertEquals(0, job.exit(), job.output());
+            assertTrue(job.output().contains("OK 240 checks on " + np + " ranks"), job.output());
+        }
+    }
+
+    @Test
+    void severalRanksPerProcessAreHierarchicalAndExact() throws Exception {
+        Job job = mpirun(2, "semantics", "2");
+        assertEquals(0, job.exit(), job.output());
+        assertTrue(job.output().contains("OK 240 checks on 4 ranks"), job.output());
+    }
+
+    @Test
+    void aRankThatNeverArrivesIsNamedAndTheJobEndsAtTheDeadline() throws Exception {
+        Job job = mpirun(4, "silent-rank");
+        assertNotEquals(0, job.exit(), job.output());
+        assertTrue(job.output().contains("rank(s) [1] did not arrive"), job.output());
+        assertTrue(job.output().contains("aborting the MPI job"), job.output());
+        assertTrue(job.millis() < 60_000, "ended in " + job.millis() + " ms");
+    }
+
+    @Test
+    void aKilledRankEndsTheJobInsteadOfHangingIt() throws Exception {
+        Job job = mpirun(2, "killed-rank");
+        assertNotEquals(0, job.exit(), job.output());
+        assertTrue(job.millis() < 60_000, "ended in " + job.millis() + " ms");
+    }
+
+    @Test
+    void aMismatchedCallIsReportedOnEveryRankBeforeDataMoves() throws Exception {
+        Job job = mpirun(2, "mismatch");
+        assertNotEquals(0, job.exit(), job.output());
+        assertTrue(job.output().contains("MPI collective mismatch at call #0"), job.output());
+        assertTrue(job.output().contains("count 1024") && job.output().contains("count 2048"), job.output());
+    }
+
+    @Test
+    void withThePolicyThrowTheCallerGetsTheTimeout() throws Exception {
+        Job job = mpirun(2, List.of("-x", "KERNELBRIDGE_MPI_ON_FAILURE=throw"), "caught");
+        assertTrue(job.output().contains("caught CollectiveTimeoutException") && job.output().contains("rank(s) [1]"), job.output());
+        assertTrue(!job.output().contains("aborting the MPI job"), job.output());
+    }
+
+    private static Job mpirun(int np, String... args) throws IOException, InterruptedException {
+        return mpirun(np, List.of(), args);
+    }
+
+    private static Job mpirun(int np, List<String> mpiOptions, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "-np", String.valueOf(np), "--oversubscribe"));
+        if ("root".equals(System.getProperty("user.name"))) {
+            cmd.add("--allow-run-as-root"); // CI runs as root
+        }
+        cmd.addAll(mpiOptions);
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of(System.getProperty("kernelbridge.jvm.flags", "--enable-native-access=ALL-UNNAMED").split(" ")));
+        cmd.addAll(List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("surefire.test.class.path",
+                System.getProperty("java.class.path")), MpiScenario.class.getName()));
+        cmd.addAll(List.of(args));
+        Path log = Files.createTempFile("mpirun", ".log");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().put("OMPI_MCA_rmaps_base_oversubscribe", "1");
+        long t0 = System.nanoTime();
+        Process p = pb.start();
+        boolean ended = p.waitFor(HARD_LIMIT_SECONDS, TimeUnit.SECONDS);
+        if (!ended) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+        String output = Files.readString(log, StandardCharsets.UTF_8);
+        Files.deleteIfExists(log);
+        assertTrue(ended, "the MPI job hung (still running after " + HARD_LIMIT_SECONDS + " s):\n" + output);
+        return new Job(p.exitValue(), output, (System.nanoTime() - t0) / 1_000_000);
+    }
+}
