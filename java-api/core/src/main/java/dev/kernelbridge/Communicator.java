@@ -34,6 +34,8 @@ public final class Communicator implements AutoCloseable {
     private final Duration defaultTimeout;
     private final ExecutorService queue;
     private long nextSequence;
+    private final java.util.concurrent.atomic.AtomicInteger queued = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.locks.ReentrantLock running = new java.util.concurrent.locks.ReentrantLock();
     private volatile boolean closed;
 
     /** Rank {@code rank} of {@code group}, which knows it as member {@code member} (its index among this process's ranks). */
@@ -60,13 +62,17 @@ public final class Communicator implements AutoCloseable {
 
     /** recv[i] := op over ranks of send[i], for i < count. send == recv is in place. */
     public void allReduce(DeviceBuffer send, DeviceBuffer recv, long count, ReduceOp op) {
-        join(allReduceAsync(send, recv, count, op, defaultTimeout));
+        join(allReduce(send, recv, count, op, defaultTimeout, true));
     }
 
     public CompletableFuture<Void> allReduceAsync(DeviceBuffer send, DeviceBuffer recv, long count, ReduceOp op, Duration timeout) {
+        return allReduce(send, recv, count, op, timeout, false);
+    }
+
+    private CompletableFuture<Void> allReduce(DeviceBuffer send, DeviceBuffer recv, long count, ReduceOp op, Duration timeout, boolean inline) {
         GemmChecks.requireNonNull(op, "op must not be null");
         checkBuffers(send, recv, count, count, count, timeout);
-        return submit(new CollectiveRequest(Kind.ALL_REDUCE, send.dtype(), count, op, 0, send.spi, recv.spi, send == recv), send, recv, timeout);
+        return submit(new CollectiveRequest(Kind.ALL_REDUCE, send.dtype(), count, op, 0, send.spi, recv.spi, send == recv), send, recv, timeout, inline);
     }
 
     /**
@@ -74,14 +80,18 @@ public final class Communicator implements AutoCloseable {
      * size·recvCount elements. In place (send == recv) the result lands at block {@code rank}.
      */
     public void reduceScatter(DeviceBuffer send, DeviceBuffer recv, long recvCount, ReduceOp op) {
-        join(reduceScatterAsync(send, recv, recvCount, op, defaultTimeout));
+        join(reduceScatter(send, recv, recvCount, op, defaultTimeout, true));
     }
 
     public CompletableFuture<Void> reduceScatterAsync(DeviceBuffer send, DeviceBuffer recv, long recvCount, ReduceOp op, Duration timeout) {
+        return reduceScatter(send, recv, recvCount, op, timeout, false);
+    }
+
+    private CompletableFuture<Void> reduceScatter(DeviceBuffer send, DeviceBuffer recv, long recvCount, ReduceOp op, Duration timeout, boolean inline) {
         GemmChecks.requireNonNull(op, "op must not be null");
         long total = total(recvCount, "recvCount");
         checkBuffers(send, recv, recvCount, total, send == recv ? total : recvCount, timeout);
-        return submit(new CollectiveRequest(Kind.REDUCE_SCATTER, send.dtype(), recvCount, op, 0, send.spi, recv.spi, send == recv), send, recv, timeout);
+        return submit(new CollectiveRequest(Kind.REDUCE_SCATTER, send.dtype(), recvCount, op, 0, send.spi, recv.spi, send == recv), send, recv, timeout, inline);
     }
 
     /**
@@ -89,26 +99,34 @@ public final class Communicator implements AutoCloseable {
      * (send == recv) this rank's input already sits at block {@code rank} of recv.
      */
     public void allGather(DeviceBuffer send, DeviceBuffer recv, long sendCount) {
-        join(allGatherAsync(send, recv, sendCount, defaultTimeout));
+        join(allGather(send, recv, sendCount, defaultTimeout, true));
     }
 
     public CompletableFuture<Void> allGatherAsync(DeviceBuffer send, DeviceBuffer recv, long sendCount, Duration timeout) {
+        return allGather(send, recv, sendCount, timeout, false);
+    }
+
+    private CompletableFuture<Void> allGather(DeviceBuffer send, DeviceBuffer recv, long sendCount, Duration timeout, boolean inline) {
         long total = total(sendCount, "sendCount");
         checkBuffers(send, recv, sendCount, send == recv ? total : sendCount, total, timeout);
-        return submit(new CollectiveRequest(Kind.ALL_GATHER, send.dtype(), sendCount, ReduceOp.SUM, 0, send.spi, recv.spi, send == recv), send, recv, timeout);
+        return submit(new CollectiveRequest(Kind.ALL_GATHER, send.dtype(), sendCount, ReduceOp.SUM, 0, send.spi, recv.spi, send == recv), send, recv, timeout, inline);
     }
 
     /** recv[i] := send of rank {@code root} [i], for i < count. Only the root's send is read. */
     public void broadcast(DeviceBuffer send, DeviceBuffer recv, long count, int root) {
-        join(broadcastAsync(send, recv, count, root, defaultTimeout));
+        join(broadcast(send, recv, count, root, defaultTimeout, true));
     }
 
     public CompletableFuture<Void> broadcastAsync(DeviceBuffer send, DeviceBuffer recv, long count, int root, Duration timeout) {
+        return broadcast(send, recv, count, root, timeout, false);
+    }
+
+    private CompletableFuture<Void> broadcast(DeviceBuffer send, DeviceBuffer recv, long count, int root, Duration timeout, boolean inline) {
         if (root < 0 || root >= size()) {
             throw new IllegalArgumentException("root must be in [0, " + size() + "), got " + root);
         }
         checkBuffers(send, recv, count, count, count, timeout);
-        return submit(new CollectiveRequest(Kind.BROADCAST, send.dtype(), count, ReduceOp.SUM, root, send.spi, recv.spi, send == recv), send, recv, timeout);
+        return submit(new CollectiveRequest(Kind.BROADCAST, send.dtype(), count, ReduceOp.SUM, root, send.spi, recv.spi, send == recv), send, recv, timeout, inline);
     }
 
     /** Leaves the group. Ranks still waiting for this one fail at their deadline. Idempotent. */
@@ -163,18 +181,48 @@ public final class Communicator implements AutoCloseable {
         }
     }
 
-    private synchronized CompletableFuture<Void> submit(CollectiveRequest request, DeviceBuffer send, DeviceBuffer recv, Duration timeout) {
+    /**
+     * Numbers the call and runs it after every earlier call of this rank: on the rank's thread, or —
+     * for a blocking call with nothing queued — on the caller's thread. Handing a call to another
+     * thread costs a wake-up, which on a host where every MPI rank spins on a core can take longer
+     * than the collective itself.
+     */
+    private CompletableFuture<Void> submit(CollectiveRequest request, DeviceBuffer send, DeviceBuffer recv, Duration timeout, boolean inline) {
         Runnable release = Lifetime.acquireAll(bridge.lifetime, send.lifetime, recv.lifetime);
-        long sequence = nextSequence++;
+        long sequence;
+        synchronized (this) {
+            sequence = nextSequence++;
+            if (inline && queued.get() == 0 && !closed) {
+                running.lock(); // free or about to be: nothing earlier is queued
+            } else {
+                inline = false;
+                queued.incrementAndGet();
+            }
+        }
+        if (inline) {
+            try {
+                group.execute(member, sequence, request, timeout);
+                return CompletableFuture.completedFuture(null);
+            } catch (RuntimeException | Error e) {
+                return CompletableFuture.failedFuture(e);
+            } finally {
+                running.unlock();
+                release.run();
+            }
+        }
         try {
             return CompletableFuture.runAsync(() -> {
+                running.lock();
                 try {
                     group.execute(member, sequence, request, timeout);
                 } finally {
+                    running.unlock();
+                    queued.decrementAndGet();
                     release.run();
                 }
             }, queue);
         } catch (RuntimeException e) {
+            queued.decrementAndGet();
             release.run();
             throw new IllegalStateException("communicator rank " + rank + " is closed", e);
         }

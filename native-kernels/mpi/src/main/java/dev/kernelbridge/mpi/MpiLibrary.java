@@ -41,6 +41,10 @@ final class MpiLibrary {
         t.put("MPI_Ireduce_scatter_block", new Arg[] {Arg.P, Arg.P, Arg.I, Arg.H, Arg.H, Arg.H, Arg.P});
         t.put("MPI_Iallgather", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.P, Arg.I, Arg.H, Arg.H, Arg.P});
         t.put("MPI_Ibcast", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.I, Arg.H, Arg.P});
+        t.put("MPI_Allreduce", new Arg[] {Arg.P, Arg.P, Arg.I, Arg.H, Arg.H, Arg.H});
+        t.put("MPI_Reduce_scatter_block", new Arg[] {Arg.P, Arg.P, Arg.I, Arg.H, Arg.H, Arg.H});
+        t.put("MPI_Allgather", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.P, Arg.I, Arg.H, Arg.H});
+        t.put("MPI_Bcast", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.I, Arg.H});
         t.put("MPI_Isend", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.I, Arg.I, Arg.H, Arg.P});
         t.put("MPI_Irecv", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.I, Arg.I, Arg.H, Arg.P});
         t.put("MPI_Test", new Arg[] {Arg.P, Arg.P, Arg.P});                        // MPI_Request *request, int *flag, MPI_Status *status
@@ -76,6 +80,35 @@ final class MpiLibrary {
         }
     }
 
+    /** MPI_Isend / MPI_Irecv without boxing (every collective posts them for its header). */
+    int point(String name, MemorySegment buf, int count, MemorySegment type, int peer, int tag, MemorySegment comm, MemorySegment request) {
+        try {
+            return (int) handles.get(name).invokeExact(buf, count, type, peer, tag, comm, request);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(name + " failed", t);
+        }
+    }
+
+    /** MPI_Allreduce without boxing: the hot data call. */
+    int allreduce(MemorySegment send, MemorySegment recv, int count, MemorySegment type, MemorySegment op, MemorySegment comm) {
+        try {
+            return (int) handles.get("MPI_Allreduce").invokeExact(send, recv, count, type, op, comm);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("MPI_Allreduce failed", t);
+        }
+    }
+
+    /** Throws with MPI's own words unless {@code code} is MPI_SUCCESS. */
+    void check(String name, int code) {
+        if (code != 0) {
+            throw new MpiException(name, code, errorString(code));
+        }
+    }
+
     /** Calls {@code name} with {@code args}; returns its MPI error code. */
     int call(String name, Object... args) {
         try {
@@ -88,7 +121,7 @@ final class MpiLibrary {
     }
 
     /** Calls {@code name} and throws with MPI's own words when it does not return MPI_SUCCESS. */
-    void check(String name, Object... args) {
+    void run(String name, Object... args) {
         int code = call(name, args);
         if (code != 0) {
             throw new MpiException(name, code, errorString(code));

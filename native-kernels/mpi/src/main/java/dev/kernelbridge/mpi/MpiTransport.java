@@ -22,8 +22,9 @@ import java.util.Locale;
  *       every other rank on a private duplicate of MPI_COMM_WORLD. A header that does not arrive by
  *       the deadline names its rank; headers that differ are a mismatch, seen by every rank before
  *       any data moves.</li>
- *   <li>Data: the matching MPI collective (MPI_Iallreduce, MPI_Ireduce_scatter_block,
- *       MPI_Iallgather, MPI_Ibcast) on a second duplicate.</li>
+ *   <li>Data: the matching MPI collective on a second duplicate — blocking under a watchdog that
+ *       aborts the job at the deadline (the default policy), or non-blocking and polled (policy
+ *       throw), see {@link #move}.</li>
  * </ol>
  * After a failure the job cannot continue safely (a collective request cannot be cancelled);
  * by default the failure is printed and the job aborted with MPI_Abort (exit code
@@ -48,6 +49,7 @@ final class MpiTransport implements Transport {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment control;
     private final MemorySegment data;
+    private final MemorySegment byteType;
     private boolean closed;
 
     MpiTransport(MpiLibrary mpi, MpiAbi abi, int threadLevel, boolean abortOnFailure, String version) {
@@ -55,10 +57,11 @@ final class MpiTransport implements Transport {
         this.abi = abi;
         this.abortOnFailure = abortOnFailure;
         MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
-        mpi.check("MPI_Comm_rank", abi.commWorld(), out);
+        mpi.run("MPI_Comm_rank", abi.commWorld(), out);
         this.rank = out.get(ValueLayout.JAVA_INT, 0);
-        mpi.check("MPI_Comm_size", abi.commWorld(), out);
+        mpi.run("MPI_Comm_size", abi.commWorld(), out);
         this.size = out.get(ValueLayout.JAVA_INT, 0);
+        this.byteType = abi.byteType();
         this.control = duplicate();
         this.data = duplicate();
         this.description = version + ", rank " + rank + " of " + size + ", thread level " + MpiTransportProvider.threadLevelName(threadLevel);
@@ -67,9 +70,9 @@ final class MpiTransport implements Transport {
     /** A private communicator over the same processes; errors come back as codes, not a job abort. */
     private MemorySegment duplicate() {
         MemorySegment slot = arena.allocate(abi.handle());
-        mpi.check("MPI_Comm_dup", abi.commWorld(), slot);
+        mpi.run("MPI_Comm_dup", abi.commWorld(), slot);
         MemorySegment comm = slot.get(ValueLayout.ADDRESS, 0);
-        mpi.check("MPI_Comm_set_errhandler", comm, abi.errorsReturn());
+        mpi.run("MPI_Comm_set_errhandler", comm, abi.errorsReturn());
         return comm;
     }
 
@@ -112,9 +115,9 @@ final class MpiTransport implements Transport {
                 }
                 peers.add(peer);
                 MemorySegment r = a.allocate(abi.handle()), s = a.allocate(abi.handle());
-                mpi.check("MPI_Irecv", received.asSlice(peer * HEADER_LONGS * 8, HEADER_LONGS * 8), (int) (HEADER_LONGS * 8),
-                        abi.byteType(), peer, tag, control, r);
-                mpi.check("MPI_Isend", sendHeader, (int) (HEADER_LONGS * 8), abi.byteType(), peer, tag, control, s);
+                mpi.check("MPI_Irecv", mpi.point("MPI_Irecv", received.asSlice(peer * HEADER_LONGS * 8, HEADER_LONGS * 8),
+                        (int) (HEADER_LONGS * 8), byteType, peer, tag, control, r));
+                mpi.check("MPI_Isend", mpi.point("MPI_Isend", sendHeader, (int) (HEADER_LONGS * 8), byteType, peer, tag, control, s));
                 recvRequests.add(r);
                 sendRequests.add(s);
             }
@@ -154,9 +157,16 @@ final class MpiTransport implements Transport {
                         int n = (int) Math.min(PIECE, call.count() - done);
                         MemorySegment recv = call.recv().asSlice(done * es, n * es);
                         MemorySegment send = call.inPlace() ? abi.inPlace() : call.send().asSlice(done * es, n * es);
-                        MemorySegment req = a.allocate(abi.handle());
-                        mpi.check("MPI_Iallreduce", send, recv, n, type, op, data, req);
-                        complete(req, call, deadline, a);
+                        if (abortOnFailure) { // the hot path, without boxing
+                            watchdog.arm(deadline, () -> dataTimeout(call));
+                            try {
+                                mpi.check("MPI_Allreduce", mpi.allreduce(send, recv, n, type, op, data));
+                            } finally {
+                                watchdog.disarm();
+                            }
+                        } else {
+                            move(call, deadline, a, "MPI_Allreduce", "MPI_Iallreduce", send, recv, n, type, op, data);
+                        }
                     }
                     if (call.op() == ReduceOp.AVG) {
                         divide(call.recv(), dtype, call.count(), size);
@@ -166,9 +176,7 @@ final class MpiTransport implements Transport {
                     int n = intCount(call.count(), call);
                     // MPI's in-place form leaves the result at block 0; ours keeps it at block rank.
                     MemorySegment target = call.inPlace() ? a.allocate(Math.max(1, n * es), 64).asSlice(0, n * es) : call.recv();
-                    MemorySegment req = a.allocate(abi.handle());
-                    mpi.check("MPI_Ireduce_scatter_block", call.send(), target, n, type, op, data, req);
-                    complete(req, call, deadline, a);
+                    move(call, deadline, a, "MPI_Reduce_scatter_block", "MPI_Ireduce_scatter_block", call.send(), target, n, type, op, data);
                     if (call.op() == ReduceOp.AVG) {
                         divide(target, dtype, n, size);
                     }
@@ -179,9 +187,7 @@ final class MpiTransport implements Transport {
                 case ALL_GATHER -> {
                     int n = intCount(call.count(), call);
                     MemorySegment send = call.inPlace() ? abi.inPlace() : call.send();
-                    MemorySegment req = a.allocate(abi.handle());
-                    mpi.check("MPI_Iallgather", send, n, type, call.recv(), n, type, data, req);
-                    complete(req, call, deadline, a);
+                    move(call, deadline, a, "MPI_Allgather", "MPI_Iallgather", send, n, type, call.recv(), n, type, data);
                 }
                 case BROADCAST -> {
                     if (rank == call.root() && !call.inPlace() && call.count() > 0) {
@@ -189,9 +195,7 @@ final class MpiTransport implements Transport {
                     }
                     for (long done = 0; done < call.count(); done += PIECE) {
                         int n = (int) Math.min(PIECE, call.count() - done);
-                        MemorySegment req = a.allocate(abi.handle());
-                        mpi.check("MPI_Ibcast", call.recv().asSlice(done * es, n * es), n, type, call.root(), data, req);
-                        complete(req, call, deadline, a);
+                        move(call, deadline, a, "MPI_Bcast", "MPI_Ibcast", call.recv().asSlice(done * es, n * es), n, type, call.root(), data);
                     }
                 }
             }
@@ -204,6 +208,76 @@ final class MpiTransport implements Transport {
                     + " elements per rank (MPI counts are ints), got " + count);
         }
         return (int) count;
+    }
+
+    /**
+     * Moves the data of one collective. With the abort policy: the blocking MPI call, fastest (Open
+     * MPI's non-blocking collectives take up to twice as long at 2 ranks), under a watchdog that
+     * aborts the job at the deadline — so it still cannot hang. With the throw policy: the
+     * non-blocking call, polled against the deadline, so that the caller gets the exception.
+     */
+    private void move(TransportCall call, long deadline, Arena a, String blocking, String nonBlocking, Object... args) {
+        if (abortOnFailure) {
+            watchdog.arm(deadline, () -> dataTimeout(call));
+            try {
+                mpi.run(blocking, args);
+            } finally {
+                watchdog.disarm();
+            }
+            return;
+        }
+        MemorySegment req = a.allocate(abi.handle());
+        Object[] withRequest = java.util.Arrays.copyOf(args, args.length + 1);
+        withRequest[args.length] = req;
+        mpi.run(nonBlocking, withRequest);
+        complete(req, call, deadline, a);
+    }
+
+    private final Watchdog watchdog = new Watchdog();
+
+    private String dataTimeout(TransportCall call) {
+        return String.format(Locale.ROOT, "MPI rank %d: %s call #%d timed out in the data exchange (every rank had arrived)",
+                rank, label(call), call.sequence());
+    }
+
+    /**
+     * Aborts the job when a blocking call outlives its deadline. It sleeps until the armed deadline
+     * and is woken only when a call arms an earlier one: a wake-up per call would cost more than
+     * the call on a host where every MPI rank spins on a core.
+     */
+    private final class Watchdog {
+        private volatile long deadline = Long.MAX_VALUE;
+        private volatile java.util.function.Supplier<String> what;
+        private volatile long sleepingUntil = Long.MAX_VALUE;
+        private Thread thread;
+
+        synchronized void arm(long deadline, java.util.function.Supplier<String> what) {
+            this.what = what;
+            this.deadline = deadline;
+            if (thread == null) {
+                thread = Thread.ofPlatform().daemon().name("kernelbridge-mpi-watchdog").start(this::watch);
+            } else if (deadline - sleepingUntil < 0) {
+                java.util.concurrent.locks.LockSupport.unpark(thread);
+            }
+        }
+
+        void disarm() {
+            what = null;
+        }
+
+        private void watch() {
+            while (true) {
+                var w = what;
+                long now = System.nanoTime();
+                if (w != null && now - deadline > 0) {
+                    abort(ABORT_CODE, w.get());
+                }
+                // Sleep to the armed deadline (re-read after waking), or a while when disarmed.
+                long until = w != null ? deadline : now + 1_000_000_000L;
+                sleepingUntil = until;
+                java.util.concurrent.locks.LockSupport.parkNanos(Math.max(1_000_000, until - now));
+            }
+        }
     }
 
     /** Polls one request until done; past the deadline every rank had arrived, so none is named. */
@@ -245,7 +319,7 @@ final class MpiTransport implements Transport {
                 break;
             }
             if (now - spinUntil < 0) {
-                Thread.onSpinWait();
+                Thread.yield(); // ranks may share cores (mpirun --oversubscribe): let a peer run
             } else {
                 java.util.concurrent.locks.LockSupport.parkNanos(50_000);
             }

@@ -56,12 +56,12 @@ public final class MpiTransportProvider implements TransportProvider {
                 int provided;
                 try (Arena a = Arena.ofConfined()) {
                     MemorySegment flag = a.allocate(ValueLayout.JAVA_INT);
-                    mpi.check("MPI_Initialized", flag);
+                    mpi.run("MPI_Initialized", flag);
                     MemorySegment level = a.allocate(ValueLayout.JAVA_INT);
                     if (flag.get(ValueLayout.JAVA_INT, 0) == 0) {
-                        mpi.check("MPI_Init_thread", MemorySegment.NULL, MemorySegment.NULL, MPI_THREAD_MULTIPLE, level);
+                        mpi.run("MPI_Init_thread", MemorySegment.NULL, MemorySegment.NULL, MPI_THREAD_MULTIPLE, level);
                     } else {
-                        mpi.check("MPI_Query_thread", level);
+                        mpi.run("MPI_Query_thread", level);
                     }
                     provided = level.get(ValueLayout.JAVA_INT, 0);
                     if (provided < MPI_THREAD_SERIALIZED) {
@@ -97,7 +97,7 @@ public final class MpiTransportProvider implements TransportProvider {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment text = a.allocate(8192);
             MemorySegment len = a.allocate(ValueLayout.JAVA_INT);
-            mpi.check("MPI_Get_library_version", text, len);
+            mpi.run("MPI_Get_library_version", text, len);
             String v = text.getString(0);
             int comma = v.indexOf(',');
             return (comma > 0 ? v.substring(0, comma) : v).strip();
