@@ -92,8 +92,18 @@ public final class Main {
             for (Device d : bridge.devices()) {
                 rows.add(describe(d));
             }
+            List<Map<String, Object>> skipped = new ArrayList<>();
+            for (dev.kernelbridge.BackendStatus s : bridge.backends()) {
+                if (s.state() != dev.kernelbridge.BackendStatus.State.OPENED) {
+                    Map<String, Object> m = Json.object();
+                    m.put("backend", s.name());
+                    m.put("state", s.state().name().toLowerCase(java.util.Locale.ROOT));
+                    m.put("cause", s.detail());
+                    skipped.add(m);
+                }
+            }
             if (a.flag("json")) {
-                out.println(Json.write(Map.of("devices", rows)));
+                out.println(Json.write(Map.of("devices", rows, "unavailable", skipped)));
             } else {
                 Table t = new Table("id", "backend", "kind", "vendor", "memory", "dtypes", "name");
                 for (Device d : bridge.devices()) {
@@ -101,6 +111,9 @@ public final class Main {
                             String.join(",", d.dtypes().stream().map(DType::label).sorted().toList()), d.name());
                 }
                 t.print(out);
+                for (Map<String, Object> m : skipped) {
+                    out.println("(" + m.get("backend") + ": " + m.get("state") + " — " + m.get("cause") + ")");
+                }
             }
             return 0;
         }

@@ -1,0 +1,130 @@
+package dev.kernelbridge.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The CUDA driver API (libcuda.so.1) through FFM. {@link #FUNCTIONS} is the one table of what is
+ * bound: the exported symbol — the versioned entry point that cuda.h maps the name to
+ * ({@code cuMemAlloc} → {@code cuMemAlloc_v2}) — and its C arguments. The driver's ABI is stable
+ * across driver versions, which is why this binding carries no toolkit version. A test checks the
+ * table against the installed cuda.h.
+ */
+final class CudaDriver {
+    static final ValueLayout P = ValueLayout.ADDRESS;      // pointers and opaque handles (CUcontext, CUmodule, ...)
+    static final ValueLayout I = ValueLayout.JAVA_INT;     // int, unsigned int, CUdevice, enums
+    static final ValueLayout L = ValueLayout.JAVA_LONG;    // size_t, CUdeviceptr (64-bit)
+
+    /** One bound function: the symbol, the name cuda.h declares it under, and its arguments. */
+    record Function(String symbol, String declared, List<MemoryLayout> args) {
+        FunctionDescriptor descriptor() {
+            return FunctionDescriptor.of(I, args.toArray(MemoryLayout[]::new)); // every driver call returns CUresult
+        }
+    }
+
+    static final Map<String, Function> FUNCTIONS = table(
+            fn("cuInit", I),                                          // unsigned int Flags
+            fn("cuDriverGetVersion", P),
+            fn("cuDeviceGetCount", P),
+            fn("cuDeviceGet", P, I),
+            fn("cuDeviceGetName", P, I, I),                           // char *name, int len, CUdevice dev
+            fn("cuDeviceGetAttribute", P, I, I),                      // int *pi, CUdevice_attribute attrib, CUdevice dev
+            fn("cuDeviceTotalMem_v2", "cuDeviceTotalMem", P, I),
+            fn("cuDevicePrimaryCtxRetain", P, I),
+            fn("cuDevicePrimaryCtxRelease_v2", "cuDevicePrimaryCtxRelease", I),
+            fn("cuCtxSetCurrent", P),
+            fn("cuCtxSynchronize"),
+            fn("cuMemGetInfo_v2", "cuMemGetInfo", P, P),
+            fn("cuMemAlloc_v2", "cuMemAlloc", P, L),
+            fn("cuMemFree_v2", "cuMemFree", L),
+            fn("cuMemcpyHtoD_v2", "cuMemcpyHtoD", L, P, L),
+            fn("cuMemcpyDtoH_v2", "cuMemcpyDtoH", P, L, L),
+            fn("cuMemcpyHtoDAsync_v2", "cuMemcpyHtoDAsync", L, P, L, P),
+            fn("cuMemcpyDtoHAsync_v2", "cuMemcpyDtoHAsync", P, L, L, P),
+            fn("cuMemsetD8_v2", "cuMemsetD8", L, I, L),               // CUdeviceptr, unsigned char (promoted), size_t
+            fn("cuMemsetD8Async", L, I, L, P),
+            fn("cuStreamCreate", P, I),
+            fn("cuStreamDestroy_v2", "cuStreamDestroy", P),
+            fn("cuStreamSynchronize", P),
+            fn("cuEventCreate", P, I),
+            fn("cuEventRecord", P, P),
+            fn("cuEventSynchronize", P),
+            fn("cuEventDestroy_v2", "cuEventDestroy", P),
+            fn("cuModuleLoadData", P, P),
+            fn("cuModuleUnload", P),
+            fn("cuModuleGetFunction", P, P, P),
+            fn("cuLaunchKernel", P, I, I, I, I, I, I, I, P, P, P),
+            fn("cuGetErrorName", I, P),
+            fn("cuGetErrorString", I, P));
+
+    private static Function fn(String symbol, MemoryLayout... args) {
+        return new Function(symbol, symbol, List.of(args));
+    }
+
+    private static Function fn(String symbol, String declared, MemoryLayout... args) {
+        return new Function(symbol, declared, List.of(args));
+    }
+
+    private static Map<String, Function> table(Function... fs) {
+        Map<String, Function> m = new LinkedHashMap<>();
+        for (Function f : fs) {
+            m.put(f.symbol(), f);
+        }
+        return java.util.Collections.unmodifiableMap(m);
+    }
+
+    /** The library name loaded when {@code kernelbridge.cuda.library} names none. */
+    static final String DEFAULT_LIBRARY = "libcuda.so.1";
+
+    private final Map<String, MethodHandle> handles = new LinkedHashMap<>();
+
+    private CudaDriver(SymbolLookup lib) {
+        Linker linker = Linker.nativeLinker();
+        for (Function f : FUNCTIONS.values()) {
+            handles.put(f.symbol(), linker.downcallHandle(lib.findOrThrow(f.symbol()), f.descriptor()));
+        }
+    }
+
+    /** The driver, or empty with nothing loaded when the library is not on this machine. */
+    static Optional<CudaDriver> load(String library) {
+        SymbolLookup lib;
+        try {
+            lib = SymbolLookup.libraryLookup(library, Arena.global());
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+        return Optional.of(new CudaDriver(lib));
+    }
+
+    /** Calls {@code symbol}; returns the CUresult. */
+    int call(String symbol, Object... args) {
+        try {
+            return (int) handles.get(symbol).invokeWithArguments(args);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(symbol + " failed", t);
+        }
+    }
+
+    /** The driver's name for a CUresult ("CUDA_ERROR_NO_DEVICE"). */
+    String errorName(int result) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+            if (call("cuGetErrorName", result, out) != 0) {
+                return "CUDA error " + result;
+            }
+            return out.get(ValueLayout.ADDRESS, 0).reinterpret(256).getString(0);
+        }
+    }
+}

@@ -1,0 +1,6 @@
+/** The CUDA backend of KernelBridge: the driver API through FFM, kernels shipped as PTX. */
+module dev.kernelbridge.cuda {
+    requires dev.kernelbridge.api;
+
+    provides dev.kernelbridge.spi.BackendProvider with dev.kernelbridge.cuda.CudaBackendProvider;
+}
