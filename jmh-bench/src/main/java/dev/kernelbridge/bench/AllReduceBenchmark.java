@@ -25,7 +25,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * In-process all-reduce (sum, F32, out of place) of {@code mib} MiB over {@code ranks} CPU ranks,
+ * In-process all-reduce (sum, F32, out of place) of {@code kib} KiB over {@code ranks} CPU ranks,
  * one call on every rank per operation. Its limit is measured in the same run by
  * {@link CopyBandwidthBenchmark}: an all-reduce must read every input once and write every output
  * once, so its algorithm bandwidth cannot exceed BW/(2·ranks).
@@ -40,8 +40,8 @@ public class AllReduceBenchmark {
     @Param({"2", "4"})
     public int ranks;
 
-    @Param({"16", "64"})
-    public int mib;
+    @Param({"4", "16384", "65536"})
+    public int kib;
 
     private KernelBridge bridge;
     private List<Communicator> comms;
@@ -52,7 +52,7 @@ public class AllReduceBenchmark {
     public void setUp() {
         bridge = KernelBridge.open(dev.kernelbridge.Config.defaults().with(dev.kernelbridge.Config.BACKEND, "cpu")); // the CPU backend's figures
         comms = bridge.communicators(ranks);
-        count = (long) mib * (1 << 20) / 4;
+        count = (long) kib * 1024 / 4;
         float[] values = new float[(int) count];
         for (int i = 0; i < values.length; i++) {
             values[i] = (i % 1000) * 0.001f;

@@ -23,7 +23,7 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  */
 final class HtmlReport {
     private static final Pattern GEMM = Pattern.compile("gemm_(f32|f64)_n(\\d+)");
-    private static final Pattern ALLREDUCE = Pattern.compile("allreduce_r(\\d+)_(\\d+)mib");
+    private static final Pattern ALLREDUCE = Pattern.compile("allreduce_r(\\d+)_(\\d+)(kib|mib)");
 
     private HtmlReport() { }
 
@@ -90,7 +90,7 @@ final class HtmlReport {
             Matcher m = ALLREDUCE.matcher(f.name());
             if (m.matches()) {
                 int ranks = Integer.parseInt(m.group(1));
-                double mib = Double.parseDouble(m.group(2));
+                double mib = Double.parseDouble(m.group(2)) / (m.group(3).equals("kib") ? 1024 : 1);
                 double bus = 2.0 * (ranks - 1) / ranks;
                 series.computeIfAbsent(ranks + " ranks", k -> new ArrayList<>()).add(new double[] {mib, f.ours() * bus});
                 series.computeIfAbsent(ranks + " ranks: bound", k -> new ArrayList<>()).add(new double[] {mib, f.peer() * bus});

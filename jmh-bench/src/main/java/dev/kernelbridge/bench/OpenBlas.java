@@ -19,7 +19,7 @@ public final class OpenBlas {
     private static final String LIBRARY = "libopenblas.so.0";
     private static final Optional<OpenBlas> INSTANCE = load();
 
-    private final MethodHandle sgemm, dgemm, setThreads, coreName, config;
+    private final MethodHandle sgemm, dgemm, setThreads, getThreads, coreName, config;
 
     private OpenBlas(SymbolLookup lib) {
         Linker linker = Linker.nativeLinker();
@@ -29,6 +29,7 @@ public final class OpenBlas {
         dgemm = linker.downcallHandle(lib.findOrThrow("cblas_dgemm"), FunctionDescriptor.ofVoid(
                 I, I, I, I, I, I, ValueLayout.JAVA_DOUBLE, P, I, P, I, ValueLayout.JAVA_DOUBLE, P, I));
         setThreads = linker.downcallHandle(lib.findOrThrow("openblas_set_num_threads"), FunctionDescriptor.ofVoid(I));
+        getThreads = linker.downcallHandle(lib.findOrThrow("openblas_get_num_threads"), FunctionDescriptor.of(I));
         coreName = linker.downcallHandle(lib.findOrThrow("openblas_get_corename"), FunctionDescriptor.of(P));
         config = linker.downcallHandle(lib.findOrThrow("openblas_get_config"), FunctionDescriptor.of(P));
     }
@@ -47,6 +48,15 @@ public final class OpenBlas {
     public void setThreads(int threads) {
         try {
             setThreads.invokeExact(threads);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** openblas_get_num_threads: a downcall that does no work, to time FFM itself. */
+    public int threads() {
+        try {
+            return (int) getThreads.invokeExact();
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }

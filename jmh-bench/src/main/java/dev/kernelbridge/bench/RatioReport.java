@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
+import dev.kernelbridge.tck.Cases;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
@@ -61,7 +62,7 @@ public final class RatioReport {
         md.append(String.format(Locale.ROOT, "F32 FMA peak (every core, Vector API): %.0f GFLOP/s%n%n", fmaPeak));
 
         if (only.equals("all") || only.equals("gemm")) {
-            String[] sizes = quick ? new String[] {"128", "512", "2048"} : new String[] {"64", "128", "256", "512", "1024", "2048", "4096"};
+            String[] sizes = (quick ? Cases.SQUARE_QUICK : Cases.SQUARE_FULL).stream().map(String::valueOf).toArray(String[]::new);
             Collection<RunResult> rs = run(quick, GemmBenchmark.class, opts -> opts.param("n", sizes));
             md.append("## GEMM, square n×n×n, column-major, every core (GFLOP/s, ours / OpenBLAS)\n\n");
             md.append("| dtype | n | KernelBridge | OpenBLAS | ratio |\n|---|---:|---:|---:|---:|\n");
@@ -73,6 +74,25 @@ public final class RatioReport {
                 }
             }
             md.append('\n');
+        }
+        if (only.equals("all") || only.equals("gemm")) {
+            List<Cases.GemmShape> shapes = quick ? Cases.ML_QUICK : Cases.ML_FULL;
+            Collection<RunResult> rs = run(quick, GemmShapesBenchmark.class,
+                    opts -> opts.param("shape", shapes.stream().map(Cases.GemmShape::id).toArray(String[]::new)));
+            md.append("## GEMM, ML shapes, F32, every core (GFLOP/s, ours / OpenBLAS; a batch is a loop of OpenBLAS calls)\n\n");
+            md.append("| case | batch × m×n×k | KernelBridge | OpenBLAS | ratio |\n|---|---|---:|---:|---:|\n");
+            for (Cases.GemmShape sh : shapes) {
+                double[] ours = shapeGflops(rs, "kernelbridge", sh), theirs = shapeGflops(rs, "openblas", sh);
+                md.append(String.format(Locale.ROOT, "| %s | %d × %d×%d×%d | %.1f | %.1f | %.2f |%n", sh.id(), sh.batch(), sh.m(), sh.n(), sh.k(),
+                        ours[0], theirs[0], ours[0] / theirs[0]));
+                figures.add(new Figure("gemm_ml_" + sh.id(), ours[0], ours[1], theirs[0], theirs[1], "OpenBLAS", "GFLOP/s"));
+            }
+            md.append('\n');
+            Collection<RunResult> dispatch = run(quick, DispatchBenchmark.class, opts -> opts);
+            double oursNs = score(dispatch, "tinyGemmKernelBridge"), theirsNs = score(dispatch, "tinyGemmOpenBlas"), ffm = score(dispatch, "ffmDowncall");
+            md.append(String.format(Locale.ROOT, "## Dispatch overhead (ns per call)%n%n| call | KernelBridge | OpenBLAS via FFM | ratio (speed) |%n|---|---:|---:|---:|%n"
+                    + "| SGEMM 8×8×8 | %.0f | %.0f | %.2f |%n| bare FFM downcall (openblas_get_num_threads) | — | %.1f | |%n%n", oursNs, theirsNs, theirsNs / oursNs, ffm));
+            figures.add(new Figure("dispatch_sgemm8", 1e3 / oursNs, 0, 1e3 / theirsNs, 0, "OpenBLAS", "calls/µs"));
         }
         if (only.equals("all") || only.equals("opencl")) {
             String[] sizes = quick ? new String[] {"512", "2048"} : new String[] {"512", "1024", "2048"};
@@ -95,17 +115,20 @@ public final class RatioReport {
             double seconds = copy.getScore() * 1e-6;
             double bandwidth = 2.0 * CopyBandwidthBenchmark.BYTES / seconds / 1e9;
             double bandwidthError = bandwidth * relativeError(copy.getScore(), copy.getScoreError());
-            Collection<RunResult> rs = run(quick, AllReduceBenchmark.class, opts -> opts);
+            String[] ranks = quick ? new String[] {"2", "4"} : new String[] {"2", "4", "8"};
+            String[] kib = quick ? new String[] {"4", "16384", "65536"} : new String[] {"4", "1024", "16384", "65536", "262144"};
+            Collection<RunResult> rs = run(quick, AllReduceBenchmark.class, opts -> opts.param("ranks", ranks).param("kib", kib));
             md.append(String.format(Locale.ROOT, "## All-reduce, in-process CPU ranks, F32 sum (GB/s)%n%nCopy bandwidth BW (read + write, every core): %.1f GB/s%n%n", bandwidth));
-            md.append("| ranks | MiB | algorithm bandwidth | bound BW/(2·ranks) | ratio |\n|---:|---:|---:|---:|---:|\n");
+            md.append("| ranks | size | algorithm bandwidth | bound BW/(2·ranks) | ratio |\n|---:|---:|---:|---:|---:|\n");
             for (RunResult r : rs) {
-                int ranks = Integer.parseInt(r.getParams().getParam("ranks"));
-                int mib = Integer.parseInt(r.getParams().getParam("mib"));
-                double alg = mib * (double) (1 << 20) / (r.getPrimaryResult().getScore() * 1e-6) / 1e9;
+                int rankCount = Integer.parseInt(r.getParams().getParam("ranks"));
+                int kb = Integer.parseInt(r.getParams().getParam("kib"));
+                String size = kb % 1024 == 0 ? kb / 1024 + "mib" : kb + "kib";
+                double alg = kb * 1024.0 / (r.getPrimaryResult().getScore() * 1e-6) / 1e9;
                 double algError = alg * relativeError(r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError());
-                double bound = bandwidth / (2 * ranks);
-                md.append(String.format(Locale.ROOT, "| %d | %d | %.2f | %.2f | %.2f |%n", ranks, mib, alg, bound, alg / bound));
-                figures.add(new Figure("allreduce_r" + ranks + "_" + mib + "mib", alg, algError, bound, bandwidthError / (2 * ranks), "BW/(2N)", "GB/s"));
+                double bound = bandwidth / (2 * rankCount);
+                md.append(String.format(Locale.ROOT, "| %d | %s | %.2f | %.2f | %.2f |%n", rankCount, size.replace("mib", " MiB").replace("kib", " KiB"), alg, bound, alg / bound));
+                figures.add(new Figure("allreduce_r" + rankCount + "_" + size, alg, algError, bound, bandwidthError / (2 * rankCount), "BW/(2N)", "GB/s"));
             }
             md.append('\n');
         }
@@ -154,6 +177,27 @@ public final class RatioReport {
             o = o.forks(3).warmupIterations(2).warmupTime(TimeValue.seconds(1)).measurementIterations(3).measurementTime(TimeValue.seconds(1));
         }
         return new Runner(tweak.apply(o).timeUnit(TimeUnit.MICROSECONDS).build()).run();
+    }
+
+    private static double[] shapeGflops(Collection<RunResult> rs, String impl, Cases.GemmShape shape) {
+        for (RunResult r : rs) {
+            var p = r.getParams();
+            if (p.getParam("impl").equals(impl) && p.getParam("shape").equals(shape.id())) {
+                double g = shape.flops() / (r.getPrimaryResult().getScore() * 1e-6) / 1e9;
+                return new double[] {g, g * relativeError(r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError())};
+            }
+        }
+        return new double[] {Double.NaN, Double.NaN};
+    }
+
+    /** Score of the benchmark method {@code method} in {@code rs}. */
+    private static double score(Collection<RunResult> rs, String method) {
+        for (RunResult r : rs) {
+            if (r.getParams().getBenchmark().endsWith("." + method)) {
+                return r.getPrimaryResult().getScore();
+            }
+        }
+        return Double.NaN;
     }
 
     /** GFLOP/s and its error for one case, or NaNs when the case did not run (peer unavailable). */

@@ -179,6 +179,57 @@ public interface GemmConformance extends KitContext {
         runCase(new Case(dtype, Layout.ROW_MAJOR, Transpose.TRANS, Transpose.TRANS, 23, 4111, 19, 1, 0, 0, 0), rnd, null);
     }
 
+    /**
+     * The ML-shaped cases the benchmarks time ({@link Cases#ML_QUICK}), checked exactly: small
+     * integers (exact in F32 and F64), and every batch item verified in O(m·n) by a random
+     * projection, C·x = A·(B·x) for x in {−1, 1}^n.
+     */
+    @Tag("gemm-semantics")
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(DType.class)
+    default void mlShapedCasesAreExact(DType dtype) {
+        requireDeclared(dtype);
+        SplittableRandom rnd = new SplittableRandom(21);
+        for (Cases.GemmShape s : Cases.ML_QUICK) {
+            int m = (int) s.m(), n = (int) s.n(), k = (int) s.k(), batch = (int) s.batch();
+            double[] a = new double[m * k * batch], b = new double[k * n * batch];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = rnd.nextInt(-2, 3);
+            }
+            for (int i = 0; i < b.length; i++) {
+                b[i] = rnd.nextInt(-2, 3);
+            }
+            try (Operand da = Operand.of(bridge(), device(), dtype, a); Operand db = Operand.of(bridge(), device(), dtype, b);
+                 Operand dc = Operand.of(bridge(), device(), dtype, new double[m * n * batch])) {
+                bridge().gemm(GemmOp.builder().layout(Layout.COLUMN_MAJOR).shape(m, n, k).a(da.buffer, 0, m).b(db.buffer, 0, k)
+                        .beta(0).c(dc.buffer, 0, m).batch(batch, (long) m * k, (long) k * n, (long) m * n).build());
+                double[] c = Operand.values(dtype, dc.downloadBits());
+                for (int item = 0; item < batch; item++) {
+                    double[] x = new double[n];
+                    for (int j = 0; j < n; j++) {
+                        x[j] = rnd.nextBoolean() ? 1 : -1;
+                    }
+                    double[] bx = new double[k];
+                    for (int p = 0; p < k; p++) {
+                        for (int j = 0; j < n; j++) {
+                            bx[p] += b[item * k * n + p + j * k] * x[j];
+                        }
+                    }
+                    for (int i = 0; i < m; i++) {
+                        double want = 0, got = 0;
+                        for (int p = 0; p < k; p++) {
+                            want += a[item * m * k + i + p * m] * bx[p];
+                        }
+                        for (int j = 0; j < n; j++) {
+                            got += c[item * m * n + i + j * m] * x[j];
+                        }
+                        assertEquals(want, got, 0.0, dtype + " " + s.id() + ": item " + item + ", row " + i);
+                    }
+                }
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- R12: exact data; the checker checked
 
     @Tag("gemm-semantics")
