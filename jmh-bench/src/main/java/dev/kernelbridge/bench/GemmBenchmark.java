@@ -35,6 +35,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC"})
 public class GemmBenchmark {
+    /** "blis" runs where libblis.so.4 is installed (RatioReport asks for it only then). */
     @Param({"kernelbridge", "openblas"})
     public String impl;
 
@@ -48,6 +49,7 @@ public class GemmBenchmark {
     private KernelBridge bridge;
     private Blas blas;
     private OpenBlas openBlas;
+    private Blis blis;
     private MemorySegment a, b, c;
     private boolean f32;
 
@@ -78,6 +80,25 @@ public class GemmBenchmark {
         } else if (impl.equals("openblas")) {
             throw new IllegalStateException("peer unavailable: libopenblas.so.0 is not installed (ci/setup bench installs it)");
         }
+        if (impl.equals("blis")) {
+            blis = Blis.get().orElseThrow(() -> new IllegalStateException("peer unavailable: libblis.so.4 is not installed"));
+            blis.setThreads(Runtime.getRuntime().availableProcessors());
+            MemorySegment ours = arena.allocate(c.byteSize(), 64), theirs = arena.allocate(c.byteSize(), 64);
+            runOurs(ours);
+            if (f32) {
+                blis.sgemm(n, a, b, theirs);
+            } else {
+                blis.dgemm(n, a, b, theirs);
+            }
+            double bound = 2.0 * n * (f32 ? 0x1p-24 : 0x1p-53) * n;
+            for (long i = 0; i < (long) n * n; i += Math.max(1, (long) n * n / 4096)) {
+                double x = f32 ? ours.getAtIndex(ValueLayout.JAVA_FLOAT, i) : ours.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
+                double y = f32 ? theirs.getAtIndex(ValueLayout.JAVA_FLOAT, i) : theirs.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
+                if (!(Math.abs(x - y) <= bound)) {
+                    throw new IllegalStateException("KernelBridge and BLIS " + blis.version() + " disagree at " + i + ": " + x + " vs " + y);
+                }
+            }
+        }
     }
 
     /** Both implementations must agree to within the F32/F64 error bound before anything is timed. */
@@ -104,10 +125,16 @@ public class GemmBenchmark {
 
     @Benchmark
     public void gemm() {
-        if (impl.equals("kernelbridge")) {
-            runOurs(c);
-        } else {
-            runOpenBlas(c);
+        switch (impl) {
+            case "kernelbridge" -> runOurs(c);
+            case "blis" -> {
+                if (f32) {
+                    blis.sgemm(n, a, b, c);
+                } else {
+                    blis.dgemm(n, a, b, c);
+                }
+            }
+            default -> runOpenBlas(c);
         }
     }
 

@@ -22,7 +22,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * its bound, and the history of every gated ratio. The tables are the Markdown report's.
  */
 final class HtmlReport {
-    private static final Pattern GEMM = Pattern.compile("gemm_(f32|f64)_n(\\d+)");
+    private static final Pattern GEMM = Pattern.compile("gemm_(f32|f64)_n(\\d+)(_vs_blis)?");
+    private static final Pattern OPENCL = Pattern.compile("opencl_sgemm_n(\\d+)_vs_clblast");
     private static final Pattern ALLREDUCE = Pattern.compile("allreduce_r(\\d+)_(\\d+)(kib|mib)");
 
     private HtmlReport() { }
@@ -61,13 +62,22 @@ final class HtmlReport {
         double maxN = 0, minN = Double.MAX_VALUE;
         for (Figure f : figures) {
             Matcher m = GEMM.matcher(f.name());
+            Matcher cl = OPENCL.matcher(f.name());
             if (m.matches()) {
                 double n = Double.parseDouble(m.group(2));
                 maxN = Math.max(maxN, n);
                 minN = Math.min(minN, n);
-                series.computeIfAbsent("KernelBridge " + m.group(1), k -> new ArrayList<>()).add(new double[] {n, f.ours()});
+                if (m.group(3) == null) { // the _vs_blis twin carries the same "ours"
+                    series.computeIfAbsent("KernelBridge CPU " + m.group(1), k -> new ArrayList<>()).add(new double[] {n, f.ours()});
+                }
                 if (f.peerAvailable()) {
                     series.computeIfAbsent(f.peerName() + " " + m.group(1), k -> new ArrayList<>()).add(new double[] {n, f.peer()});
+                }
+            } else if (cl.matches()) {
+                double n = Double.parseDouble(cl.group(1));
+                series.computeIfAbsent("KernelBridge OpenCL f32", k -> new ArrayList<>()).add(new double[] {n, f.ours()});
+                if (f.peerAvailable()) {
+                    series.computeIfAbsent("CLBlast (OpenCL) f32", k -> new ArrayList<>()).add(new double[] {n, f.peer()});
                 }
             }
         }

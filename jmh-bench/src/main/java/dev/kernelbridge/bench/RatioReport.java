@@ -63,14 +63,19 @@ public final class RatioReport {
 
         if (only.equals("all") || only.equals("gemm")) {
             String[] sizes = (quick ? Cases.SQUARE_QUICK : Cases.SQUARE_FULL).stream().map(String::valueOf).toArray(String[]::new);
-            Collection<RunResult> rs = run(quick, GemmBenchmark.class, opts -> opts.param("n", sizes));
-            md.append("## GEMM, square n×n×n, column-major, every core (GFLOP/s, ours / OpenBLAS)\n\n");
-            md.append("| dtype | n | KernelBridge | OpenBLAS | ratio |\n|---|---:|---:|---:|---:|\n");
+            boolean withBlis = Blis.get().isPresent();
+            String[] impls = withBlis ? new String[] {"kernelbridge", "openblas", "blis"} : new String[] {"kernelbridge", "openblas"};
+            Collection<RunResult> rs = run(quick, GemmBenchmark.class, opts -> opts.param("n", sizes).param("impl", impls));
+            md.append("## GEMM, square n×n×n, column-major, every core (GFLOP/s, ours / OpenBLAS, ours / BLIS)\n\n")
+                    .append(withBlis ? "BLIS " + Blis.get().get().version() + ".\n\n" : "BLIS: peer unavailable (libblis.so.4 is not installed).\n\n");
+            md.append("| dtype | n | KernelBridge | OpenBLAS | ratio | BLIS | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n");
             for (String dtype : new String[] {"f32", "f64"}) {
                 for (String n : sizes) {
-                    double[] ours = gflops(rs, "kernelbridge", dtype, n), theirs = gflops(rs, "openblas", dtype, n);
-                    md.append(String.format(Locale.ROOT, "| %s | %s | %.1f | %.1f | %.2f |%n", dtype, n, ours[0], theirs[0], ours[0] / theirs[0]));
+                    double[] ours = gflops(rs, "kernelbridge", dtype, n), theirs = gflops(rs, "openblas", dtype, n), blis = gflops(rs, "blis", dtype, n);
+                    md.append(String.format(Locale.ROOT, "| %s | %s | %.1f | %.1f | %.2f | %.1f | %.2f |%n", dtype, n, ours[0], theirs[0],
+                            ours[0] / theirs[0], blis[0], ours[0] / blis[0]));
                     figures.add(new Figure("gemm_" + dtype + "_n" + n, ours[0], ours[1], theirs[0], theirs[1], "OpenBLAS", "GFLOP/s"));
+                    figures.add(new Figure("gemm_" + dtype + "_n" + n + "_vs_blis", ours[0], ours[1], blis[0], blis[1], "BLIS", "GFLOP/s"));
                 }
             }
             md.append('\n');
