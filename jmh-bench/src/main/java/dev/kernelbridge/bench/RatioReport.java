@@ -94,9 +94,11 @@ public final class RatioReport {
             }
             md.append('\n');
             Collection<RunResult> dispatch = run(quick, DispatchBenchmark.class, opts -> opts);
-            double oursNs = score(dispatch, "tinyGemmKernelBridge"), theirsNs = score(dispatch, "tinyGemmOpenBlas"), ffm = score(dispatch, "ffmDowncall");
+            // run() reports every score in µs
+            double oursNs = 1e3 * score(dispatch, "tinyGemmKernelBridge"), theirsNs = 1e3 * score(dispatch, "tinyGemmOpenBlas");
+            double ffm = 1e3 * score(dispatch, "ffmDowncall");
             md.append(String.format(Locale.ROOT, "## Dispatch overhead (ns per call)%n%n| call | KernelBridge | OpenBLAS via FFM | ratio (speed) |%n|---|---:|---:|---:|%n"
-                    + "| SGEMM 8×8×8 | %.0f | %.0f | %.2f |%n| bare FFM downcall (openblas_get_num_threads) | — | %.1f | |%n%n", oursNs, theirsNs, theirsNs / oursNs, ffm));
+                    + "| SGEMM 8×8×8 | %.1f | %.1f | %.2f |%n| bare FFM downcall (openblas_get_num_threads) | — | %.1f | |%n%n", oursNs, theirsNs, theirsNs / oursNs, ffm));
             figures.add(new Figure("dispatch_sgemm8", 1e3 / oursNs, 0, 1e3 / theirsNs, 0, "OpenBLAS", "calls/µs"));
         }
         if (only.equals("all") || only.equals("opencl")) {
