@@ -97,9 +97,9 @@ public final class RatioReport {
             // run() reports every score in µs
             double oursNs = 1e3 * score(dispatch, "tinyGemmKernelBridge"), theirsNs = 1e3 * score(dispatch, "tinyGemmOpenBlas");
             double ffm = 1e3 * score(dispatch, "ffmDowncall");
-            md.append(String.format(Locale.ROOT, "## Dispatch overhead (ns per call)%n%n| call | KernelBridge | OpenBLAS via FFM | ratio (speed) |%n|---|---:|---:|---:|%n"
+            md.append(String.format(Locale.ROOT, "## Dispatch overhead (ns per call; shown, not gated)%n%n| call | KernelBridge | OpenBLAS via FFM | ratio (speed) |%n|---|---:|---:|---:|%n"
                     + "| SGEMM 8×8×8 | %.1f | %.1f | %.2f |%n| bare FFM downcall (openblas_get_num_threads) | — | %.1f | |%n%n", oursNs, theirsNs, theirsNs / oursNs, ffm));
-            figures.add(new Figure("dispatch_sgemm8", 1e3 / oursNs, 0, 1e3 / theirsNs, 0, "OpenBLAS", "calls/µs"));
+            // Shown, not gated: nanosecond latencies drift by a quarter between runs on a shared VM.
         }
         if (only.equals("all") || only.equals("opencl")) {
             String[] sizes = quick ? new String[] {"512", "2048"} : new String[] {"512", "1024", "2048"};
