@@ -11,7 +11,8 @@ import java.util.Map;
 
 /**
  * One benchmark run as stored in results.json, the history and the baseline: when, on what
- * (machine fingerprint: CPU, cores, JDK, OpenBLAS core, git revision) and the figures.
+ * (machine fingerprint: CPU, cores, JDK, OpenBLAS core and build, BLIS, the OpenCL and MPI packages,
+ * git revision) and the figures.
  */
 public record Results(String when, Map<String, String> machine, List<Figure> figures) {
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
@@ -25,6 +26,25 @@ public record Results(String when, Map<String, String> machine, List<Figure> fig
             Files.createDirectories(file.getParent());
         }
         Files.writeString(file, GSON.toJson(this) + "\n");
+    }
+
+    /** Debian package versions ("name=version, ..."), from dpkg's status file; "unknown" elsewhere. */
+    private static String installed(String... packages) {
+        try {
+            List<String> lines = Files.readAllLines(Path.of("/var/lib/dpkg/status"));
+            StringBuilder out = new StringBuilder();
+            String pkg = null;
+            for (String line : lines) {
+                if (line.startsWith("Package: ")) {
+                    pkg = line.substring(9).trim();
+                } else if (line.startsWith("Version: ") && pkg != null && java.util.Arrays.asList(packages).contains(pkg)) {
+                    out.append(out.isEmpty() ? "" : ", ").append(pkg).append('=').append(line.substring(9).trim());
+                }
+            }
+            return out.isEmpty() ? "none" : out.toString();
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
     }
 
     /** What the figures were measured on. The git revision comes from -Dkernelbridge.bench.revision. */
@@ -41,6 +61,9 @@ public record Results(String when, Map<String, String> machine, List<Figure> fig
         m.put("cores", String.valueOf(Runtime.getRuntime().availableProcessors()));
         m.put("jdk", Runtime.version().toString());
         m.put("openblasCore", openBlasCore);
+        m.put("openblas", OpenBlas.get().map(OpenBlas::config).orElse("unavailable"));
+        m.put("blis", Blis.get().map(Blis::version).orElse("unavailable"));
+        m.put("libraries", installed("libpocl2", "libclblast1", "ocl-icd-libopencl1", "libopenmpi3"));
         m.put("revision", System.getProperty("kernelbridge.bench.revision", "unknown"));
         return m;
     }
