@@ -42,7 +42,7 @@ final class GemmLauncher {
         for (long first = 0; first < call.batchCount(); first += chunk) {
             long items = Math.min(chunk, call.batchCount() - first);
             new KernelArgs(packKernel, device.id(), "pack_panels").u64(call.m()).u64(call.k()).i32(p.mr())
-                    .i32(OpenClDevice.transposed(call.transA()) ? 1 : 0)
+                    .i32(call.transA() == Transpose.NO_TRANS ? 0 : 1)
                     .u64(a.mem()).u64(call.offsetA() + first * call.strideA()).u64(call.lda()).u64(call.strideA()).u64(bufA);
             queue.launch(packKernel, "pack_panels", new long[] {mPanels * p.mr(), call.k(), items}, null);
             // op(B) is packed by columns: its "rows" are the n columns, and untransposed B is read across ldb.

@@ -49,8 +49,6 @@ final class OpenClBackend implements Backend {
         return config.cacheDirectory().resolve("tuning").resolve("opencl.json");
     }
 
-    TuningDatabase tuning() { return tuning; }
-
     @Override
     public List<BackendDevice> devices() {
         return List.copyOf(devices);

@@ -7,7 +7,6 @@ import dev.kernelbridge.DeviceKind;
 import dev.kernelbridge.DeviceOutOfMemoryException;
 import dev.kernelbridge.ReduceOp;
 import java.util.List;
-import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.DeviceInfo;
@@ -224,8 +223,6 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     OpenClQueue commandQueue() { return queue; }
 
     ReentrantLock lock() { return lock; }
-
-    static boolean transposed(Transpose t) { return t != Transpose.NO_TRANS; }
 
     void close() {
         lock.lock();

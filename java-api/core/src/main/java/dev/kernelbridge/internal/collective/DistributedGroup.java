@@ -60,7 +60,7 @@ public final class DistributedGroup implements CollectiveGroup {
             if (local == 1) {
                 direct(sequence, request, deadline);
             } else {
-                hierarchical(member, sequence, request, timeout, deadline);
+                hierarchical(member, sequence, request, deadline);
             }
         } catch (CollectiveException e) {
             abort(e);
@@ -97,7 +97,7 @@ public final class DistributedGroup implements CollectiveGroup {
      * group, (2) the leader runs the transport call for the whole process, (3) the leader's result
      * goes back to every local rank.
      */
-    private void hierarchical(int member, long sequence, CollectiveRequest req, Duration timeout, long deadline) {
+    private void hierarchical(int member, long sequence, CollectiveRequest req, long deadline) {
         DType dtype = req.dtype();
         long es = dtype.byteSize();
         int processes = transport.size();

@@ -5,13 +5,13 @@ import dev.kernelbridge.CollectiveMismatchException;
 import dev.kernelbridge.DType;
 import dev.kernelbridge.ReduceOp;
 import dev.kernelbridge.spi.BackendBuffer;
+import dev.kernelbridge.spi.BackendDevice;
+import dev.kernelbridge.spi.HostBuffer;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import dev.kernelbridge.spi.BackendDevice;
 
 /**
  * Collectives among ranks of one process, one thread per rank, over memory the host can address.
@@ -197,12 +197,16 @@ public final class InProcessGroup implements CollectiveGroup {
     /** Folds on rank {@code rank}'s device, or through host memory when the device declines the range. */
     private void reduceOn(int rank, CollectiveRequest req, List<BackendBuffer> ins, long inOffset, List<BackendBuffer> outs, long outOffset, long n) {
         if (!devices.get(rank).reduce(req.op(), req.dtype(), ins, inOffset, outs, outOffset, n)) {
-            reduceThroughHost(req.dtype(), req.op(), ins, inOffset, outs, outOffset, n);
+            fold(req.dtype(), req.op(), ins, inOffset, outs, outOffset, n);
         }
     }
 
-    /** The host path for one share of device buffers: copy out, fold in rank order, copy in. */
-    private void reduceThroughHost(DType dtype, ReduceOp op, List<BackendBuffer> ins, long inOffset,
+    /**
+     * The host fold, for host memory and for device shares alike: copy a step of every input into
+     * arrays, combine in rank order, copy the result into every output. All of a step is read before
+     * any of it is written, so outputs may be inputs.
+     */
+    private void fold(DType dtype, ReduceOp op, List<BackendBuffer> ins, long inOffset,
                                    List<BackendBuffer> outs, long outOffset, long n) {
         long es = dtype.byteSize();
         int step = (int) Math.min(STEP, n);
@@ -245,44 +249,13 @@ public final class InProcessGroup implements CollectiveGroup {
      * writing the result at byte {@code to} of every output (or only of {@code only}'s).
      */
     private void reduce(DType dtype, ReduceOp op, long from, long to, long n, Post only) {
-        if (dtype == DType.F32) {
-            float[] acc = new float[(int) Math.min(STEP, n)], next = new float[acc.length];
-            for (long done = 0; done < n; done += STEP) {
-                int len = (int) Math.min(STEP, n - done);
-                long src = from + done * 4, dst = to + done * 4;
-                MemorySegment.copy(posts[0].send(), ValueLayout.JAVA_FLOAT_UNALIGNED, src, acc, 0, len);
-                for (int r = 1; r < size; r++) {
-                    MemorySegment.copy(posts[r].send(), ValueLayout.JAVA_FLOAT_UNALIGNED, src, next, 0, len);
-                    ReduceKernels.combine(op, acc, next, len);
-                }
-                if (op == ReduceOp.AVG) {
-                    ReduceKernels.divide(acc, size, len);
-                }
-                for (Post p : posts) {
-                    if (only == null || p == only) {
-                        MemorySegment.copy(acc, 0, p.recv(), ValueLayout.JAVA_FLOAT_UNALIGNED, dst, len);
-                    }
-                }
-            }
-        } else {
-            double[] acc = new double[(int) Math.min(STEP, n)], next = new double[acc.length];
-            for (long done = 0; done < n; done += STEP) {
-                int len = (int) Math.min(STEP, n - done);
-                long src = from + done * 8, dst = to + done * 8;
-                MemorySegment.copy(posts[0].send(), ValueLayout.JAVA_DOUBLE_UNALIGNED, src, acc, 0, len);
-                for (int r = 1; r < size; r++) {
-                    MemorySegment.copy(posts[r].send(), ValueLayout.JAVA_DOUBLE_UNALIGNED, src, next, 0, len);
-                    ReduceKernels.combine(op, acc, next, len);
-                }
-                if (op == ReduceOp.AVG) {
-                    ReduceKernels.divide(acc, size, len);
-                }
-                for (Post p : posts) {
-                    if (only == null || p == only) {
-                        MemorySegment.copy(acc, 0, p.recv(), ValueLayout.JAVA_DOUBLE_UNALIGNED, dst, len);
-                    }
-                }
+        List<BackendBuffer> ins = new ArrayList<>(size), outs = new ArrayList<>(size);
+        for (Post p : posts) {
+            ins.add(HostBuffer.wrap(p.send()));
+            if (only == null || p == only) {
+                outs.add(HostBuffer.wrap(p.recv()));
             }
         }
+        fold(dtype, op, ins, from, outs, to, n);
     }
 }
