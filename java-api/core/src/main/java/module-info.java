@@ -7,9 +7,11 @@ module dev.kernelbridge.api {
     requires static jdk.incubator.vector;
     requires jdk.management;
     requires java.logging;
+    requires jdk.jfr;
 
     exports dev.kernelbridge;
     exports dev.kernelbridge.spi;
+    exports dev.kernelbridge.events;
 
     uses dev.kernelbridge.spi.BackendProvider;
     uses dev.kernelbridge.spi.TransportProvider;

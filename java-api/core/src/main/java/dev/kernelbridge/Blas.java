@@ -1,29 +1,27 @@
 package dev.kernelbridge;
 
 import dev.kernelbridge.GemmChecks.Region;
-import dev.kernelbridge.spi.BackendBuffer;
-import dev.kernelbridge.spi.GemmCall;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 
 /**
  * BLAS-style GEMM on host memory, so a framework adopts KernelBridge by changing one call.
  * The array forms take netlib's argument order and column-major storage (as netlib-java and
- * dev.ludovic.netlib do); the segment forms take a {@link Layout} like CBLAS. Placement is
- * automatic: a device that addresses host memory works on the caller's memory in place, any other
- * device gets copies. Arguments are checked exactly as {@link GemmOp}'s, before anything is
- * written. Thread-safe; obtained from {@link KernelBridge#blas()}.
+ * dev.ludovic.netlib do); the segment forms take a {@link Layout} like CBLAS. Placement follows a
+ * {@link Dispatch} (fastest device, a split across devices, or a pinned one); work that fails on a
+ * device is re-run on the next, and C is written only by a successful attempt. Arguments are
+ * checked exactly as {@link GemmOp}'s, before anything is written. Thread-safe; obtained from
+ * {@link KernelBridge#blas()} or {@link KernelBridge#blas(Dispatch)}.
  */
 public final class Blas {
     private static final Object NATIVE_MEMORY = new Object();
-    /** A thread that never runs: a segment it cannot access is confined to some thread. */
-    private static final Thread OTHER_THREAD = Thread.ofPlatform().unstarted(() -> { });
 
     private final KernelBridge bridge;
+    private final Dispatch dispatch;
 
-    Blas(KernelBridge bridge) {
+    Blas(KernelBridge bridge, Dispatch dispatch) {
         this.bridge = bridge;
+        this.dispatch = dispatch;
     }
 
     /** Netlib SGEMM: C := alpha·op(A)·op(B) + beta·C, column-major, with element offsets. */
@@ -66,13 +64,43 @@ public final class Blas {
         run(DType.F64, layout, transA, transB, m, n, k, alpha, beta, a, 0, lda, b, 0, ldb, c, 0, ldc);
     }
 
+    /**
+     * Strided-batched SGEMM on segments: for b in [0, batchCount), C_b := alpha·op(A_b)·op(B_b) + beta·C_b
+     * where X_b starts {@code b·strideX} floats after X's first element. SPLIT divides the batch items.
+     */
+    public void sgemmBatched(Layout layout, Transpose transA, Transpose transB, long m, long n, long k, float alpha,
+                             MemorySegment a, long lda, long strideA, MemorySegment b, long ldb, long strideB,
+                             float beta, MemorySegment c, long ldc, long strideC, long batchCount) {
+        run(DType.F32, layout, transA, transB, m, n, k, alpha, beta, a, 0, lda, strideA, b, 0, ldb, strideB, c, 0, ldc, strideC, batchCount);
+    }
+
+    /** Strided-batched DGEMM on segments; see {@link #sgemmBatched}. */
+    public void dgemmBatched(Layout layout, Transpose transA, Transpose transB, long m, long n, long k, double alpha,
+                             MemorySegment a, long lda, long strideA, MemorySegment b, long ldb, long strideB,
+                             double beta, MemorySegment c, long ldc, long strideC, long batchCount) {
+        run(DType.F64, layout, transA, transB, m, n, k, alpha, beta, a, 0, lda, strideA, b, 0, ldb, strideB, c, 0, ldc, strideC, batchCount);
+    }
+
+    /** The dispatch this facade places GEMMs by. */
+    public Dispatch dispatch() { return dispatch; }
+
     private void run(DType dtype, Layout layout, Transpose transA, Transpose transB, long m, long n, long k,
                      double alpha, double beta, MemorySegment a, long offA, long lda, MemorySegment b, long offB, long ldb,
                      MemorySegment c, long offC, long ldc) {
-        Region ra = region("a", a, dtype, offA, lda);
-        Region rb = region("b", b, dtype, offB, ldb);
-        Region rc = region("c", c, dtype, offC, ldc);
-        boolean work = GemmChecks.check(layout, transA, transB, m, n, k, alpha, beta, ra, rb, rc, 1);
+        run(dtype, layout, transA, transB, m, n, k, alpha, beta, a, offA, lda, 0, b, offB, ldb, 0, c, offC, ldc, 0, 1);
+    }
+
+    private void run(DType dtype, Layout layout, Transpose transA, Transpose transB, long m, long n, long k,
+                     double alpha, double beta, MemorySegment a, long offA, long lda, long strideA,
+                     MemorySegment b, long offB, long ldb, long strideB,
+                     MemorySegment c, long offC, long ldc, long strideC, long batchCount) {
+        if (batchCount < 0) {
+            throw new IllegalArgumentException("batchCount must be >= 0, got " + batchCount);
+        }
+        Region ra = region("a", a, dtype, offA, lda, strideA);
+        Region rb = region("b", b, dtype, offB, ldb, strideB);
+        Region rc = region("c", c, dtype, offC, ldc, strideC);
+        boolean work = GemmChecks.check(layout, transA, transB, m, n, k, alpha, beta, ra, rb, rc, batchCount);
         GemmChecks.require(!c.isReadOnly(), "c must be writable, got a read-only segment");
         for (MemorySegment s : new MemorySegment[] {a, b, c}) {
             if (!s.scope().isAlive()) {
@@ -86,83 +114,19 @@ public final class Blas {
             return;
         }
         bridge.lifetime.acquire();
-        // Staging memory is rare (confined segments, devices with their own memory); closing a
-        // shared arena costs a handshake with every thread, so only make one when it is needed.
-        Staging staging = new Staging();
         try {
-            Device device = placement();
-            BackendBuffer bufA = place(device, dtype, a, staging, true);
-            BackendBuffer bufB = place(device, dtype, b, staging, true);
-            BackendBuffer bufC = place(device, dtype, c, staging, beta != 0);
-            try {
-                GemmCall call = GemmChecks.toCall(layout, transA, transB, m, n, k, alpha, beta, ra, bufA, rb, bufB, rc, bufC, 1);
-                device.spi().gemm(call);
-                if (bufC.hostSegment().isEmpty() || bufC.hostSegment().get() != c) {
-                    bufC.copyOut(0, c);
-                }
-            } finally {
-                for (BackendBuffer buf : new BackendBuffer[] {bufA, bufB, bufC}) {
-                    buf.release();
-                }
-            }
+            bridge.scheduler().run(GemmChecks.toHost(layout, transA, transB, m, n, k, alpha, beta, ra, a, rb, b, rc, c, batchCount), dispatch);
         } finally {
-            staging.close();
             bridge.lifetime.release();
         }
     }
 
-    /** For now the first device that works on host memory in place, else the default device. */
-    private Device placement() {
-        for (Device d : bridge.devices()) {
-            if (d.spi().sharesHostMemory()) {
-                return d;
-            }
-        }
-        return bridge.defaultDevice();
-    }
-
-    /**
-     * The caller's memory in place when the device can address it and any thread may touch it;
-     * otherwise a copy (device memory, or shared host memory for a thread-confined segment).
-     */
-    private static BackendBuffer place(Device device, DType dtype, MemorySegment host, Staging staging, boolean copyIn) {
-        boolean anyThread = host.isAccessibleBy(OTHER_THREAD);
-        if (device.spi().sharesHostMemory() && anyThread) {
-            return device.spi().wrapHost(host);
-        }
-        BackendBuffer buf = device.spi().sharesHostMemory()
-                ? device.spi().wrapHost(staging.allocate(host.byteSize()))
-                : device.spi().allocate(dtype, (host.byteSize() + dtype.byteSize() - 1) / dtype.byteSize());
-        if (copyIn) {
-            buf.copyIn(0, host);
-        }
-        return buf;
-    }
-
-    /** A shared arena made on first use. */
-    private static final class Staging {
-        private Arena arena;
-
-        MemorySegment allocate(long bytes) {
-            if (arena == null) {
-                arena = Arena.ofShared();
-            }
-            return arena.allocate(Math.max(1, bytes), 64).asSlice(0, bytes);
-        }
-
-        void close() {
-            if (arena != null) {
-                arena.close();
-            }
-        }
-    }
-
-    private static Region region(String name, MemorySegment s, DType dtype, long offset, long ld) {
+    private static Region region(String name, MemorySegment s, DType dtype, long offset, long ld, long stride) {
         if (s == null) {
-            return new Region(name, null, 0, 0, dtype, offset, ld, 0);
+            return new Region(name, null, 0, 0, dtype, offset, ld, stride);
         }
         Object memory = s.heapBase().orElse(NATIVE_MEMORY);
-        return new Region(name, memory, s.address(), s.byteSize() / dtype.byteSize(), dtype, offset, ld, 0);
+        return new Region(name, memory, s.address(), s.byteSize() / dtype.byteSize(), dtype, offset, ld, stride);
     }
 
     @Override

@@ -36,8 +36,26 @@ public final class Config {
     public static final Knob CACHE_DIR = new Knob("cache.dir", "",
             "Where tuning results and compiled kernels are kept; empty means $XDG_CACHE_HOME/kernelbridge, else ~/.cache/kernelbridge.");
 
+    public static final Knob DISPATCH = new Knob("dispatch", "fastest",
+            "Placement of host-memory GEMMs: fastest, split, split:ID,ID,... or pinned:ID (see Dispatch).");
+    public static final Knob FALLBACK = new Knob("fallback", "allow",
+            "allow: failed work is re-run on the next healthy device, the CPU last; forbid: the failure is thrown.");
+    public static final Knob GEMM_DEADLINE = new Knob("gemm.deadline", "auto",
+            "Deadline of one GEMM attempt on a device: auto (10 s + 1 s per GFLOP) or a duration.");
+    public static final Knob HEALTH_FAILURES = new Knob("health.failures", "2",
+            "Consecutive failures that quarantine a device (the first makes it DEGRADED); a missed deadline quarantines at once.");
+    public static final Knob HEALTH_PROBE = new Knob("health.probe", "5s",
+            "How long a quarantined device waits before its first verified probe GEMM; doubles after each failed probe, up to 5m.");
+    public static final Knob CANARY = new Knob("canary", "0",
+            "Fraction of GEMMs (0 to 1) whose sampled tile is recomputed on a second device to catch silent corruption; 0 is off.");
+    public static final Knob CANARY_TILE = new Knob("canary.tile", "32",
+            "Rows and columns of the tile a canary recomputes.");
+    public static final Knob FAULTS = new Knob("faults", "",
+            "Fault injection for tests and demos: device=faults;... e.g. opencl:1=fail-every:3,latency:20ms (see FaultPlan).");
+
     /** The knobs of the core, for doctor and documentation. */
-    public static final List<Knob> CORE_KNOBS = List.of(BACKEND, CPU_THREADS, CPU_VECTOR, COLLECTIVE_TIMEOUT, TRANSPORT, CACHE_DIR);
+    public static final List<Knob> CORE_KNOBS = List.of(BACKEND, CPU_THREADS, CPU_VECTOR, COLLECTIVE_TIMEOUT, TRANSPORT, CACHE_DIR,
+            DISPATCH, FALLBACK, GEMM_DEADLINE, HEALTH_FAILURES, HEALTH_PROBE, CANARY, CANARY_TILE, FAULTS);
 
     private final Map<String, String> overrides;
     private final Map<String, String> properties;
@@ -122,6 +140,20 @@ public final class Config {
         String xdg = System.getenv("XDG_CACHE_HOME");
         java.nio.file.Path base = xdg != null && !xdg.isBlank() ? java.nio.file.Path.of(xdg) : java.nio.file.Path.of(System.getProperty("user.home"), ".cache");
         return base.resolve("kernelbridge");
+    }
+
+    /** A number in [min, max]; IllegalArgumentException naming the property otherwise. */
+    public double getDouble(Knob knob, double min, double max) {
+        String v = get(knob);
+        try {
+            double d = Double.parseDouble(v);
+            if (d >= min && d <= max) {
+                return d;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(knob.property() + " must be a number in [" + min + ", " + max + "], got '" + v + "'");
     }
 
     public Duration getDuration(Knob knob) {

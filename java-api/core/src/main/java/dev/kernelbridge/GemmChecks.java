@@ -103,6 +103,21 @@ final class GemmChecks {
                 beta, bufC, c.offset(), c.ld(), c.stride(), batchCount);
     }
 
+    /** The checked call on host memory, in the same column-major form as {@link #toCall}. */
+    static dev.kernelbridge.internal.dispatch.HostGemm toHost(Layout layout, Transpose transA, Transpose transB, long m, long n, long k,
+                           double alpha, double beta, Region a, java.lang.foreign.MemorySegment segA, Region b,
+                           java.lang.foreign.MemorySegment segB, Region c, java.lang.foreign.MemorySegment segC, long batchCount) {
+        long kk = alpha == 0 ? 0 : k;
+        if (layout == Layout.ROW_MAJOR) {
+            return new dev.kernelbridge.internal.dispatch.HostGemm(c.dtype(), transB, transA, n, m, kk, alpha,
+                    segB, b.offset(), b.ld(), b.stride(), segA, a.offset(), a.ld(), a.stride(),
+                    beta, segC, c.offset(), c.ld(), c.stride(), batchCount);
+        }
+        return new dev.kernelbridge.internal.dispatch.HostGemm(c.dtype(), transA, transB, m, n, kk, alpha,
+                segA, a.offset(), a.ld(), a.stride(), segB, b.offset(), b.ld(), b.stride(),
+                beta, segC, c.offset(), c.ld(), c.stride(), batchCount);
+    }
+
     private static void checkLd(String name, long ld, Layout layout, long rows, long cols) {
         long min = GemmOp.tightLd(layout, rows, cols);
         if (ld < min) {

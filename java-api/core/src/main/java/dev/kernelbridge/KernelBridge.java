@@ -12,6 +12,11 @@ import dev.kernelbridge.spi.GemmCall;
 import dev.kernelbridge.spi.Transport;
 import dev.kernelbridge.spi.TransportProvider;
 import dev.kernelbridge.internal.collective.DistributedGroup;
+import dev.kernelbridge.internal.cpu.CpuBackendProvider;
+import dev.kernelbridge.internal.dispatch.Scheduler;
+import dev.kernelbridge.internal.dispatch.Telemetry;
+import dev.kernelbridge.internal.faults.FaultPlan;
+import dev.kernelbridge.internal.faults.FaultyDevice;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -46,6 +51,9 @@ public final class KernelBridge implements AutoCloseable {
     private final Set<Communicator> openCommunicators = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicLong allocatedBytes = new java.util.concurrent.atomic.AtomicLong();
     private final ExecutorService asyncExecutor = Executors.newVirtualThreadPerTaskExecutor();
+    private final Telemetry telemetry = new Telemetry();
+    private final Scheduler scheduler;
+    private final Dispatch dispatch;
     private Transport transport;
     private volatile Blas blas;
 
@@ -54,6 +62,20 @@ public final class KernelBridge implements AutoCloseable {
         this.statuses = List.copyOf(statuses);
         this.backends = List.copyOf(backends);
         this.devices = List.copyOf(devices);
+        this.dispatch = Dispatch.fromConfig(config);
+        int failures = config.getInt(Config.HEALTH_FAILURES);
+        if (failures < 1) {
+            throw new IllegalArgumentException(Config.HEALTH_FAILURES.property() + " must be >= 1, got " + failures);
+        }
+        List<Scheduler.DeviceEntry> entries = new ArrayList<>();
+        for (Device d : devices) {
+            entries.add(new Scheduler.DeviceEntry(d.id(), d.spi(), CpuBackendProvider.isBuiltIn(d.spi()), d.backend().equals("cpu")));
+        }
+        this.scheduler = new Scheduler(entries, telemetry, failures, config.getDuration(Config.HEALTH_PROBE),
+                config.getDouble(Config.CANARY, 0, 1), Math.max(1, config.getInt(Config.CANARY_TILE)));
+        for (String id : dispatch.devices()) {
+            device(id); // names an unknown id now rather than at the first GEMM
+        }
     }
 
     /** Opens every available backend (or those named by {@code kernelbridge.backend}). */
@@ -84,6 +106,8 @@ public final class KernelBridge implements AutoCloseable {
             throw new IllegalArgumentException(Config.BACKEND.property() + " must be auto or backend names, got '" + selection + "'");
         }
 
+        java.util.Map<String, FaultPlan> faults = FaultPlan.parse(config.get(Config.FAULTS));
+        Dispatch.fromConfig(config); // a malformed dispatch setting fails before any backend opens
         List<BackendStatus> statuses = new ArrayList<>();
         List<Backend> backends = new ArrayList<>();
         List<Device> devices = new ArrayList<>();
@@ -104,7 +128,12 @@ public final class KernelBridge implements AutoCloseable {
                 backends.add(backend);
                 List<BackendDevice> ds = backend.devices();
                 for (int i = 0; i < ds.size(); i++) {
-                    devices.add(new Device(name, i, ds.get(i)));
+                    FaultPlan plan = faults.remove(name + ":" + i);
+                    BackendDevice spi = plan == null ? ds.get(i) : new FaultyDevice(name + ":" + i, ds.get(i), plan);
+                    if (plan != null) {
+                        LOG.log(Level.WARNING, "{0}:{1} has faults injected ({2})", name, i, Config.FAULTS.property());
+                    }
+                    devices.add(new Device(name, i, spi));
                 }
                 statuses.add(new BackendStatus(name, p.priority(), BackendStatus.State.OPENED, a.cause()));
                 LOG.log(Level.INFO, "backend {0} opened with {1} device(s): {2}", name, ds.size(), a.cause());
@@ -125,7 +154,17 @@ public final class KernelBridge implements AutoCloseable {
         if (devices.isEmpty()) {
             throw new IllegalStateException("no device is available; backends: " + statuses);
         }
-        return new KernelBridge(config, statuses, backends, devices);
+        if (!faults.isEmpty()) {
+            backends.forEach(KernelBridge::closeQuietly);
+            throw new IllegalArgumentException(Config.FAULTS.property() + " names devices that do not exist: " + faults.keySet()
+                    + " (devices: " + devices.stream().map(Device::id).toList() + ")");
+        }
+        try {
+            return new KernelBridge(config, statuses, backends, devices);
+        } catch (RuntimeException e) {
+            backends.forEach(KernelBridge::closeQuietly);
+            throw e;
+        }
     }
 
     private static List<BackendProvider> discover() {
@@ -219,17 +258,18 @@ public final class KernelBridge implements AutoCloseable {
         return allocate(defaultDevice(), dtype, length);
     }
 
-    /** Runs {@code op} on the device that holds C and returns when C is written. */
+    /**
+     * Runs {@code op} on the device that holds its buffers and returns when C is written. The data
+     * lives there, so there is no failover (host-memory GEMMs through {@link #blas()} have it); the
+     * attempt has the dispatch deadline, its outcome counts toward the device's health, and a
+     * quarantined or lost device refuses the call with a {@link DeviceException}.
+     */
     public void gemm(GemmOp op) {
         Prepared p = prepare(op);
         if (p == null) {
             return;
         }
-        try {
-            p.device.spi().gemm(p.call);
-        } finally {
-            p.release.run();
-        }
+        scheduler.runOn(p.device.id(), p.call, dispatch.deadline().orElse(null), p.release);
     }
 
     /**
@@ -242,13 +282,8 @@ public final class KernelBridge implements AutoCloseable {
             return CompletableFuture.completedFuture(null);
         }
         try {
-            return CompletableFuture.runAsync(() -> {
-                try {
-                    p.device.spi().gemm(p.call);
-                } finally {
-                    p.release.run();
-                }
-            }, asyncExecutor);
+            return CompletableFuture.runAsync(() -> scheduler.runOn(p.device.id(), p.call, dispatch.deadline().orElse(null), p.release),
+                    asyncExecutor);
         } catch (RuntimeException e) {
             p.release.run();
             throw e;
@@ -285,15 +320,68 @@ public final class KernelBridge implements AutoCloseable {
         }
     }
 
-    /** The BLAS-style facade on heap arrays and memory segments, placed automatically. */
+    /** The BLAS-style facade on heap arrays and memory segments, placed as {@code kernelbridge.dispatch} says. */
     public Blas blas() {
         checkOpen();
         Blas b = blas;
         if (b == null) {
-            b = blas = new Blas(this);
+            b = blas = new Blas(this, dispatch);
         }
         return b;
     }
+
+    /** The BLAS-style facade placed by {@code dispatch} (a policy per call site). */
+    public Blas blas(Dispatch dispatch) {
+        GemmChecks.requireNonNull(dispatch, "dispatch must not be null");
+        checkOpen();
+        for (String id : dispatch.devices()) {
+            device(id);
+        }
+        return new Blas(this, dispatch);
+    }
+
+    /** The dispatch {@link #blas()} uses, from the configuration. */
+    public Dispatch dispatch() { return dispatch; }
+
+    /** Health, counters and live throughput of every device, and the scheduler's totals. */
+    public Metrics metrics() {
+        return scheduler.metrics();
+    }
+
+    /** The health state of {@code device}. */
+    public HealthState health(Device device) {
+        GemmChecks.requireNonNull(device, "device must not be null");
+        return scheduler.state(device.id());
+    }
+
+    /**
+     * Runs the verified probe GEMM (small integers, exact, each dtype) on {@code device} now. A
+     * quarantined device that passes returns to HEALTHY; a working one that fails is quarantined.
+     * False for a lost device.
+     */
+    public boolean probe(Device device) {
+        GemmChecks.requireNonNull(device, "device must not be null");
+        if (!devices.contains(device)) {
+            throw new IllegalArgumentException("device must belong to this KernelBridge, got " + device);
+        }
+        lifetime.acquire();
+        try {
+            return scheduler.probe(device.id());
+        } finally {
+            lifetime.release();
+        }
+    }
+
+    /**
+     * Calls {@code listener} for every failover, health change and canary mismatch, in order, on a
+     * thread of the bridge; close the handle to stop.
+     */
+    public AutoCloseable subscribe(java.util.function.Consumer<DispatchEvent> listener) {
+        GemmChecks.requireNonNull(listener, "listener must not be null");
+        return telemetry.subscribe(listener);
+    }
+
+    Scheduler scheduler() { return scheduler; }
 
     /**
      * A group of {@code devices.size()} in-process ranks, rank r on {@code devices.get(r)}; the same
@@ -400,10 +488,13 @@ public final class KernelBridge implements AutoCloseable {
     /** Waits for operations in flight, closes communicators, frees open buffers, closes backends. Idempotent. */
     @Override
     public void close() {
+        scheduler.interruptAbandoned(); // an abandoned attempt still holds its buffers; let an injected hang end
         if (!lifetime.close()) {
             return;
         }
         asyncExecutor.shutdown();
+        scheduler.close();
+        telemetry.close();
         for (Communicator c : List.copyOf(openCommunicators)) {
             c.close();
         }

@@ -46,6 +46,12 @@ public interface BackendDevice {
     }
 
     /**
+     * The GEMM throughput this device is expected to reach for {@code dtype}, in GFLOP/s, from tuning
+     * data; 0 when unknown. The scheduler starts from it and replaces it with live measurements.
+     */
+    default double expectedGflops(DType dtype) { return 0; }
+
+    /**
      * Runs a checked, column-major GEMM (see {@link GemmCall}) and returns when C is written.
      */
     void gemm(GemmCall call);

@@ -3,6 +3,7 @@ package dev.kernelbridge.opencl;
 import static org.lwjgl.opencl.CL10.*;
 
 import dev.kernelbridge.DType;
+import dev.kernelbridge.events.TuningLookupEvent;
 import dev.kernelbridge.DeviceKind;
 import dev.kernelbridge.DeviceOutOfMemoryException;
 import dev.kernelbridge.ReduceOp;
@@ -179,6 +180,15 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
         return new GemmTuner(this, tuningFile).tune(budget, listener);
     }
 
+    /** The throughput the tuning data recorded for this device, 0 when it holds none for it. */
+    @Override
+    public double expectedGflops(DType dtype) {
+        return tuning.lookup("gemm", dtype.name(), identity())
+                .filter(m -> m.level() == TuningDatabase.Level.DEVICE || m.level() == TuningDatabase.Level.DEVICE_AND_DRIVER)
+                .map(m -> m.entry().provenance() == null ? 0.0 : m.entry().provenance().gflops())
+                .orElse(0.0);
+    }
+
     /** The GEMM program for {@code dtype}, built on first use with the parameters the tuning database gives. */
     Gemm gemmFor(DType dtype) {
         lock.lock();
@@ -188,6 +198,15 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
                 var match = tuning.lookup("gemm", dtype.name(), identity());
                 GemmParameters params = match.map(m -> GemmParameters.fromDefines(m.entry().parameters())).orElse(GemmParameters.KERNEL_DEFAULTS);
                 String origin = match.map(m -> m.source() + " " + m.level().name().toLowerCase().replace('_', ' ')).orElse("kernel defaults");
+                TuningLookupEvent e = new TuningLookupEvent();
+                if (e.shouldCommit()) {
+                    e.device = id;
+                    e.kernel = "gemm";
+                    e.dtype = dtype.label();
+                    e.level = origin;
+                    e.parameters = params.buildOptions();
+                    e.commit();
+                }
                 g = new Gemm(buildGemm(dtype, params), params, origin);
                 gemms.put(dtype, g);
             }

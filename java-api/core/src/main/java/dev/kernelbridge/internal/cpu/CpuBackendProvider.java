@@ -24,4 +24,9 @@ public final class CpuBackendProvider implements BackendProvider {
     public Backend open(Config config) {
         return new CpuBackend(config);
     }
+
+    /** True for a device of this backend as such (not wrapped): it is pure Java and cannot hang. */
+    public static boolean isBuiltIn(dev.kernelbridge.spi.BackendDevice device) {
+        return device instanceof CpuDevice;
+    }
 }

@@ -1,0 +1,187 @@
+package dev.kernelbridge.internal.dispatch;
+
+import dev.kernelbridge.DeviceMetrics;
+import dev.kernelbridge.HealthState;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The health record of one device: counters, live throughput per shape class, and the state machine
+ * HEALTHY → DEGRADED → QUARANTINED (→ probe → HEALTHY), or LOST for good. Transitions are reported
+ * to {@link Telemetry}. Thread-safe (one lock per device; held for microseconds).
+ */
+final class Health {
+    /** Weight of the newest sample in the throughput averages. */
+    private static final double EWMA = 0.3;
+    /** Throughput below this fraction of the device's own best for a class is drift. */
+    private static final double DRIFT = 0.5;
+    private static final int DRIFT_SAMPLES = 8;
+    private static final int RECOVERY_SUCCESSES = 3;
+    private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
+
+    /** Live throughput of one shape class. The first sample is warm-up (kernel builds, caches) and is dropped. */
+    static final class Rate {
+        boolean warm;
+        int samples;
+        double gflops;
+        double best;
+        long lastNanos;
+    }
+
+    private final String device;
+    private final Telemetry telemetry;
+    private final int failuresToQuarantine;
+    private final Duration firstProbe;
+    private final Map<Long, Rate> rates = new HashMap<>();
+    private HealthState state = HealthState.HEALTHY;
+    private String reason = "";
+    private long launches, failures, timeouts, corruptions, failoversFrom, failoversTo, probes;
+    private int consecutiveFailures, successesSinceTrouble;
+    private long probeDueNanos;
+    private Duration backoff;
+    private boolean probing;
+
+    Health(String device, Telemetry telemetry, int failuresToQuarantine, Duration firstProbe) {
+        this.device = device;
+        this.telemetry = telemetry;
+        this.failuresToQuarantine = failuresToQuarantine;
+        this.firstProbe = firstProbe;
+        this.backoff = firstProbe;
+    }
+
+    synchronized HealthState state() { return state; }
+
+    synchronized boolean dispatchable() { return state.dispatchable(); }
+
+    /** The live throughput for a class, or 0 when not measured yet. */
+    synchronized double gflops(long shapeClass) {
+        Rate r = rates.get(shapeClass);
+        return r == null || r.samples == 0 ? 0 : r.gflops;
+    }
+
+    /** When the class was last measured (0: never), for re-measuring the stalest. */
+    synchronized long lastMeasured(long shapeClass) {
+        Rate r = rates.get(shapeClass);
+        return r == null ? 0 : r.lastNanos;
+    }
+
+    synchronized void success(long shapeClass, double flops, long nanos) {
+        launches++;
+        consecutiveFailures = 0;
+        Rate r = rates.computeIfAbsent(shapeClass, x -> new Rate());
+        r.lastNanos = System.nanoTime();
+        if (!r.warm) {
+            r.warm = true;
+        } else if (nanos > 0) {
+            double g = flops / nanos;
+            r.gflops = r.samples == 0 ? g : (1 - EWMA) * r.gflops + EWMA * g;
+            r.samples++;
+            r.best = Math.max(r.best, r.gflops);
+        }
+        boolean drifting = r.samples >= DRIFT_SAMPLES && r.gflops < DRIFT * r.best;
+        if (state == HealthState.HEALTHY && drifting) {
+            move(HealthState.DEGRADED, String.format("latency drift: %s at %.1f GFLOP/s, its best %.1f", ShapeClass.describe(shapeClass), r.gflops, r.best));
+        } else if (state == HealthState.DEGRADED && !drifting && ++successesSinceTrouble >= RECOVERY_SUCCESSES) {
+            move(HealthState.HEALTHY, successesSinceTrouble + " successful launches");
+        }
+    }
+
+    /** A device error that may pass (launch failure, out of resources). */
+    synchronized void failure(String what) {
+        launches++;
+        failures++;
+        successesSinceTrouble = 0;
+        if (++consecutiveFailures >= failuresToQuarantine) {
+            quarantine(consecutiveFailures + " consecutive failures, last: " + what);
+        } else if (state == HealthState.HEALTHY) {
+            move(HealthState.DEGRADED, what);
+        }
+    }
+
+    /** Out of memory: the work goes elsewhere but the device is not at fault. */
+    synchronized void outOfMemory() {
+        launches++;
+    }
+
+    /** A missed deadline: the device is suspect and must pass a probe before it gets work again. */
+    synchronized void timeout(String what) {
+        launches++;
+        timeouts++;
+        quarantine(what);
+    }
+
+    /** A result that a second device contradicts. */
+    synchronized void corruption(String what) {
+        corruptions++;
+        quarantine(what);
+    }
+
+    /** A sticky fault or a vanished device: never used again in this process. */
+    synchronized void lost(String what) {
+        launches++;
+        failures++;
+        if (state != HealthState.LOST) {
+            move(HealthState.LOST, what);
+        }
+    }
+
+    synchronized void failoverFrom() { failoversFrom++; }
+
+    synchronized void failoverTo() { failoversTo++; }
+
+    private void quarantine(String why) {
+        successesSinceTrouble = 0;
+        if (state == HealthState.LOST) {
+            return;
+        }
+        if (state != HealthState.QUARANTINED) {
+            backoff = firstProbe;
+            move(HealthState.QUARANTINED, why);
+        }
+        probeDueNanos = System.nanoTime() + backoff.toNanos();
+    }
+
+    /** True (once, until {@link #probed}) when a quarantined device's probe is due. */
+    synchronized boolean claimProbe(boolean evenIfEarly) {
+        if (state != HealthState.QUARANTINED || probing || (!evenIfEarly && System.nanoTime() < probeDueNanos)) {
+            return false;
+        }
+        probing = true;
+        return true;
+    }
+
+    synchronized void probed(boolean passed, String detail) {
+        probing = false;
+        probes++;
+        if (state != HealthState.QUARANTINED) {
+            return;
+        }
+        if (passed) {
+            consecutiveFailures = 0;
+            rates.clear();
+            move(HealthState.HEALTHY, "probe passed: " + detail);
+        } else {
+            backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+            probeDueNanos = System.nanoTime() + backoff.toNanos();
+            reason = "probe failed: " + detail + "; next probe in " + backoff.toMillis() + " ms";
+        }
+    }
+
+    private void move(HealthState to, String why) {
+        HealthState from = state;
+        state = to;
+        reason = why;
+        telemetry.healthChanged(device, from, to, why);
+    }
+
+    synchronized DeviceMetrics snapshot() {
+        Map<String, Double> t = new HashMap<>();
+        rates.forEach((k, r) -> {
+            if (r.samples > 0) {
+                t.put(ShapeClass.describe(k), Math.round(r.gflops * 10) / 10.0);
+            }
+        });
+        return new DeviceMetrics(device, state, reason, launches, failures, timeouts, corruptions, failoversFrom, failoversTo, probes, t);
+    }
+}

@@ -1,0 +1,108 @@
+package dev.kernelbridge.internal.dispatch;
+
+import dev.kernelbridge.DispatchEvent;
+import dev.kernelbridge.HealthState;
+import dev.kernelbridge.events.CanaryMismatchEvent;
+import dev.kernelbridge.events.DeviceHealthChangeEvent;
+import dev.kernelbridge.events.FailoverEvent;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * Where the scheduler says what it did: a log line, a JFR event and the subscribers, for every
+ * failover, health change and canary mismatch; plus the totals of the metrics snapshot.
+ * Subscribers are called in order on one thread of their own, never under a scheduler lock.
+ */
+public final class Telemetry implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("dev.kernelbridge.dispatch");
+
+    private final List<Consumer<DispatchEvent>> listeners = new CopyOnWriteArrayList<>();
+    private final ExecutorService delivery = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "kernelbridge-events");
+        t.setDaemon(true);
+        return t;
+    });
+    final AtomicLong operations = new AtomicLong();
+    final AtomicLong splits = new AtomicLong();
+    final AtomicLong failovers = new AtomicLong();
+    final AtomicLong canaryChecks = new AtomicLong();
+    final AtomicLong canaryMismatches = new AtomicLong();
+
+    public AutoCloseable subscribe(Consumer<DispatchEvent> listener) {
+        listeners.add(listener);
+        return () -> listeners.remove(listener);
+    }
+
+    void healthChanged(String device, HealthState from, HealthState to, String reason) {
+        LOG.log(to.dispatchable() ? Level.INFO : Level.WARNING, "{0}: {1} -> {2}: {3}", device, from, to, reason);
+        DeviceHealthChangeEvent e = new DeviceHealthChangeEvent();
+        if (e.shouldCommit()) {
+            e.device = device;
+            e.from = from.name();
+            e.to = to.name();
+            e.reason = reason;
+            e.commit();
+        }
+        publish(new DispatchEvent.HealthChange(device, from, to, reason));
+    }
+
+    void failover(String operation, String part, String from, String to, String reason, long failedNanos) {
+        failovers.incrementAndGet();
+        LOG.log(Level.WARNING, "{0} ({1}) failed on {2}: {3}; re-running on {4}", operation, part, from, reason, to);
+        FailoverEvent e = new FailoverEvent();
+        if (e.shouldCommit()) {
+            e.operation = operation;
+            e.part = part;
+            e.from = from;
+            e.to = to;
+            e.reason = reason;
+            e.failedAttemptNanos = failedNanos;
+            e.commit();
+        }
+        publish(new DispatchEvent.Failover(operation, part, from, to, reason, Duration.ofNanos(failedNanos)));
+    }
+
+    void canaryMismatch(String device, String checkedOn, String detail) {
+        canaryMismatches.incrementAndGet();
+        LOG.log(Level.WARNING, "result canary: {0} disagrees with {1}: {2}", device, checkedOn, detail);
+        CanaryMismatchEvent e = new CanaryMismatchEvent();
+        if (e.shouldCommit()) {
+            e.device = device;
+            e.checkedOn = checkedOn;
+            e.detail = detail;
+            e.commit();
+        }
+        publish(new DispatchEvent.CanaryMismatch(device, checkedOn, detail));
+    }
+
+    private void publish(DispatchEvent event) {
+        if (listeners.isEmpty()) {
+            return;
+        }
+        try {
+            delivery.execute(() -> {
+                for (Consumer<DispatchEvent> l : listeners) {
+                    try {
+                        l.accept(event);
+                    } catch (RuntimeException e) {
+                        LOG.log(Level.WARNING, "a dispatch event listener threw; continuing", e);
+                    }
+                }
+            });
+        } catch (RejectedExecutionException closed) {
+            // the bridge is closing: nobody is left to tell
+        }
+    }
+
+    @Override
+    public void close() {
+        delivery.shutdown();
+    }
+}

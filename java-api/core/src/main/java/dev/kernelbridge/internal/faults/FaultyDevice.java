@@ -1,0 +1,137 @@
+package dev.kernelbridge.internal.faults;
+
+import dev.kernelbridge.DType;
+import dev.kernelbridge.DeviceException;
+import dev.kernelbridge.DeviceLostException;
+import dev.kernelbridge.DeviceOutOfMemoryException;
+import dev.kernelbridge.ReduceOp;
+import dev.kernelbridge.spi.BackendBuffer;
+import dev.kernelbridge.spi.BackendDevice;
+import dev.kernelbridge.spi.DeviceInfo;
+import dev.kernelbridge.spi.GemmCall;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A real device with faults injected as its {@link FaultPlan} says: the work itself is done by the
+ * device underneath, so a test or {@code demo --chaos} exercises the real backend and the real
+ * failover. Native codes of injected faults are negative and named {@code INJECTED_*}.
+ */
+public final class FaultyDevice implements BackendDevice {
+    /** How long an injected hang lasts at most when nobody interrupts it. */
+    private static final long HANG_LIMIT_MS = 10 * 60 * 1000;
+
+    private final String id;
+    private final BackendDevice device;
+    private final FaultPlan plan;
+    private final AtomicLong launches = new AtomicLong();
+    private final AtomicLong allocations = new AtomicLong();
+    private final AtomicLong injected = new AtomicLong();
+    private volatile boolean lost;
+
+    public FaultyDevice(String id, BackendDevice device, FaultPlan plan) {
+        this.id = id;
+        this.device = device;
+        this.plan = plan;
+    }
+
+    /** The device without its faults: for peers asking whether they can address it. */
+    public static BackendDevice unwrap(BackendDevice d) {
+        return d instanceof FaultyDevice f ? f.device : d;
+    }
+
+    /** Launches seen so far, the failed and hung ones included. */
+    public long launches() { return launches.get(); }
+
+    /** Faults injected so far. */
+    public long injected() { return injected.get(); }
+
+    @Override
+    public DeviceInfo info() { return device.info(); }
+
+    @Override
+    public BackendBuffer allocate(DType dtype, long elements) {
+        long n = allocations.incrementAndGet();
+        if (plan.oomEvery() > 0 && n % plan.oomEvery() == 0 && take()) {
+            throw new DeviceOutOfMemoryException(id, -4, "INJECTED_OUT_OF_MEMORY",
+                    "injected out-of-memory on allocation " + n + " (" + elements + " " + dtype.label() + ")");
+        }
+        return device.allocate(dtype, elements);
+    }
+
+    @Override
+    public boolean sharesHostMemory() { return device.sharesHostMemory(); }
+
+    @Override
+    public BackendBuffer wrapHost(MemorySegment hostMemory) { return device.wrapHost(hostMemory); }
+
+    @Override
+    public boolean addresses(BackendDevice other) { return device.addresses(unwrap(other)); }
+
+    @Override
+    public boolean reduce(ReduceOp op, DType dtype, List<BackendBuffer> inputs, long inByteOffset,
+                          List<BackendBuffer> outputs, long outByteOffset, long count) {
+        return device.reduce(op, dtype, inputs, inByteOffset, outputs, outByteOffset, count);
+    }
+
+    @Override
+    public void gemm(GemmCall call) {
+        long n = launches.incrementAndGet();
+        if (lost) {
+            throw new DeviceLostException(id, -999, "INJECTED_DEVICE_LOST", "device was lost at an earlier launch", null);
+        }
+        if (!plan.latency().isZero()) {
+            sleep(plan.latency().toMillis());
+        }
+        if (plan.loseAt() > 0 && n >= plan.loseAt() && take()) {
+            lost = true;
+            throw new DeviceLostException(id, -999, "INJECTED_DEVICE_LOST", "injected loss of the device at launch " + n, null);
+        }
+        if (plan.failEvery() > 0 && n % plan.failEvery() == 0 && take()) {
+            throw new DeviceException(id, -5, "INJECTED_LAUNCH_FAILURE", "injected launch failure at launch " + n);
+        }
+        if (plan.hangEvery() > 0 && n % plan.hangEvery() == 0 && take()) {
+            sleep(HANG_LIMIT_MS);
+            throw new DeviceException(id, -6, "INJECTED_HANG", "injected hang at launch " + n + " ended");
+        }
+        device.gemm(call);
+        if (plan.corruptEvery() > 0 && n % plan.corruptEvery() == 0 && take()) {
+            corruptFirstValue(call);
+        }
+    }
+
+    /** Flips the top exponent bit of C's first element: one large, silent error (0 becomes 2, 1 becomes infinity). */
+    private static void corruptFirstValue(GemmCall call) {
+        int es = call.dtype().byteSize();
+        long at = call.offsetC() * es;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment one = arena.allocate(es, es);
+            call.c().copyOut(at, one);
+            if (es == 4) {
+                one.set(ValueLayout.JAVA_INT, 0, one.get(ValueLayout.JAVA_INT, 0) ^ (1 << 30));
+            } else {
+                one.set(ValueLayout.JAVA_LONG, 0, one.get(ValueLayout.JAVA_LONG, 0) ^ (1L << 62));
+            }
+            call.c().copyIn(at, one);
+        }
+    }
+
+    private boolean take() {
+        if (injected.get() >= plan.times()) {
+            return false;
+        }
+        return injected.incrementAndGet() <= plan.times();
+    }
+
+    private void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DeviceException(id, -6, "INJECTED_HANG", "interrupted while injecting a delay");
+        }
+    }
+}
