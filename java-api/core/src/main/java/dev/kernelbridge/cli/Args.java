@@ -52,6 +52,8 @@ final class Args {
 
     boolean flag(String name) { return flags.contains(name); }
 
+    boolean has(String name) { return values.containsKey(name); }
+
     String string(String name, String fallback) { return values.getOrDefault(name, fallback); }
 
     long positiveLong(String name, long fallback, long min) {

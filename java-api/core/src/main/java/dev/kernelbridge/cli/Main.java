@@ -8,6 +8,7 @@ import dev.kernelbridge.Layout;
 import dev.kernelbridge.ReduceOp;
 import dev.kernelbridge.Transpose;
 import java.io.PrintStream;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -26,6 +27,7 @@ public final class Main {
     private static final String USAGE = """
             usage: kernelbridge <command> [options]
               devices   [--json]                          list every device of every backend
+                        [--watch [--interval 2s] [--rounds N]]  live health, probe and throughput per device
               gemm      --m M --n N --k K [--dtype f32|f64] [--transa] [--transb] [--layout row|col]
                         [--alpha A] [--beta B] [--device ID] [--repeat R] [--verify] [--json]
               allreduce --count C [--ranks R --device ID | --devices ID,ID,...] [--dtype f32|f64]
@@ -33,6 +35,8 @@ public final class Main {
                         [--backend local|mpi]           mpi: one rank per process, run under mpirun -np N
               tune      [--device ID] [--budget 10m] [--json] search kernel parameters, store the best
               demo      [--json]                          verified GEMM and all-reduce on every device
+                        --chaos [--device ID] [--faults SPEC] [--calls N] [--size N] [--policy pinned|split|fastest]
+                                                          faults injected into a device, routed around, every result verified
               doctor    [--json]                          what is missing and how to fix it
               bench     [--quick|--full] [--report DIR]   benchmarks against peers, gated ratios (./kernelbridge only)
             common: --verbose (log backend selection)""";
@@ -60,14 +64,14 @@ public final class Main {
         Main main = new Main(out);
         try {
             return switch (rest[0]) {
-                case "devices" -> main.devices(new Args(rest, 1, Set.of(), Set.of("json")));
+                case "devices" -> main.devices(new Args(rest, 1, Set.of("interval", "rounds"), Set.of("json", "watch")));
                 case "gemm" -> main.gemm(new Args(rest, 1,
                         Set.of("dtype", "m", "n", "k", "layout", "alpha", "beta", "device", "repeat"),
                         Set.of("transa", "transb", "verify", "json")));
                 case "allreduce" -> main.allReduce(new Args(rest, 1,
                         Set.of("ranks", "count", "dtype", "op", "device", "devices", "repeat", "backend"), Set.of("verify", "json")));
                 case "tune" -> main.tune(new Args(rest, 1, Set.of("device", "budget"), Set.of("json")));
-                case "demo" -> main.demo(new Args(rest, 1, Set.of(), Set.of("json")));
+                case "demo" -> main.demo(new Args(rest, 1, Set.of("device", "faults", "calls", "size", "policy"), Set.of("json", "chaos")));
                 case "doctor" -> main.doctor(new Args(rest, 1, Set.of(), Set.of("json")));
                 default -> throw new Args.UsageException("unknown command '" + rest[0] + "'");
             };
@@ -87,6 +91,16 @@ public final class Main {
     }
 
     private int devices(Args a) {
+        if (a.flag("watch")) {
+            Duration interval = dev.kernelbridge.Config.parseDuration(a.string("interval", "2s"), "--interval");
+            long rounds = a.positiveLong("rounds", 0, 1);
+            try {
+                return new DeviceWatch(out, a.flag("json")).run(interval, rounds);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return 1;
+            }
+        }
         try (KernelBridge bridge = KernelBridge.open()) {
             List<Map<String, Object>> rows = new ArrayList<>();
             for (Device d : bridge.devices()) {
@@ -267,6 +281,20 @@ public final class Main {
 
     private int demo(Args a) {
         boolean json = a.flag("json");
+        if (a.flag("chaos")) {
+            int calls = (int) a.positiveLong("calls", 24, 1);
+            int size = (int) a.positiveLong("size", 256, 1);
+            if (size > 2048) {
+                throw new Args.UsageException("--size must be <= 2048 (each result is verified exactly on the host), got " + size);
+            }
+            return new ChaosDemo(out, json).run(a.string("device", null), a.string("faults", ChaosDemo.DEFAULT_FAULTS), calls, size,
+                    a.string("policy", "pinned"));
+        }
+        for (String o : List.of("device", "faults", "calls", "size", "policy")) {
+            if (a.has(o)) {
+                throw new Args.UsageException("--" + o + " belongs to demo --chaos");
+            }
+        }
         List<Map<String, Object>> results = new ArrayList<>();
         boolean allOk = true;
         try (KernelBridge bridge = KernelBridge.open(); Progress progress = new Progress("demo")) {
@@ -402,35 +430,4 @@ public final class Main {
         }
     }
 
-    /** Left-aligned text columns. */
-    private static final class Table {
-        private final List<String[]> rows = new ArrayList<>();
-
-        Table(String... header) {
-            rows.add(header);
-        }
-
-        void row(String... cells) {
-            rows.add(cells);
-        }
-
-        void print(PrintStream out) {
-            int[] w = new int[rows.getFirst().length];
-            for (String[] r : rows) {
-                for (int i = 0; i < r.length; i++) {
-                    w[i] = Math.max(w[i], r[i].length());
-                }
-            }
-            for (String[] r : rows) {
-                StringBuilder line = new StringBuilder();
-                for (int i = 0; i < r.length; i++) {
-                    line.append(String.format("%-" + w[i] + "s", r[i]));
-                    if (i < r.length - 1) {
-                        line.append("  ");
-                    }
-                }
-                out.println(line.toString().stripTrailing());
-            }
-        }
-    }
 }

@@ -103,7 +103,7 @@ public final class FaultyDevice implements BackendDevice {
         }
     }
 
-    /** Flips the top exponent bit of C's first element: one large, silent error (0 becomes 2, 1 becomes infinity). */
+    /** Flips the top exponent bit of C's first element: one large, silent error (its magnitude moves by a factor near 2^128: 0 becomes 2, 1 infinity, 18 about 5e-38). */
     private static void corruptFirstValue(GemmCall call) {
         int es = call.dtype().byteSize();
         long at = call.offsetC() * es;
