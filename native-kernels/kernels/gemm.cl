@@ -88,6 +88,9 @@ KB_DEVICE_FN real kb_op_element(__global const real* x, ulong ld, int trans, ulo
 __kernel void pack_panels(ulong rows, ulong k, uint width, int trans,
                           __global const real* restrict x, ulong offset, ulong ld, ulong stride,
                           __global real* restrict packed) {
+    if (!KB_IN_RANGE()) {
+        return;
+    }
     const ulong r = get_global_id(0), p = get_global_id(1), item = get_global_id(2);
     const ulong panels = (rows + width - 1) / width;
     __global const real* xb = x + offset + item * stride;
@@ -99,6 +102,9 @@ __kernel void pack_panels(ulong rows, ulong k, uint width, int trans,
 __kernel void gemm_packed(ulong m, ulong n, ulong k, real alpha, real beta,
                           __global const real* restrict ap, __global const real* restrict bp,
                           __global real* restrict c, ulong offc, ulong ldc, ulong stridec) {
+    if (!KB_IN_RANGE()) {
+        return;
+    }
     const ulong jp = get_global_id(0), ip = get_global_id(1), item = get_global_id(2);
     const ulong mPanels = (m + KB_MR - 1) / KB_MR, nPanels = (n + KB_NR - 1) / KB_NR;
     /* Work-items past the last column panel still take part in staging (barriers), then stop. */
@@ -209,6 +215,9 @@ __kernel void gemm_packed(ulong m, ulong n, ulong k, real alpha, real beta,
 
 /* C := beta·C, writing exact +0 when beta == 0. Global size (m, n, batch). */
 __kernel void scale_c(real beta, __global real* c, ulong offc, ulong ldc, ulong stridec) {
+    if (!KB_IN_RANGE()) {
+        return;
+    }
     const ulong i = get_global_id(0), j = get_global_id(1), item = get_global_id(2);
     __global real* x = c + offc + item * stridec + i + j * ldc;
     *x = beta == (real) 0 ? (real) 0 : beta * *x;

@@ -20,14 +20,24 @@
   #define restrict __restrict__
   #define ulong unsigned long long
   #define uint unsigned int
+  /* The OpenCL NDRange of a launch, written by the host before each launch (symbol kb_ndrange, one per
+     module). CUDA caps grid y and z at 65535 while OpenCL ranges here reach k and batch counts far
+     beyond, so every range runs as a 1-D grid (x fastest) and the ids are recovered from it. A block
+     is one OpenCL work-group: the host only gives a local size along x that divides size[0]. */
+  struct kb_ndrange_t { ulong size[3]; };
+  __constant__ kb_ndrange_t kb_ndrange;
+  __device__ inline ulong kb_linear_id() { return (ulong) blockIdx.x * blockDim.x + threadIdx.x; }
   __device__ inline ulong kb_global_id(int d) {
-      return d == 0 ? (ulong) blockIdx.x * blockDim.x + threadIdx.x
-           : d == 1 ? (ulong) blockIdx.y * blockDim.y + threadIdx.y
-                    : (ulong) blockIdx.z * blockDim.z + threadIdx.z;
+      const ulong l = kb_linear_id();
+      return d == 0 ? l % kb_ndrange.size[0]
+           : d == 1 ? (l / kb_ndrange.size[0]) % kb_ndrange.size[1]
+                    : l / (kb_ndrange.size[0] * kb_ndrange.size[1]);
   }
-  __device__ inline ulong kb_local_id(int d) { return d == 0 ? threadIdx.x : d == 1 ? threadIdx.y : threadIdx.z; }
+  __device__ inline ulong kb_local_id(int d) { return d == 0 ? threadIdx.x : 0; }
   #define get_global_id(d) kb_global_id(d)
   #define get_local_id(d) kb_local_id(d)
+  /* The last block may reach past the range; whole blocks only, so never between barriers. */
+  #define KB_IN_RANGE() (kb_linear_id() < kb_ndrange.size[0] * kb_ndrange.size[1] * kb_ndrange.size[2])
   #define barrier(flags) __syncthreads()
   #define KB_DEVICE_FN __device__ inline
 #else
@@ -35,6 +45,7 @@
     #pragma OPENCL EXTENSION cl_khr_fp64 : enable
   #endif
   #define KB_DEVICE_FN inline
+  #define KB_IN_RANGE() 1
 #endif
 
 /* The element type of this build. */

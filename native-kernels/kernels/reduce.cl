@@ -46,18 +46,27 @@ KB_DEVICE_FN real kb_combine(int op, real a, real b) {
 
 /* acc := x0 ⊕ x1.  Global size n. */
 __kernel void reduce_first(int op, __global real* acc, __global const real* x0, __global const real* x1) {
+    if (!KB_IN_RANGE()) {
+        return;
+    }
     const ulong i = get_global_id(0);
     acc[i] = kb_combine(op, x0[i], x1[i]);
 }
 
 /* acc := acc ⊕ x.  Global size n. */
 __kernel void reduce_next(int op, __global real* acc, __global const real* x) {
+    if (!KB_IN_RANGE()) {
+        return;
+    }
     const ulong i = get_global_id(0);
     acc[i] = kb_combine(op, acc[i], x[i]);
 }
 
 /* acc := acc / ranks (avg).  Global size n. */
 __kernel void reduce_divide(__global real* acc, int ranks) {
+    if (!KB_IN_RANGE()) {
+        return;
+    }
     const ulong i = get_global_id(0);
     acc[i] = acc[i] / (real) ranks;
 }

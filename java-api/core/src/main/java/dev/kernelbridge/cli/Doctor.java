@@ -29,6 +29,14 @@ final class Doctor {
             checks.add(new Check("backend " + s.name(), ok || s.state() == BackendStatus.State.NOT_SELECTED,
                     s.state().name().toLowerCase(java.util.Locale.ROOT) + ": " + s.detail(), ok ? "" : fixFor(s.name())));
         }
+        for (dev.kernelbridge.Device d : bridge.devices()) {
+            // The pre-flight check: an exact GEMM per dtype on the device, compared with the known answer.
+            boolean passed = bridge.probe(d);
+            dev.kernelbridge.DeviceMetrics m = bridge.metrics().device(d.id());
+            checks.add(new Check("device " + d.id(), passed, passed ? "passes its verified probe GEMM (" + m.state() + ")"
+                    : m.state() + ": " + m.reason(), "the device computes wrong results or none: exclude it (kernelbridge.backend) "
+                    + "or update its driver; kernelbridge devices --watch shows whether it recovers"));
+        }
         for (String module : List.of("opencl", "cuda")) {
             if (bridge.backends().stream().noneMatch(s -> s.name().equals(module))) {
                 checks.add(new Check("backend " + module, true, "module not on the class path", ""));

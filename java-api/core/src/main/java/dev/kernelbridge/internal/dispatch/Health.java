@@ -66,20 +66,23 @@ final class Health {
         return r == null ? 0 : r.lastNanos;
     }
 
+    /** A launch that worked, taking {@code nanos} for {@code flops}; nanos = 0 counts it without timing it. */
     synchronized void success(long shapeClass, double flops, long nanos) {
         launches++;
         consecutiveFailures = 0;
-        Rate r = rates.computeIfAbsent(shapeClass, x -> new Rate());
-        r.lastNanos = System.nanoTime();
-        if (!r.warm) {
-            r.warm = true;
-        } else if (nanos > 0) {
-            double g = flops / nanos;
-            r.gflops = r.samples == 0 ? g : (1 - EWMA) * r.gflops + EWMA * g;
-            r.samples++;
-            r.best = Math.max(r.best, r.gflops);
+        Rate r = nanos > 0 ? rates.computeIfAbsent(shapeClass, x -> new Rate()) : null;
+        if (r != null) {
+            r.lastNanos = System.nanoTime();
+            if (!r.warm) {
+                r.warm = true;
+            } else {
+                double g = flops / nanos;
+                r.gflops = r.samples == 0 ? g : (1 - EWMA) * r.gflops + EWMA * g;
+                r.samples++;
+                r.best = Math.max(r.best, r.gflops);
+            }
         }
-        boolean drifting = r.samples >= DRIFT_SAMPLES && r.gflops < DRIFT * r.best;
+        boolean drifting = r != null && r.samples >= DRIFT_SAMPLES && r.gflops < DRIFT * r.best;
         if (state == HealthState.HEALTHY && drifting) {
             move(HealthState.DEGRADED, String.format("latency drift: %s at %.1f GFLOP/s, its best %.1f", ShapeClass.describe(shapeClass), r.gflops, r.best));
         } else if (state == HealthState.DEGRADED && !drifting && ++successesSinceTrouble >= RECOVERY_SUCCESSES) {

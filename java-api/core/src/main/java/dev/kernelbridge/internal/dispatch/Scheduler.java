@@ -81,6 +81,7 @@ public final class Scheduler implements AutoCloseable {
     private static final class ClassStats {
         final AtomicLong calls = new AtomicLong();
         double splitGflops;
+        int splitSamples;
         final Map<String, Double> partGflops = new HashMap<>();
     }
 
@@ -144,12 +145,12 @@ public final class Scheduler implements AutoCloseable {
         long start = System.nanoTime();
         List<Done> done = new ArrayList<>();
         try {
-            execute(job, plan, dispatch, done);
+            execute(job, plan, dispatch, done, canary);
             if (canary) {
                 canary(job, done, dispatch);
             }
             for (Done d : done) {
-                d.part.writeBack(d.result);
+                d.writeBack();
             }
         } finally {
             done.forEach(Done::release);
@@ -162,13 +163,23 @@ public final class Scheduler implements AutoCloseable {
     /** One piece of a job and the device it starts on. */
     private record Part(HostGemm gemm, Node node) { }
 
-    /** A finished piece: its result laid out like C from element 0, held until written back. */
+    /** A finished piece: its result laid out like C from element 0, held until written back (null: already in C). */
     private record Done(HostGemm part, Node node, MemorySegment result, Attempt owner, long nanos) {
-        void release() { owner.release(); }
+        void release() {
+            if (owner != null) {
+                owner.release();
+            }
+        }
+
+        void writeBack() {
+            if (result != null) {
+                part.writeBack(result);
+            }
+        }
     }
 
     /** Starts every piece (devices in parallel, the built-in CPU's on this thread), then collects them. */
-    private void execute(HostGemm job, List<Part> plan, Dispatch dispatch, List<Done> done) {
+    private void execute(HostGemm job, List<Part> plan, Dispatch dispatch, List<Done> done, boolean canary) {
         Attempt[] started = new Attempt[plan.size()];
         int collected = 0;
         try {
@@ -182,11 +193,12 @@ public final class Scheduler implements AutoCloseable {
                     started[i] = runInline(plan.get(i).node, plan.get(i).gemm);
                 }
             }
+            boolean inPlace = plan.size() == 1 && !canary && inPlaceOk(job);
             for (; collected < plan.size(); collected++) {
                 Part p = plan.get(collected);
                 Attempt a = started[collected];
                 started[collected] = null;
-                done.add(finish(job, p.gemm, p.node, a, dispatch, new HashSet<>(List.of(p.node))));
+                done.add(finish(job, p.gemm, p.node, a, dispatch, new HashSet<>(List.of(p.node)), inPlace));
             }
         } finally {
             for (Attempt a : started) {
@@ -197,13 +209,19 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    /** Waits for {@code attempt}; on failure re-runs the part on the next healthy device until one succeeds. */
-    private Done finish(HostGemm job, HostGemm part, Node node, Attempt attempt, Dispatch dispatch, Set<Node> tried) {
+    /**
+     * Waits for {@code attempt}; on failure re-runs the part on the next healthy device until one
+     * succeeds. With {@code inPlace} (a whole job, nothing to check), the built-in CPU takes over on
+     * C itself: it is the last resort and cannot fail half-way, and staging would cost a copy of C.
+     */
+    private Done finish(HostGemm job, HostGemm part, Node node, Attempt attempt, Dispatch dispatch, Set<Node> tried, boolean inPlace) {
         long cls = part.shapeClass();
         while (true) {
             Throwable failure = await(attempt, deadline(dispatch, part));
             if (failure == null) {
-                node.health.success(cls, part.flops(), attempt.nanos);
+                // A piece of a split shares the machine with the other pieces: its time is not the
+                // device's own throughput for this class (SPLIT keeps piece rates of its own).
+                node.health.success(cls, part.flops(), part == job ? attempt.nanos : 0);
                 return new Done(part, node, attempt.result, attempt, attempt.nanos);
             }
             attempt.release();
@@ -222,6 +240,11 @@ public final class Scheduler implements AutoCloseable {
             next.health.failoverTo();
             tried.add(next);
             node = next;
+            if (next.trusted && inPlace) {
+                long t0 = System.nanoTime();
+                runInPlace(next, part, cls);
+                return new Done(part, next, null, null, System.nanoTime() - t0);
+            }
             attempt = next.trusted ? runInline(next, part) : startOnWorker(next, part);
         }
     }
@@ -349,7 +372,9 @@ public final class Scheduler implements AutoCloseable {
         Node best = best(candidates, cls);
         double[] weights = new double[candidates.size()];
         synchronized (s) {
-            boolean revisit = call % SPLIT_REVISIT == 0;
+            // Early on, a split is tried again every few calls: each try rebalances the pieces, so the
+            // first (badly balanced) measurement must not decide for long.
+            boolean revisit = call % (s.splitSamples < 4 ? 4 : SPLIT_REVISIT) == 0;
             boolean soloBetter = s.splitGflops > 0 && s.splitGflops < rate(best, cls);
             if (soloBetter != revisit) {
                 return List.of(new Part(job, best));
@@ -400,10 +425,11 @@ public final class Scheduler implements AutoCloseable {
         ClassStats s = stats(cls);
         synchronized (s) {
             double g = flops / Math.max(1, nanos);
-            s.splitGflops = s.splitGflops == 0 ? g : 0.7 * s.splitGflops + 0.3 * g;
+            s.splitGflops = s.splitGflops == 0 ? g : 0.5 * s.splitGflops + 0.5 * g;
+            s.splitSamples++;
             for (Done d : done) {
                 double pg = d.part.flops() / Math.max(1, d.nanos);
-                s.partGflops.merge(d.node.id, pg, (old, x) -> 0.7 * old + 0.3 * x);
+                s.partGflops.merge(d.node.id, pg, (old, x) -> 0.5 * old + 0.5 * x);
             }
         }
     }
@@ -759,7 +785,7 @@ public final class Scheduler implements AutoCloseable {
         next.health.failoverTo();
         tried.add(next);
         Attempt again = next.trusted ? runInline(next, p) : startOnWorker(next, p);
-        done.add(finish(job, p, next, again, dispatch, tried));
+        done.add(finish(job, p, next, again, dispatch, tried, false));
     }
 
     private Node checker(DType dtype, Node not) {
