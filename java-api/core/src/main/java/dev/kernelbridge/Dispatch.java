@@ -26,12 +26,18 @@ public final class Dispatch {
     private final List<String> devices;
     private final boolean fallback;
     private final Duration deadline;
+    private final boolean alwaysSplit;
 
-    private Dispatch(Policy policy, List<String> devices, boolean fallback, Duration deadline) {
+    private Dispatch(Policy policy, List<String> devices, boolean fallback, Duration deadline, boolean alwaysSplit) {
         this.policy = policy;
         this.devices = List.copyOf(devices);
         this.fallback = fallback;
         this.deadline = deadline;
+        this.alwaysSplit = alwaysSplit;
+    }
+
+    private Dispatch(Policy policy, List<String> devices, boolean fallback, Duration deadline) {
+        this(policy, devices, fallback, deadline, false);
     }
 
     /** The fastest healthy device of all. */
@@ -59,7 +65,21 @@ public final class Dispatch {
     }
 
     /** A copy that re-runs failed work elsewhere ({@code true}) or throws the failure ({@code false}). */
-    public Dispatch withFallback(boolean allowed) { return new Dispatch(policy, devices, allowed, deadline); }
+    public Dispatch withFallback(boolean allowed) { return new Dispatch(policy, devices, allowed, deadline, alwaysSplit); }
+
+    /**
+     * A SPLIT that divides every GEMM across its devices even where that measures slower than the
+     * best device alone (for operands too large for one device, or to keep every device busy).
+     */
+    public Dispatch alwaysSplit() {
+        if (policy != Policy.SPLIT) {
+            throw new IllegalStateException("alwaysSplit applies to a SPLIT dispatch, this one is " + policy);
+        }
+        return new Dispatch(policy, devices, fallback, deadline, true);
+    }
+
+    /** True when a SPLIT never falls back to the best device alone. */
+    public boolean splitsAlways() { return alwaysSplit; }
 
     /**
      * A copy with a fixed deadline per attempt; the default (auto) is 10 s plus one second per
@@ -70,7 +90,7 @@ public final class Dispatch {
         if (deadline.isNegative() || deadline.isZero()) {
             throw new IllegalArgumentException("deadline must be positive, got " + deadline);
         }
-        return new Dispatch(policy, devices, fallback, deadline);
+        return new Dispatch(policy, devices, fallback, deadline, alwaysSplit);
     }
 
     public Policy policy() { return policy; }
@@ -119,6 +139,6 @@ public final class Dispatch {
     @Override
     public String toString() {
         return policy.name().toLowerCase(Locale.ROOT) + (devices.isEmpty() ? "" : ":" + String.join(",", devices))
-                + (fallback ? "" : " (no fallback)") + (deadline == null ? "" : " deadline " + deadline);
+                + (alwaysSplit ? " (always)" : "") + (fallback ? "" : " (no fallback)") + (deadline == null ? "" : " deadline " + deadline);
     }
 }

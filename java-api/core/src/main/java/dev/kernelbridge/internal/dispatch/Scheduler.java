@@ -132,7 +132,7 @@ public final class Scheduler implements AutoCloseable {
         List<Part> plan = switch (dispatch.policy()) {
             case PINNED -> List.of(new Part(job, pinned(dispatch, job, cls)));
             case FASTEST -> List.of(new Part(job, fastest(candidates.isEmpty() ? candidates(job.dtype(), List.of()) : candidates, cls)));
-            case SPLIT -> split(job, candidates.isEmpty() ? candidates(job.dtype(), List.of()) : candidates, cls);
+            case SPLIT -> split(job, candidates.isEmpty() ? candidates(job.dtype(), List.of()) : candidates, cls, dispatch.splitsAlways());
         };
         selected(job, dispatch, plan);
         if (plan.size() == 1 && plan.getFirst().node.trusted && !canary && inPlaceOk(job)) {
@@ -358,12 +358,23 @@ public final class Scheduler implements AutoCloseable {
      * when splitting has measured slower than the best device alone (devices sharing cores), the best
      * device alone, with a split tried again every {@value #SPLIT_REVISIT} calls.
      */
-    private List<Part> split(HostGemm job, List<Node> candidates, long cls) {
+    private List<Part> split(HostGemm job, List<Node> candidates, long cls, boolean always) {
         if (candidates.size() <= 1) {
             return List.of(new Part(job, candidates.isEmpty() ? null : candidates.getFirst()));
         }
         ClassStats s = stats(cls);
         long call = s.calls.incrementAndGet();
+        if (always) {
+            double[] weights = new double[candidates.size()];
+            synchronized (s) {
+                for (int i = 0; i < weights.length; i++) {
+                    Node n = candidates.get(i);
+                    double r = s.partGflops.getOrDefault(n.id, rate(n, cls));
+                    weights[i] = r > 0 ? r : 1; // unmeasured devices start with equal shares
+                }
+            }
+            return cut(job, candidates, weights);
+        }
         for (Node n : candidates) {
             if (rate(n, cls) == 0) {
                 return List.of(new Part(job, n));
