@@ -373,6 +373,10 @@ public final class Scheduler implements AutoCloseable {
                     weights[i] = r > 0 ? r : 1; // unmeasured devices start with equal shares
                 }
             }
+            double max = java.util.Arrays.stream(weights).max().orElse(1);
+            for (int i = 0; i < weights.length; i++) {
+                weights[i] = Math.max(weights[i], max / 20); // every device keeps a piece, however slow it measured
+            }
             return cut(job, candidates, weights);
         }
         for (Node n : candidates) {

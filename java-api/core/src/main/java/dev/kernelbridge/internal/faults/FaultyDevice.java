@@ -66,6 +66,9 @@ public final class FaultyDevice implements BackendDevice {
     public boolean sharesHostMemory() { return device.sharesHostMemory(); }
 
     @Override
+    public double expectedGflops(DType dtype) { return device.expectedGflops(dtype); }
+
+    @Override
     public BackendBuffer wrapHost(MemorySegment hostMemory) { return device.wrapHost(hostMemory); }
 
     @Override
