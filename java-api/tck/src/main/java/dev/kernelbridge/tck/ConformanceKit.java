@@ -60,12 +60,34 @@ public abstract class ConformanceKit
     @Override
     public List<BackendProvider> providers() { return List.of(provider()); }
 
+    /**
+     * True where the backend must be available (a CI job for its hardware): then an unavailable
+     * backend fails the kit; otherwise every case is reported skipped with the backend's cause.
+     */
+    protected boolean requireAvailable() { return false; }
+
+    private String unavailable;
+
     @BeforeAll
     void openBridge() {
+        dev.kernelbridge.spi.Availability a = provider().probe();
+        if (requireAvailable()) {
+            org.junit.jupiter.api.Assertions.assertTrue(a.available(), provider().name() + " must be available here: " + a.cause());
+        }
+        if (!a.available()) {
+            unavailable = provider().name() + " is unavailable: " + a.cause(); // each case reports itself skipped with this
+            return;
+        }
         counters = providers().stream().map(CountingBackendProvider::new).toList();
         bridge = KernelBridge.open(config(), counters);
         device = bridge.device(deviceId());
         backendDevices = bridge.devices().stream().filter(d -> d.backend().equals(provider().name())).toList();
+    }
+
+    /** Where the backend is unavailable, every case is skipped (and reported so), never passed. */
+    @org.junit.jupiter.api.BeforeEach
+    void requireBackend() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(unavailable == null, unavailable);
     }
 
     /** The backend's devices as opened (still describable after the bridge is closed). */

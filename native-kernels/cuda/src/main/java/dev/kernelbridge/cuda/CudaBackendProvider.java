@@ -7,12 +7,14 @@ import dev.kernelbridge.spi.BackendProvider;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
  * The CUDA backend's entry: finds the NVIDIA driver (libcuda.so.1, or {@code kernelbridge.cuda.library})
- * and its devices. The device layer — buffers, PTX modules, GEMM and reduction launches — is not
- * written yet, so where a driver and devices exist the probe says exactly that instead of opening.
+ * and its devices, and opens each with its primary context. Without a driver or a device the backend
+ * is unavailable with the cause ("libcuda.so.1 not found", "CUDA_ERROR_NO_DEVICE").
  */
 public final class CudaBackendProvider implements BackendProvider {
     public static final Config.Knob LIBRARY = new Config.Knob("cuda.library", "",
@@ -53,14 +55,46 @@ public final class CudaBackendProvider implements BackendProvider {
             if (n == 0) {
                 return Availability.unavailable("CUDA_ERROR_NO_DEVICE: the driver reports no CUDA device");
             }
-            return Availability.unavailable(n + " CUDA device(s) found, but this build runs no CUDA kernels yet"
-                    + " (the device layer is unfinished); OpenCL or the CPU serve instead");
+            return Availability.ok(n + " CUDA device(s), driver " + version(cu) + ", "
+                    + (Cublas.load().isPresent() ? "cuBLAS present" : "no cuBLAS") + ", "
+                    + (Nvrtc.load().isPresent() ? "NVRTC present" : "no NVRTC (shipped PTX only)"));
         }
     }
 
     @Override
     public Backend open(Config config) {
-        throw new IllegalStateException("the CUDA backend cannot open: " + probe().cause());
+        String library = library(config);
+        CudaDriver cu = CudaDriver.load(library).orElseThrow(() -> new IllegalStateException(library + " not found; " + INSTALL_HINT));
+        int init = cu.call("cuInit", 0);
+        if (init != 0) {
+            throw new IllegalStateException("cuInit failed with " + cu.errorName(init));
+        }
+        List<CudaDevice> devices = new ArrayList<>();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment count = a.allocate(ValueLayout.JAVA_INT);
+            int r = cu.call("cuDeviceGetCount", count);
+            if (r != 0) {
+                throw new IllegalStateException("cuDeviceGetCount failed with " + cu.errorName(r));
+            }
+            for (int i = 0; i < count.get(ValueLayout.JAVA_INT, 0); i++) {
+                devices.add(new CudaDevice(cu, name() + ":" + i, i));
+            }
+        } catch (RuntimeException e) {
+            devices.forEach(CudaDevice::close);
+            throw e;
+        }
+        return new CudaBackend(devices);
+    }
+
+    private static String version(CudaDriver cu) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(ValueLayout.JAVA_INT);
+            if (cu.call("cuDriverGetVersion", v) != 0) {
+                return "?";
+            }
+            int n = v.get(ValueLayout.JAVA_INT, 0);
+            return n / 1000 + "." + (n % 1000) / 10;
+        }
     }
 
     private static String library(Config config) {

@@ -1,15 +1,10 @@
 package dev.kernelbridge.cuda;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -21,18 +16,10 @@ import java.util.Optional;
  * table against the installed cuda.h.
  */
 final class CudaDriver {
-    static final ValueLayout P = ValueLayout.ADDRESS;      // pointers and opaque handles (CUcontext, CUmodule, ...)
-    static final ValueLayout I = ValueLayout.JAVA_INT;     // int, unsigned int, CUdevice, enums
-    static final ValueLayout L = ValueLayout.JAVA_LONG;    // size_t, CUdeviceptr (64-bit)
+    private static final java.lang.foreign.MemoryLayout P = NativeFunction.P, I = NativeFunction.I, L = NativeFunction.L;
 
-    /** One bound function: the symbol, the name cuda.h declares it under, and its arguments. */
-    record Function(String symbol, String declared, List<MemoryLayout> args) {
-        FunctionDescriptor descriptor() {
-            return FunctionDescriptor.of(I, args.toArray(MemoryLayout[]::new)); // every driver call returns CUresult
-        }
-    }
-
-    static final Map<String, Function> FUNCTIONS = table(
+    /** Every driver call returns CUresult (an int). Keyed by the name cuda.h declares. */
+    static final Map<String, NativeFunction> FUNCTIONS = NativeFunction.table(
             fn("cuInit", I),                                          // unsigned int Flags
             fn("cuDriverGetVersion", P),
             fn("cuDeviceGetCount", P),
@@ -63,36 +50,26 @@ final class CudaDriver {
             fn("cuModuleLoadData", P, P),
             fn("cuModuleUnload", P),
             fn("cuModuleGetFunction", P, P, P),
+            fn("cuModuleGetGlobal_v2", "cuModuleGetGlobal", P, P, P, P), // CUdeviceptr *dptr, size_t *bytes, CUmodule, const char *name
             fn("cuLaunchKernel", P, I, I, I, I, I, I, I, P, P, P),
             fn("cuGetErrorName", I, P),
             fn("cuGetErrorString", I, P));
 
-    private static Function fn(String symbol, MemoryLayout... args) {
-        return new Function(symbol, symbol, List.of(args));
+    private static NativeFunction fn(String symbol, java.lang.foreign.MemoryLayout... args) {
+        return NativeFunction.of(symbol, I, args);
     }
 
-    private static Function fn(String symbol, String declared, MemoryLayout... args) {
-        return new Function(symbol, declared, List.of(args));
-    }
-
-    private static Map<String, Function> table(Function... fs) {
-        Map<String, Function> m = new LinkedHashMap<>();
-        for (Function f : fs) {
-            m.put(f.symbol(), f);
-        }
-        return java.util.Collections.unmodifiableMap(m);
+    private static NativeFunction fn(String symbol, String declared, java.lang.foreign.MemoryLayout... args) {
+        return NativeFunction.versioned(symbol, declared, I, args);
     }
 
     /** The library name loaded when {@code kernelbridge.cuda.library} names none. */
     static final String DEFAULT_LIBRARY = "libcuda.so.1";
 
-    private final Map<String, MethodHandle> handles = new LinkedHashMap<>();
+    private final Map<String, MethodHandle> handles;
 
     private CudaDriver(SymbolLookup lib) {
-        Linker linker = Linker.nativeLinker();
-        for (Function f : FUNCTIONS.values()) {
-            handles.put(f.symbol(), linker.downcallHandle(lib.findOrThrow(f.symbol()), f.descriptor()));
-        }
+        handles = NativeFunction.bind(lib, FUNCTIONS);
     }
 
     /** The driver, or empty with nothing loaded when the library is not on this machine. */
@@ -106,14 +83,29 @@ final class CudaDriver {
         return Optional.of(new CudaDriver(lib));
     }
 
-    /** Calls {@code symbol}; returns the CUresult. */
-    int call(String symbol, Object... args) {
+    /** Calls the function cuda.h declares as {@code name} (cuMemAlloc, not cuMemAlloc_v2); returns the CUresult. */
+    int call(String name, Object... args) {
+        MethodHandle h = handles.get(name);
+        if (h == null) {
+            throw new IllegalArgumentException(name + " is not in CudaDriver.FUNCTIONS");
+        }
         try {
-            return (int) handles.get(symbol).invokeWithArguments(args);
+            return (int) h.invokeWithArguments(args);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
-            throw new IllegalStateException(symbol + " failed", t);
+            throw new IllegalStateException(name + " failed", t);
+        }
+    }
+
+    /** The driver's description of a CUresult ("an illegal memory access was encountered"). */
+    String errorString(int result) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+            if (call("cuGetErrorString", result, out) != 0) {
+                return "unknown CUDA error";
+            }
+            return out.get(ValueLayout.ADDRESS, 0).reinterpret(512).getString(0);
         }
     }
 

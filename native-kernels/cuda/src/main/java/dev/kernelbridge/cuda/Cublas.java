@@ -1,0 +1,87 @@
+package dev.kernelbridge.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * cuBLAS through FFM, when libcublas is installed: the GEMM path that competes with our kernels
+ * (measurement decides, per dtype and shape class, in {@link CudaDevice}). {@link #FUNCTIONS} is
+ * checked against cublas_api.h where installed, else against the checked-in prototypes.
+ */
+final class Cublas {
+    private static final java.lang.foreign.MemoryLayout P = NativeFunction.P, I = NativeFunction.I, L = NativeFunction.L;
+
+    static final int OP_N = 0, OP_T = 1;
+    static final int CUDA_R_32F = 0, CUDA_R_64F = 1;
+    static final int COMPUTE_32F = 68, COMPUTE_64F = 70;
+    static final int GEMM_DEFAULT = -1;
+
+    /** Every call returns cublasStatus_t (an int) except cublasGetStatusString. */
+    static final Map<String, NativeFunction> FUNCTIONS = NativeFunction.table(
+            NativeFunction.of("cublasCreate_v2", I, P),
+            NativeFunction.of("cublasDestroy_v2", I, P),
+            NativeFunction.of("cublasSetStream_v2", I, P, P),
+            // handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo
+            NativeFunction.of("cublasGemmEx", I, P, I, I, I, I, I, P, P, I, I, P, I, I, P, P, I, I, I, I),
+            // ... with long long strides and an int batch count after each operand's leading dimension
+            NativeFunction.of("cublasGemmStridedBatchedEx", I, P, I, I, I, I, I, P, P, I, I, L, P, I, I, L, P, P, I, I, L, I, I, I),
+            NativeFunction.of("cublasGetStatusString", P, I));
+
+    static final List<String> LIBRARIES = List.of("libcublas.so", "libcublas.so.13", "libcublas.so.12", "libcublas.so.11");
+
+    private final Map<String, MethodHandle> handles;
+
+    private Cublas(SymbolLookup lib) {
+        handles = NativeFunction.bind(lib, FUNCTIONS);
+    }
+
+    static Optional<Cublas> load() {
+        for (String name : LIBRARIES) {
+            try {
+                return Optional.of(new Cublas(SymbolLookup.libraryLookup(name, Arena.global())));
+            } catch (IllegalArgumentException | java.util.NoSuchElementException absent) {
+                // try the next name
+            }
+        }
+        return Optional.empty();
+    }
+
+    int call(String name, Object... args) {
+        try {
+            return (int) handles.get(name).invokeWithArguments(args);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(name + " failed", t);
+        }
+    }
+
+    String statusString(int status) {
+        try {
+            MemorySegment s = (MemorySegment) handles.get("cublasGetStatusString").invokeExact(status);
+            return s.reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            return "cuBLAS status " + status;
+        }
+    }
+
+    /** A cuBLAS handle on {@code stream}; the caller destroys it. */
+    MemorySegment create(MemorySegment stream) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+            int s = call("cublasCreate_v2", out);
+            if (s != 0) {
+                throw new IllegalStateException("cublasCreate failed: " + statusString(s));
+            }
+            MemorySegment handle = out.get(ValueLayout.ADDRESS, 0);
+            call("cublasSetStream_v2", handle, stream);
+            return handle;
+        }
+    }
+}

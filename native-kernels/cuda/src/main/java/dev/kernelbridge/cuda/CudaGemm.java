@@ -1,0 +1,124 @@
+package dev.kernelbridge.cuda;
+
+import dev.kernelbridge.DType;
+import dev.kernelbridge.Transpose;
+import dev.kernelbridge.spi.GemmCall;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The host side of gemm.cl on CUDA, the same steps as the OpenCL launcher: pack op(A) and op(B) into
+ * zero-padded panels, multiply panel pairs, write C; or scale C when k == 0. Every OpenCL range runs
+ * as a 1-D grid: its three sizes go to the module's {@code kb_ndrange} on the stream just before the
+ * launch (see kernelbridge_compat.h). Called under the device lock.
+ */
+final class CudaGemm {
+    /** Threads per block where a kernel has no work-group shape of its own. */
+    static final int BLOCK = 128;
+
+    private final int mr, nr, wg;
+
+    CudaGemm(Map<String, Integer> parameters) {
+        this.mr = parameters.get("KB_VW") * parameters.get("KB_MV");
+        this.nr = parameters.get("KB_NR");
+        this.wg = parameters.get("KB_WG");
+    }
+
+    void run(CudaDevice device, CudaModule module, GemmCall call) {
+        boolean f64 = call.dtype() == DType.F64;
+        long c = ((CudaBuffer) call.c()).pointer;
+        if (call.k() == 0) {
+            launch(device, module, "scale_c", new long[] {call.m(), call.n(), call.batchCount()}, BLOCK,
+                    args -> args.real(f64, call.beta()).u64(c).u64(call.offsetC()).u64(call.ldc()).u64(call.strideC()));
+            return;
+        }
+        long es = call.dtype().byteSize();
+        long mPanels = ceilDiv(call.m(), mr), nPanels = ceilDiv(call.n(), nr);
+        long packedA = mPanels * mr * call.k() * es, packedB = nPanels * nr * call.k() * es;
+        long chunk = Math.max(1, Math.min(call.batchCount(), device.packingLimit() / Math.max(packedA, packedB)));
+        long bufA = device.packingBuffer(0, chunk * packedA), bufB = device.packingBuffer(1, chunk * packedB);
+        long a = ((CudaBuffer) call.a()).pointer, b = ((CudaBuffer) call.b()).pointer;
+        for (long first = 0; first < call.batchCount(); first += chunk) {
+            long items = Math.min(chunk, call.batchCount() - first), f = first;
+            launch(device, module, "pack_panels", new long[] {mPanels * mr, call.k(), items}, BLOCK,
+                    args -> args.u64(call.m()).u64(call.k()).i32(mr).i32(call.transA() == Transpose.NO_TRANS ? 0 : 1)
+                            .u64(a).u64(call.offsetA() + f * call.strideA()).u64(call.lda()).u64(call.strideA()).u64(bufA));
+            // op(B) is packed by columns: its "rows" are the n columns, and untransposed B is read across ldb.
+            launch(device, module, "pack_panels", new long[] {nPanels * nr, call.k(), items}, BLOCK,
+                    args -> args.u64(call.n()).u64(call.k()).i32(nr).i32(call.transB() == Transpose.NO_TRANS ? 1 : 0)
+                            .u64(b).u64(call.offsetB() + f * call.strideB()).u64(call.ldb()).u64(call.strideB()).u64(bufB));
+            launch(device, module, "gemm_packed", new long[] {ceilDiv(nPanels, wg) * wg, mPanels, items}, wg,
+                    args -> args.u64(call.m()).u64(call.n()).u64(call.k()).real(f64, call.alpha()).real(f64, call.beta())
+                            .u64(bufA).u64(bufB).u64(c).u64(call.offsetC() + f * call.strideC()).u64(call.ldc()).u64(call.strideC()));
+        }
+    }
+
+    /** Kernel arguments in order, each in native memory, as cuLaunchKernel's kernelParams wants them. */
+    static final class Args {
+        private final Arena arena;
+        private final List<MemorySegment> values = new ArrayList<>();
+
+        Args(Arena arena) { this.arena = arena; }
+
+        Args u64(long v) { return add(arena.allocateFrom(ValueLayout.JAVA_LONG, v)); }
+
+        Args i32(int v) { return add(arena.allocateFrom(ValueLayout.JAVA_INT, v)); }
+
+        Args real(boolean f64, double v) {
+            return add(f64 ? arena.allocateFrom(ValueLayout.JAVA_DOUBLE, v) : arena.allocateFrom(ValueLayout.JAVA_FLOAT, (float) v));
+        }
+
+        private Args add(MemorySegment s) {
+            values.add(s);
+            return this;
+        }
+
+        MemorySegment pointers() {
+            MemorySegment p = arena.allocate(ValueLayout.ADDRESS, values.size());
+            for (int i = 0; i < values.size(); i++) {
+                p.setAtIndex(ValueLayout.ADDRESS, i, values.get(i));
+            }
+            return p;
+        }
+    }
+
+    /** The geometry of one launch: blocks of a 1-D grid covering the range, block size dividing size[0] when it is a work-group. */
+    static long blocks(long[] range, int block) {
+        long total = Math.multiplyExact(Math.multiplyExact(range[0], range[1]), range[2]);
+        long blocks = ceilDiv(total, block);
+        if (blocks > Integer.MAX_VALUE) {
+            throw new UnsupportedOperationException("a launch of " + total + " threads exceeds CUDA's grid limit (2^31-1 blocks of " + block + ")");
+        }
+        return blocks;
+    }
+
+    private static void launch(CudaDevice device, CudaModule module, String kernel, long[] range, int block,
+                               java.util.function.Consumer<Args> arguments) {
+        long blocks = blocks(range, block);
+        if (blocks == 0) {
+            return;
+        }
+        CudaDriver cu = device.driver();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment size = a.allocate(ValueLayout.JAVA_LONG, 3);
+            for (int d = 0; d < 3; d++) {
+                size.setAtIndex(ValueLayout.JAVA_LONG, d, range[d]);
+            }
+            device.check("cuMemcpyHtoDAsync", cu.call("cuMemcpyHtoDAsync", module.ndrange, size, 24L, device.stream()));
+            Args args = new Args(a);
+            arguments.accept(args);
+            device.check("cuLaunchKernel " + kernel, cu.call("cuLaunchKernel", module.function(device, kernel), (int) blocks, 1, 1,
+                    block, 1, 1, 0, device.stream(), args.pointers(), MemorySegment.NULL));
+            // kernelParams are read at launch; the range must stay put until this launch has begun, hence one sync per launch
+            device.check("cuStreamSynchronize", cu.call("cuStreamSynchronize", device.stream()));
+        }
+    }
+
+    static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+}

@@ -1,0 +1,52 @@
+package dev.kernelbridge.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * NCCL (libnccl.so.2) through FFM: the functions multi-GPU collectives need — in-process
+ * communicators, all-reduce on a stream, the asynchronous error poll a deadline watchdog uses, and
+ * abort. Bound and checked against nccl.h (or the checked-in prototypes); not yet used by the
+ * collectives (see the README: NCCL's reduction order is not rank order, so it cannot give the
+ * bitwise results KernelBridge's communicators promise without an explicit opt-in).
+ */
+final class Nccl {
+    private static final java.lang.foreign.MemoryLayout P = NativeFunction.P, I = NativeFunction.I, L = NativeFunction.L;
+
+    /** Every call returns ncclResult_t (an int) except ncclGetErrorString. */
+    static final Map<String, NativeFunction> FUNCTIONS = NativeFunction.table(
+            NativeFunction.of("ncclGetVersion", I, P),
+            NativeFunction.of("ncclCommInitAll", I, P, I, P),
+            NativeFunction.of("ncclAllReduce", I, P, P, L, I, I, P, P),
+            NativeFunction.of("ncclCommGetAsyncError", I, P, P),
+            NativeFunction.of("ncclCommAbort", I, P),
+            NativeFunction.of("ncclCommDestroy", I, P),
+            NativeFunction.of("ncclGroupStart", I),
+            NativeFunction.of("ncclGroupEnd", I),
+            NativeFunction.of("ncclGetErrorString", P, I));
+
+    static final List<String> LIBRARIES = List.of("libnccl.so.2", "libnccl.so");
+
+    private final Map<String, MethodHandle> handles;
+
+    private Nccl(SymbolLookup lib) {
+        handles = NativeFunction.bind(lib, FUNCTIONS);
+    }
+
+    static Optional<Nccl> load() {
+        for (String name : LIBRARIES) {
+            try {
+                return Optional.of(new Nccl(SymbolLookup.libraryLookup(name, Arena.global())));
+            } catch (IllegalArgumentException | java.util.NoSuchElementException absent) {
+                // try the next name
+            }
+        }
+        return Optional.empty();
+    }
+
+    Map<String, MethodHandle> handles() { return handles; }
+}

@@ -1,0 +1,115 @@
+package dev.kernelbridge.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * NVRTC (libnvrtc) through FFM: compiles the shared kernel sources to PTX at run time, for a GPU
+ * none of the shipped PTX suits. Optional: absent on machines without the CUDA runtime libraries.
+ * {@link #FUNCTIONS} is checked against nvrtc.h where installed, else against the prototypes
+ * checked in under src/test/resources/prototypes.
+ */
+final class Nvrtc {
+    private static final java.lang.foreign.MemoryLayout P = NativeFunction.P, I = NativeFunction.I;
+
+    /** Every NVRTC call returns nvrtcResult (an int) except nvrtcGetErrorString. */
+    static final Map<String, NativeFunction> FUNCTIONS = NativeFunction.table(
+            NativeFunction.of("nvrtcVersion", I, P, P),
+            NativeFunction.of("nvrtcCreateProgram", I, P, P, P, I, P, P),
+            NativeFunction.of("nvrtcCompileProgram", I, P, I, P),
+            NativeFunction.of("nvrtcGetPTXSize", I, P, P),
+            NativeFunction.of("nvrtcGetPTX", I, P, P),
+            NativeFunction.of("nvrtcGetProgramLogSize", I, P, P),
+            NativeFunction.of("nvrtcGetProgramLog", I, P, P),
+            NativeFunction.of("nvrtcDestroyProgram", I, P),
+            NativeFunction.of("nvrtcGetErrorString", P, I));
+
+    /** Library names tried in order: the development link, then the runtimes of recent toolkits. */
+    static final List<String> LIBRARIES = List.of("libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2");
+
+    private final Map<String, MethodHandle> handles;
+
+    private Nvrtc(SymbolLookup lib) {
+        handles = NativeFunction.bind(lib, FUNCTIONS);
+    }
+
+    static Optional<Nvrtc> load() {
+        for (String name : LIBRARIES) {
+            try {
+                return Optional.of(new Nvrtc(SymbolLookup.libraryLookup(name, Arena.global())));
+            } catch (IllegalArgumentException | java.util.NoSuchElementException absent) {
+                // try the next name
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The PTX of {@code source} for {@code arch} (e.g. "compute_80") with {@code options}; the build log on failure. */
+    String compile(String source, String name, String arch, List<String> options) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment prog = a.allocate(ValueLayout.ADDRESS);
+            check("nvrtcCreateProgram", call("nvrtcCreateProgram", prog, a.allocateFrom(source), a.allocateFrom(name), 0,
+                    MemorySegment.NULL, MemorySegment.NULL));
+            MemorySegment handle = prog.get(ValueLayout.ADDRESS, 0);
+            try {
+                List<String> all = new java.util.ArrayList<>(options);
+                all.add("--gpu-architecture=" + arch);
+                MemorySegment opts = a.allocate(ValueLayout.ADDRESS, all.size());
+                for (int i = 0; i < all.size(); i++) {
+                    opts.setAtIndex(ValueLayout.ADDRESS, i, a.allocateFrom(all.get(i)));
+                }
+                int r = call("nvrtcCompileProgram", handle, all.size(), opts);
+                if (r != 0) {
+                    throw new IllegalStateException("NVRTC could not compile " + name + " for " + arch + ": " + errorString(r) + "\n" + log(a, handle));
+                }
+                MemorySegment size = a.allocate(ValueLayout.JAVA_LONG);
+                check("nvrtcGetPTXSize", call("nvrtcGetPTXSize", handle, size));
+                MemorySegment ptx = a.allocate(size.get(ValueLayout.JAVA_LONG, 0));
+                check("nvrtcGetPTX", call("nvrtcGetPTX", handle, ptx));
+                return ptx.getString(0);
+            } finally {
+                call("nvrtcDestroyProgram", prog);
+            }
+        }
+    }
+
+    private String log(Arena a, MemorySegment handle) {
+        MemorySegment size = a.allocate(ValueLayout.JAVA_LONG);
+        if (call("nvrtcGetProgramLogSize", handle, size) != 0) {
+            return "(no log)";
+        }
+        MemorySegment text = a.allocate(Math.max(1, size.get(ValueLayout.JAVA_LONG, 0)));
+        return call("nvrtcGetProgramLog", handle, text) == 0 ? text.getString(0) : "(no log)";
+    }
+
+    private void check(String function, int result) {
+        if (result != 0) {
+            throw new IllegalStateException(function + " failed: " + errorString(result));
+        }
+    }
+
+    private String errorString(int result) {
+        try {
+            MemorySegment s = (MemorySegment) handles.get("nvrtcGetErrorString").invokeExact(result);
+            return s.reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            return "NVRTC error " + result;
+        }
+    }
+
+    private int call(String name, Object... args) {
+        try {
+            return (int) handles.get(name).invokeWithArguments(args);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(name + " failed", t);
+        }
+    }
+}
