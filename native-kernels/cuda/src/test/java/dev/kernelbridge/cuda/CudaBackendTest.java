@@ -12,6 +12,8 @@ import dev.kernelbridge.DType;
 import dev.kernelbridge.DeviceException;
 import dev.kernelbridge.DeviceLostException;
 import dev.kernelbridge.DeviceOutOfMemoryException;
+import dev.kernelbridge.Transpose;
+import dev.kernelbridge.spi.GemmCall;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -71,5 +73,20 @@ class CudaBackendTest {
         assertInstanceOf(DeviceOutOfMemoryException.class, oom);
         DeviceException plain = CudaErrors.exception("cuda:0", "cuModuleGetFunction", 500, "CUDA_ERROR_NOT_FOUND", "named symbol not found");
         assertEquals(DeviceException.class, plain.getClass(), "a lookup failure leaves the device in service");
+    }
+
+    @Test
+    void cublasOnlyGetsCallsItsThirtyTwoBitInterfaceCanExpress() {
+        GemmCall small = call(1000, 1000, 1000, 1);
+        assertTrue(CudaDevice.fitsInt(small));
+        assertTrue(!CudaDevice.fitsInt(call(1L << 31, 1, 1, 1)), "m beyond 2^31-1 goes to gemm.cl, never narrowed");
+        assertEquals(CudaDevice.shapeClass(call(1000, 1000, 1000, 1)), CudaDevice.shapeClass(call(900, 1000, 1000, 1)));
+        assertTrue(CudaDevice.shapeClass(call(1000, 1000, 1000, 1)) != CudaDevice.shapeClass(call(1000, 1000, 1000, 8)), "batched is its own class");
+        assertTrue(CudaDevice.shapeClass(call(64, 64, 64, 1)) != CudaDevice.shapeClass(call(4096, 64, 64, 1)));
+    }
+
+    private static GemmCall call(long m, long n, long k, long batch) {
+        return new GemmCall(DType.F32, Transpose.NO_TRANS, Transpose.NO_TRANS, m, n, k, 1, null, 0, m, m * k, null, 0, k, k * n,
+                0, null, 0, m, m * n, batch);
     }
 }
