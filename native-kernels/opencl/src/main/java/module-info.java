@@ -4,6 +4,7 @@ module dev.kernelbridge.opencl {
     requires org.lwjgl;
     requires org.lwjgl.opencl;
     requires com.google.gson;
+    requires dev.kernelbridge.tuning;
     requires jdk.jfr;
 
     provides dev.kernelbridge.spi.BackendProvider with dev.kernelbridge.opencl.OpenClBackendProvider;

@@ -1,7 +1,7 @@
 package dev.kernelbridge.cli;
 
-import dev.kernelbridge.DType;
 import dev.kernelbridge.Communicator;
+import dev.kernelbridge.DType;
 import dev.kernelbridge.Device;
 import dev.kernelbridge.KernelBridge;
 import dev.kernelbridge.Layout;

@@ -4,6 +4,7 @@ import dev.kernelbridge.Config;
 import dev.kernelbridge.spi.Availability;
 import dev.kernelbridge.spi.Backend;
 import dev.kernelbridge.spi.BackendProvider;
+import dev.kernelbridge.tuning.TuningDatabase;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -70,6 +71,9 @@ public final class CudaBackendProvider implements BackendProvider {
             throw new IllegalStateException("cuInit failed with " + cu.errorName(init));
         }
         List<CudaDevice> devices = new ArrayList<>();
+        // The user's tuned parameters (same format as OpenCL's); the shipped ones are those the PTX was built with.
+        TuningDatabase tuning = TuningDatabase.load(config.cacheDirectory().resolve("tuning").resolve("cuda.json"), null);
+        String driver = version(cu);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment count = a.allocate(ValueLayout.JAVA_INT);
             int r = cu.call("cuDeviceGetCount", count);
@@ -77,7 +81,7 @@ public final class CudaBackendProvider implements BackendProvider {
                 throw new IllegalStateException("cuDeviceGetCount failed with " + cu.errorName(r));
             }
             for (int i = 0; i < count.get(ValueLayout.JAVA_INT, 0); i++) {
-                devices.add(new CudaDevice(cu, name() + ":" + i, i));
+                devices.add(new CudaDevice(cu, name() + ":" + i, i, tuning, driver));
             }
         } catch (RuntimeException e) {
             devices.forEach(CudaDevice::close);

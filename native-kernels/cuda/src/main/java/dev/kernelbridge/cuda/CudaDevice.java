@@ -8,6 +8,8 @@ import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.DeviceInfo;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.tuning.GemmParameters;
+import dev.kernelbridge.tuning.TuningDatabase;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -37,7 +39,8 @@ final class CudaDevice implements BackendDevice {
     private final DeviceInfo info;
     private final ReentrantLock lock = new ReentrantLock();
     private final Map<DType, CudaModule> gemmModules = new EnumMap<>(DType.class);
-    private final CudaGemm gemm = new CudaGemm(CudaModule.parameters());
+    private final TuningDatabase tuning;
+    private final String driverVersion;
     private final long[] packing = new long[2], packingBytes = new long[2];
     private volatile DeviceLostException poisoned;
     /** cuBLAS where installed, and per shape class which path measured faster (cuBLAS or gemm.cl). */
@@ -46,10 +49,12 @@ final class CudaDevice implements BackendDevice {
     private final Map<Long, Boolean> cublasWins = new java.util.HashMap<>();
     private final Map<Long, long[]> trials = new java.util.HashMap<>();
 
-    CudaDevice(CudaDriver cu, String id, int ordinal) {
+    CudaDevice(CudaDriver cu, String id, int ordinal, TuningDatabase tuning, String driverVersion) {
         this.cu = cu;
         this.id = id;
         this.ordinal = ordinal;
+        this.tuning = tuning;
+        this.driverVersion = driverVersion;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
             check("cuDevicePrimaryCtxRetain", cu.call("cuDevicePrimaryCtxRetain", out, ordinal));
@@ -181,10 +186,33 @@ final class CudaDevice implements BackendDevice {
     private void ours(GemmCall call) {
         CudaModule module = gemmModules.get(call.dtype());
         if (module == null) {
-            module = CudaModule.load(this, "gemm", call.dtype());
+            module = CudaModule.load(this, "gemm", call.dtype(), gemmParameters(call.dtype()));
             gemmModules.put(call.dtype(), module);
         }
-        gemm.run(this, module, call);
+        CudaGemm.run(this, module, call);
+    }
+
+    /**
+     * The GEMM tunables for {@code dtype}: the user's tuning database ({@code <cache>/tuning/cuda.json},
+     * the same format and lookup as OpenCL's) where it has an entry for this GPU, else the shipped PTX's.
+     * Entries with vector widths other than 1 are OpenCL-only and ignored here.
+     */
+    GemmParameters gemmParameters(DType dtype) {
+        return gemmParameters(tuning, new TuningDatabase.Identity("NVIDIA", info.name(), driverVersion), dtype, id);
+    }
+
+    static GemmParameters gemmParameters(TuningDatabase tuning, TuningDatabase.Identity gpu, DType dtype, String deviceId) {
+        var match = tuning.lookup("gemm", dtype.name(), gpu);
+        if (match.isEmpty()) {
+            return CudaModule.PTX_PARAMETERS;
+        }
+        GemmParameters p = GemmParameters.fromDefines(match.get().entry().parameters());
+        if (p.vw() != 1) {
+            System.getLogger("dev.kernelbridge.cuda").log(System.Logger.Level.WARNING,
+                    "{0}: tuning entry {1} has KB_VW={2}; CUDA builds need 1, using the shipped parameters", deviceId, p, p.vw());
+            return CudaModule.PTX_PARAMETERS;
+        }
+        return p;
     }
 
     /** cuBLAS takes 32-bit sizes and leading dimensions (LP64 build): larger calls go to gemm.cl. */

@@ -8,7 +8,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The host side of gemm.cl on CUDA, the same steps as the OpenCL launcher: pack op(A) and op(B) into
@@ -20,15 +19,11 @@ final class CudaGemm {
     /** Threads per block where a kernel has no work-group shape of its own. */
     static final int BLOCK = 128;
 
-    private final int mr, nr, wg;
+    private CudaGemm() { }
 
-    CudaGemm(Map<String, Integer> parameters) {
-        this.mr = parameters.get("KB_VW") * parameters.get("KB_MV");
-        this.nr = parameters.get("KB_NR");
-        this.wg = parameters.get("KB_WG");
-    }
-
-    void run(CudaDevice device, CudaModule module, GemmCall call) {
+    /** Runs {@code call} with the kernels of {@code module}, shaped by the parameters it was built with. */
+    static void run(CudaDevice device, CudaModule module, GemmCall call) {
+        int mr = module.parameters.mr(), nr = module.parameters.nr(), wg = module.parameters.wg();
         boolean f64 = call.dtype() == DType.F64;
         long c = ((CudaBuffer) call.c()).pointer;
         if (call.k() == 0) {

@@ -2,6 +2,7 @@ package dev.kernelbridge.cuda;
 
 import dev.kernelbridge.DType;
 import dev.kernelbridge.DeviceException;
+import dev.kernelbridge.tuning.GemmParameters;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -16,8 +17,9 @@ import java.util.Properties;
 
 /**
  * One kernel family (gemm or reduce) for one dtype, loaded into a device's context: the shipped PTX
- * for the newest architecture the GPU supports, else the source compiled by NVRTC for the GPU's own
- * architecture. Holds the kernels' functions and the address of their NDRange descriptor.
+ * for the newest architecture the GPU supports, else (or for tuned parameters) the source compiled
+ * by NVRTC for the GPU's own architecture. Holds the kernels' functions, the parameters they were
+ * built with and the address of their NDRange descriptor.
  */
 final class CudaModule {
     /** Architectures build-ptx targets, newest first. */
@@ -25,14 +27,20 @@ final class CudaModule {
     private static final String PTX = "/dev/kernelbridge/cuda/ptx/";
     private static final String SOURCES = "/dev/kernelbridge/cuda/kernels/";
 
+    private static final System.Logger LOG = System.getLogger("dev.kernelbridge.cuda");
+    /** The tunables the shipped PTX was built with. */
+    static final GemmParameters PTX_PARAMETERS = GemmParameters.fromDefines(parameters());
+
     final MemorySegment module;
     final long ndrange;
+    final GemmParameters parameters;
     private final Map<String, MemorySegment> functions = new HashMap<>();
     final String origin;
 
-    private CudaModule(MemorySegment module, long ndrange, String origin) {
+    private CudaModule(MemorySegment module, long ndrange, GemmParameters parameters, String origin) {
         this.module = module;
         this.ndrange = ndrange;
+        this.parameters = parameters;
         this.origin = origin;
     }
 
@@ -65,21 +73,37 @@ final class CudaModule {
         return out;
     }
 
-    static CudaModule load(CudaDevice device, String family, DType dtype) {
-        String ptx = shippedPtx(family, dtype, device.computeCapability());
-        String origin = "shipped PTX";
+    /**
+     * Loads {@code family} for {@code dtype} built with {@code wanted}: the shipped PTX when it was built
+     * with those parameters and suits the GPU, else NVRTC. Tuned parameters without NVRTC fall back to
+     * the shipped PTX's, with a warning.
+     */
+    static CudaModule load(CudaDevice device, String family, DType dtype, GemmParameters wanted) {
+        int cc = device.computeCapability();
+        String ptx = wanted.equals(PTX_PARAMETERS) ? shippedPtx(family, dtype, cc) : null;
+        String origin = "shipped PTX (" + PTX_PARAMETERS + ")";
         if (ptx == null) {
-            Nvrtc nvrtc = Nvrtc.load().orElseThrow(() -> new DeviceException(device.id(), 0, "NO_KERNEL_IMAGE",
-                    "no shipped PTX suits compute capability " + device.computeCapability() + " and NVRTC (libnvrtc.so) is not installed"));
-            String source = resource(SOURCES + "kernelbridge_compat.h") + "\n" + resource(SOURCES + family + ".cl");
-            List<String> options = new java.util.ArrayList<>(List.of("-DKB_DOUBLE=" + (dtype == DType.F64 ? 1 : 0)));
-            parameters().forEach((k, v) -> options.add("-D" + k + "=" + v));
-            try {
-                ptx = nvrtc.compile(source, family + ".cu", "compute_" + device.computeCapability(), options);
-            } catch (IllegalStateException e) {
-                throw new DeviceException(device.id(), 0, "NVRTC_ERROR_COMPILATION", e.getMessage());
+            Nvrtc nvrtc = Nvrtc.load().orElse(null);
+            if (nvrtc == null) {
+                ptx = shippedPtx(family, dtype, cc);
+                if (ptx == null) {
+                    throw new DeviceException(device.id(), 0, "NO_KERNEL_IMAGE", "no shipped PTX suits compute capability " + cc
+                            + " and NVRTC (libnvrtc.so) is not installed");
+                }
+                LOG.log(System.Logger.Level.WARNING, "{0}: tuned parameters {1} need NVRTC (libnvrtc.so), which is not installed;"
+                        + " running the shipped PTX ({2})", device.id(), wanted, PTX_PARAMETERS);
+                wanted = PTX_PARAMETERS;
+            } else {
+                String source = resource(SOURCES + "kernelbridge_compat.h") + "\n" + resource(SOURCES + family + ".cl");
+                List<String> options = new java.util.ArrayList<>(List.of("-DKB_DOUBLE=" + (dtype == DType.F64 ? 1 : 0)));
+                wanted.asDefines().forEach((k, v) -> options.add("-D" + k + "=" + v));
+                try {
+                    ptx = nvrtc.compile(source, family + ".cu", "compute_" + cc, options);
+                } catch (IllegalStateException e) {
+                    throw new DeviceException(device.id(), 0, "NVRTC_ERROR_COMPILATION", e.getMessage());
+                }
+                origin = "NVRTC for compute_" + cc + " (" + wanted + ")";
             }
-            origin = "NVRTC for compute_" + device.computeCapability();
         }
         CudaDriver cu = device.driver();
         try (Arena a = Arena.ofConfined()) {
@@ -88,7 +112,7 @@ final class CudaModule {
             MemorySegment module = out.get(ValueLayout.ADDRESS, 0);
             MemorySegment ptr = a.allocate(ValueLayout.JAVA_LONG), size = a.allocate(ValueLayout.JAVA_LONG);
             device.check("cuModuleGetGlobal", cu.call("cuModuleGetGlobal", ptr, size, module, a.allocateFrom("kb_ndrange")));
-            return new CudaModule(module, ptr.get(ValueLayout.JAVA_LONG, 0), origin);
+            return new CudaModule(module, ptr.get(ValueLayout.JAVA_LONG, 0), wanted, origin);
         }
     }
 

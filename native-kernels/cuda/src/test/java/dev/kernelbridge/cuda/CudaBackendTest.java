@@ -14,6 +14,8 @@ import dev.kernelbridge.DeviceLostException;
 import dev.kernelbridge.DeviceOutOfMemoryException;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.tuning.GemmParameters;
+import dev.kernelbridge.tuning.TuningDatabase;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -88,5 +90,21 @@ class CudaBackendTest {
     private static GemmCall call(long m, long n, long k, long batch) {
         return new GemmCall(DType.F32, Transpose.NO_TRANS, Transpose.NO_TRANS, m, n, k, 1, null, 0, m, m * k, null, 0, k, k * n,
                 0, null, 0, m, m * n, batch);
+    }
+
+    @Test
+    void theTuningDatabaseChoosesTheParametersAndOpenClOnlyEntriesAreIgnored(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        var gpu = new TuningDatabase.Identity("NVIDIA", "NVIDIA H100 (sm_90)", "13.0");
+        java.nio.file.Path file = dir.resolve("cuda.json");
+        assertEquals(CudaModule.PTX_PARAMETERS, CudaDevice.gemmParameters(TuningDatabase.load(file, null), gpu, DType.F32, "cuda:0"),
+                "no entry: the parameters the PTX was built with");
+        GemmParameters tuned = new GemmParameters(1, 8, 8, 4, 256, 1, 64);
+        TuningDatabase.record(file, new TuningDatabase.Entry("gemm", "F32", "NVIDIA", gpu.device(), null, tuned.asDefines(), null));
+        assertEquals(tuned, CudaDevice.gemmParameters(TuningDatabase.load(file, null), gpu, DType.F32, "cuda:0"));
+        assertEquals(CudaModule.PTX_PARAMETERS, CudaDevice.gemmParameters(TuningDatabase.load(file, null), gpu, DType.F64, "cuda:0"));
+        TuningDatabase.record(file, new TuningDatabase.Entry("gemm", "F32", "NVIDIA", gpu.device(), null,
+                new GemmParameters(4, 2, 4, 2, 64, 0, 32).asDefines(), null));
+        assertEquals(CudaModule.PTX_PARAMETERS, CudaDevice.gemmParameters(TuningDatabase.load(file, null), gpu, DType.F32, "cuda:0"),
+                "a vector width of 4 is OpenCL-only");
     }
 }

@@ -4,6 +4,7 @@ import dev.kernelbridge.DType;
 import dev.kernelbridge.DeviceOutOfMemoryException;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.tuning.GemmParameters;
 
 /**
  * Runs a checked GEMM with the kernels of gemm.cl: pack op(A) and op(B) into zero-padded panels,

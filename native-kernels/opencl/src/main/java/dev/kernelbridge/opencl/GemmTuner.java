@@ -7,6 +7,8 @@ import dev.kernelbridge.Transpose;
 import dev.kernelbridge.TuningReport;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.tuning.GemmParameters;
+import dev.kernelbridge.tuning.TuningDatabase;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

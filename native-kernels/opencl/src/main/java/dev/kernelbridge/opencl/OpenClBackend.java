@@ -5,6 +5,7 @@ import static org.lwjgl.opencl.CL10.*;
 import dev.kernelbridge.Config;
 import dev.kernelbridge.spi.Backend;
 import dev.kernelbridge.spi.BackendDevice;
+import dev.kernelbridge.tuning.TuningDatabase;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -24,7 +25,7 @@ final class OpenClBackend implements Backend {
 
     OpenClBackend(Config config) {
         Path cache = config.cacheDirectory();
-        this.tuning = TuningDatabase.load(tuningFile(config));
+        this.tuning = TuningDatabase.load(tuningFile(config), shippedDefaults());
         Path programs = cache.resolve("opencl-programs");
         try {
             for (long platform : platforms()) {
@@ -112,6 +113,15 @@ final class OpenClBackend implements Backend {
             long context = nclCreateContext(props.address(), deviceIds.length, ids.address(), 0, 0, err.address());
             ClErrors.check(err.get(ValueLayout.JAVA_INT, 0), "opencl", "clCreateContext");
             return context;
+        }
+    }
+
+    /** The defaults this backend ships, tuned on the devices named in them (PoCL here). */
+    private static String shippedDefaults() {
+        try (java.io.InputStream in = OpenClBackend.class.getResourceAsStream("tuning-defaults.json")) {
+            return in == null ? null : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            return null; // reported by the database as missing defaults
         }
     }
 }

@@ -17,6 +17,8 @@ import dev.kernelbridge.GemmOp;
 import dev.kernelbridge.KernelBridge;
 import dev.kernelbridge.Layout;
 import dev.kernelbridge.TuningReport;
+import dev.kernelbridge.tuning.GemmParameters;
+import dev.kernelbridge.tuning.TuningDatabase;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -4,6 +4,8 @@ import dev.kernelbridge.Config;
 import dev.kernelbridge.Device;
 import dev.kernelbridge.spi.BackendProvider;
 import dev.kernelbridge.tck.ConformanceKit;
+import dev.kernelbridge.tuning.GemmParameters;
+import dev.kernelbridge.tuning.TuningDatabase;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package dev.kernelbridge.opencl;
+package dev.kernelbridge.tuning;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -8,13 +8,13 @@ import java.util.Set;
  * The tunables of {@code gemm.cl}, as the -D defines its banner documents. Values are data (from
  * the tuning database); this record only checks that they are in the range the kernel supports.
  */
-record GemmParameters(int vw, int mv, int nr, int ku, int wg, int la, int kc) {
+public record GemmParameters(int vw, int mv, int nr, int ku, int wg, int la, int kc) {
     private static final Set<Integer> VECTOR_WIDTHS = Set.of(1, 2, 4, 8, 16);
 
-    /** The kernel's own defaults, safe on any OpenCL 1.2 device. */
-    static final GemmParameters KERNEL_DEFAULTS = new GemmParameters(4, 2, 4, 2, 1, 0, 32);
+    /** The kernel's own defaults, safe on any OpenCL 1.2 device (CUDA builds set KB_VW to 1). */
+    public static final GemmParameters KERNEL_DEFAULTS = new GemmParameters(4, 2, 4, 2, 1, 0, 32);
 
-    GemmParameters {
+    public GemmParameters {
         require(VECTOR_WIDTHS.contains(vw), "KB_VW must be 1, 2, 4, 8 or 16, got " + vw);
         require(mv >= 1 && mv <= 8, "KB_MV must be in 1..8, got " + mv);
         require(nr >= 1 && nr <= 32, "KB_NR must be in 1..32, got " + nr);
@@ -31,9 +31,9 @@ record GemmParameters(int vw, int mv, int nr, int ku, int wg, int la, int kc) {
     }
 
     /** Rows of a register tile. */
-    int mr() { return vw * mv; }
+    public int mr() { return vw * mv; }
 
-    Map<String, Integer> asDefines() {
+    public Map<String, Integer> asDefines() {
         Map<String, Integer> d = new LinkedHashMap<>();
         d.put("KB_VW", vw);
         d.put("KB_MV", mv);
@@ -49,7 +49,7 @@ record GemmParameters(int vw, int mv, int nr, int ku, int wg, int la, int kc) {
      * Reads the defines back; a missing or non-integer value is an IllegalArgumentException, except
      * the local-memory pair (KB_LA, KB_KC), which defaults to off.
      */
-    static GemmParameters fromDefines(Map<String, ?> d) {
+    public static GemmParameters fromDefines(Map<String, ?> d) {
         return new GemmParameters(get(d, "KB_VW", null), get(d, "KB_MV", null), get(d, "KB_NR", null), get(d, "KB_KU", null),
                 get(d, "KB_WG", null), get(d, "KB_LA", 0), get(d, "KB_KC", 32));
     }
@@ -65,7 +65,7 @@ record GemmParameters(int vw, int mv, int nr, int ku, int wg, int la, int kc) {
         return n.intValue();
     }
 
-    String buildOptions() {
+    public String buildOptions() {
         StringBuilder sb = new StringBuilder();
         asDefines().forEach((k, v) -> sb.append("-D").append(k).append('=').append(v).append(' '));
         return sb.toString().trim();

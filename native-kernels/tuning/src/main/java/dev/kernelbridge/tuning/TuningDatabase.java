@@ -1,4 +1,4 @@
-package dev.kernelbridge.opencl;
+package dev.kernelbridge.tuning;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
@@ -7,7 +7,6 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,23 +30,22 @@ import java.util.Optional;
  * ignored as a whole and reported once: a half-trusted tuning file could launch a kernel with
  * parameters nobody verified.
  */
-final class TuningDatabase {
-    static final String FORMAT = "kernelbridge-tuning";
-    static final int VERSION = 1;
-    private static final String SHIPPED = "tuning-defaults.json";
-    private static final System.Logger LOG = System.getLogger("dev.kernelbridge.opencl");
+public final class TuningDatabase {
+    public static final String FORMAT = "kernelbridge-tuning";
+    public static final int VERSION = 1;
+    private static final System.Logger LOG = System.getLogger("dev.kernelbridge.tuning");
 
     /** How specific the entry that answered a lookup is. */
-    enum Level { DEVICE_AND_DRIVER, DEVICE, VENDOR, DEFAULT }
+    public enum Level { DEVICE_AND_DRIVER, DEVICE, VENDOR, DEFAULT }
 
     /** Where a device's parameters come from: the device's own words. */
-    record Identity(String vendor, String device, String driver) { }
+    public record Identity(String vendor, String device, String driver) { }
 
-    record Provenance(String tuned, String host, double gflops, String shape, String tool) { }
+    public record Provenance(String tuned, String host, double gflops, String shape, String tool) { }
 
-    record Entry(String kernel, String dtype, String vendor, String device, String driver,
+    public record Entry(String kernel, String dtype, String vendor, String device, String driver,
                  Map<String, Integer> parameters, Provenance provenance) {
-        Entry {
+        public Entry {
             Objects.requireNonNull(kernel, "kernel");
             Objects.requireNonNull(dtype, "dtype");
             parameters = Map.copyOf(parameters);
@@ -74,7 +72,7 @@ final class TuningDatabase {
     }
 
     /** The answer to a lookup, with where it came from. */
-    record Match(Entry entry, Level level, String source) { }
+    public record Match(Entry entry, Level level, String source) { }
 
     private final List<Entry> user;
     private final List<Entry> shipped;
@@ -86,18 +84,19 @@ final class TuningDatabase {
         this.problems = List.copyOf(problems);
     }
 
-    /** The shipped defaults and, if present and sound, the user's file. Never throws for a bad file. */
-    static TuningDatabase load(Path userFile) {
+    /**
+     * The defaults a backend ships (the JSON text of its {@code tuning-defaults.json}, or null when it
+     * ships none) and, if present and sound, the user's file. Never throws for a bad file.
+     */
+    public static TuningDatabase load(Path userFile, String shippedJson) {
         List<String> problems = new ArrayList<>();
         List<Entry> shipped = List.of();
-        try (InputStream in = TuningDatabase.class.getResourceAsStream(SHIPPED)) {
-            if (in == null) {
-                problems.add("shipped tuning defaults " + SHIPPED + " are missing from the jar");
-            } else {
-                shipped = parse(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        if (shippedJson != null) {
+            try {
+                shipped = parse(shippedJson);
+            } catch (IllegalArgumentException e) {
+                problems.add("shipped tuning defaults are damaged and ignored: " + e.getMessage());
             }
-        } catch (IOException | IllegalArgumentException e) {
-            problems.add("shipped tuning defaults are damaged and ignored: " + e.getMessage());
         }
         List<Entry> user = List.of();
         if (userFile != null && Files.isRegularFile(userFile)) {
@@ -113,10 +112,10 @@ final class TuningDatabase {
     }
 
     /** What was wrong with the files read, one line each (empty when all were sound). */
-    List<String> problems() { return problems; }
+    public List<String> problems() { return problems; }
 
     /** The most specific entry for this kernel, dtype and device, user entries first at each level. */
-    Optional<Match> lookup(String kernel, String dtype, Identity id) {
+    public Optional<Match> lookup(String kernel, String dtype, Identity id) {
         for (Level level : Level.values()) {
             for (var source : List.of(Map.entry("user", user), Map.entry("shipped", shipped))) {
                 for (Entry e : source.getValue()) {
@@ -134,7 +133,7 @@ final class TuningDatabase {
      * identity. A damaged file is kept beside it as {@code .damaged} and a new one started. The
      * write is atomic: readers see the old file or the new one.
      */
-    static void record(Path userFile, Entry entry) {
+    public static void record(Path userFile, Entry entry) {
         List<Entry> entries = new ArrayList<>();
         if (Files.isRegularFile(userFile)) {
             try {
@@ -161,7 +160,7 @@ final class TuningDatabase {
         }
     }
 
-    static List<Entry> parse(String text) {
+    public static List<Entry> parse(String text) {
         JsonElement root;
         try {
             root = JsonParser.parseString(text);
@@ -235,7 +234,7 @@ final class TuningDatabase {
         return v.getAsString();
     }
 
-    static String render(List<Entry> entries) {
+    public static String render(List<Entry> entries) {
         JsonObject root = new JsonObject();
         root.addProperty("format", FORMAT);
         root.addProperty("version", VERSION);

@@ -1,4 +1,4 @@
-package dev.kernelbridge.opencl;
+package dev.kernelbridge.tuning;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -16,6 +16,11 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** The tuning database as data: fallback levels, user over shipped, damaged files never trusted (R22's parser side). */
 class TuningDatabaseTest {
+    /** Defaults as a backend ships them: one default-level entry per dtype. */
+    private static final String SHIPPED = """
+            {"format":"kernelbridge-tuning","version":1,"entries":[
+              {"kernel":"gemm","dtype":"F32","parameters":{"KB_VW":4,"KB_MV":2,"KB_NR":4,"KB_KU":2,"KB_WG":1}},
+              {"kernel":"gemm","dtype":"F64","parameters":{"KB_VW":2,"KB_MV":2,"KB_NR":4,"KB_KU":2,"KB_WG":1}}]}""";
     private static final TuningDatabase.Identity POCL = new TuningDatabase.Identity("AuthenticAMD", "pthread-znver4", "3.1");
 
     @TempDir
@@ -30,7 +35,7 @@ class TuningDatabaseTest {
     void theMostSpecificLevelWinsAndTheUserWinsWithinALevel() throws IOException {
         Path file = dir.resolve("opencl.json");
         TuningDatabase.record(file, entry("AuthenticAMD", null, null, 6));
-        TuningDatabase db = TuningDatabase.load(file);
+        TuningDatabase db = TuningDatabase.load(file, SHIPPED);
         var vendor = db.lookup("gemm", "F32", POCL).orElseThrow();
         assertEquals(TuningDatabase.Level.VENDOR, vendor.level());
         assertEquals("user", vendor.source());
@@ -38,7 +43,7 @@ class TuningDatabaseTest {
 
         TuningDatabase.record(file, entry("AuthenticAMD", "pthread-znver4", null, 8));
         TuningDatabase.record(file, entry("AuthenticAMD", "pthread-znver4", "3.1", 12));
-        db = TuningDatabase.load(file);
+        db = TuningDatabase.load(file, SHIPPED);
         assertEquals(12, db.lookup("gemm", "F32", POCL).orElseThrow().entry().parameters().get("KB_NR"));
         var otherDriver = db.lookup("gemm", "F32", new TuningDatabase.Identity("AuthenticAMD", "pthread-znver4", "4.0")).orElseThrow();
         assertEquals(TuningDatabase.Level.DEVICE, otherDriver.level());
@@ -75,7 +80,7 @@ class TuningDatabaseTest {
         Path file = dir.resolve("opencl.json");
         // One sound entry first: a damaged file must not be half-trusted either.
         Files.writeString(file, text);
-        TuningDatabase db = TuningDatabase.load(file);
+        TuningDatabase db = TuningDatabase.load(file, SHIPPED);
         assertEquals(1, db.problems().size(), "one problem reported: " + db.problems());
         assertTrue(db.problems().getFirst().contains(file.toString()), db.problems().getFirst());
         assertTrue(db.problems().getFirst().contains("kernelbridge tune"), "says how to repair it: " + db.problems().getFirst());
@@ -90,16 +95,16 @@ class TuningDatabaseTest {
         TuningDatabase.record(file, entry("A", "d", "1", 4));
         assertEquals("{ damaged", Files.readString(dir.resolve("opencl.json.damaged")));
         assertEquals(1, TuningDatabase.parse(Files.readString(file)).size());
-        assertTrue(TuningDatabase.load(file).problems().isEmpty());
+        assertTrue(TuningDatabase.load(file, SHIPPED).problems().isEmpty());
     }
 
     @Test
-    void theShippedDefaultsAreSoundAndCoverBothDtypes() {
-        TuningDatabase db = TuningDatabase.load(null);
-        assertTrue(db.problems().isEmpty(), db.problems().toString());
-        var unknown = new TuningDatabase.Identity("nobody", "nothing", "0");
-        assertTrue(db.lookup("gemm", "F32", unknown).isPresent());
-        assertTrue(db.lookup("gemm", "F64", unknown).isPresent());
-        assertFalse(db.lookup("gemm", "F16", unknown).isPresent());
+    void withoutShippedDefaultsOnlyTheUsersEntriesAnswer() throws IOException {
+        TuningDatabase none = TuningDatabase.load(null, null);
+        assertTrue(none.problems().isEmpty());
+        assertFalse(none.lookup("gemm", "F32", POCL).isPresent());
+        Path file = dir.resolve("cuda.json");
+        TuningDatabase.record(file, entry("NVIDIA", "GPU", null, 8));
+        assertTrue(TuningDatabase.load(file, null).lookup("gemm", "F32", new TuningDatabase.Identity("NVIDIA", "GPU", "13.0")).isPresent());
     }
 }

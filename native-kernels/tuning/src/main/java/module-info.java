@@ -1,0 +1,6 @@
+/** Tuned kernel parameters as data, shared by the backends that run the shared kernel sources (OpenCL, CUDA). */
+module dev.kernelbridge.tuning {
+    requires com.google.gson;
+
+    exports dev.kernelbridge.tuning;
+}
