@@ -31,6 +31,9 @@ public final class Config {
     public static final Knob COLLECTIVE_TIMEOUT = new Knob("collective.timeout", "60s",
             "Deadline of a collective call unless the call gives its own (e.g. 500ms, 30s, 2m, PT1M).");
 
+    public static final Knob COLLECTIVE_VENDOR = new Knob("collective.vendor", "off",
+            "allow: in-process all-reduces whose ranks are distinct devices of one backend may use the backend's engine (NCCL),"
+                    + " faster but no longer bitwise identical across message sizes; off: KernelBridge's rank-order reductions.");
     public static final Knob TRANSPORT = new Knob("transport", "auto",
             "Engine of distributed collectives (worldCommunicators): auto for the first available, or a name (mpi).");
     public static final Knob CACHE_DIR = new Knob("cache.dir", "",
@@ -54,7 +57,7 @@ public final class Config {
             "Fault injection for tests and demos: device=faults;... e.g. opencl:1=fail-every:3,latency:20ms (see FaultPlan).");
 
     /** The knobs of the core, for doctor and documentation. */
-    public static final List<Knob> CORE_KNOBS = List.of(BACKEND, CPU_THREADS, CPU_VECTOR, COLLECTIVE_TIMEOUT, TRANSPORT, CACHE_DIR,
+    public static final List<Knob> CORE_KNOBS = List.of(BACKEND, CPU_THREADS, CPU_VECTOR, COLLECTIVE_TIMEOUT, COLLECTIVE_VENDOR, TRANSPORT, CACHE_DIR,
             DISPATCH, FALLBACK, GEMM_DEADLINE, HEALTH_FAILURES, HEALTH_PROBE, CANARY, CANARY_TILE, FAULTS);
 
     private final Map<String, String> overrides;

@@ -46,6 +46,7 @@ public final class KernelBridge implements AutoCloseable {
     private final Config config;
     private final List<BackendStatus> statuses;
     private final List<Backend> backends;
+    private final java.util.Map<String, Backend> backendsByName;
     private final List<Device> devices;
     private final Set<DeviceBuffer> openBuffers = ConcurrentHashMap.newKeySet();
     private final Set<Communicator> openCommunicators = ConcurrentHashMap.newKeySet();
@@ -56,11 +57,14 @@ public final class KernelBridge implements AutoCloseable {
     private final Dispatch dispatch;
     private Transport transport;
     private volatile Blas blas;
+    private final List<dev.kernelbridge.spi.DeviceCollectives> vendorEngines = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    private KernelBridge(Config config, List<BackendStatus> statuses, List<Backend> backends, List<Device> devices) {
+    private KernelBridge(Config config, List<BackendStatus> statuses, List<Backend> backends, java.util.Map<String, Backend> backendsByName,
+                         List<Device> devices) {
         this.config = config;
         this.statuses = List.copyOf(statuses);
         this.backends = List.copyOf(backends);
+        this.backendsByName = java.util.Map.copyOf(backendsByName);
         this.devices = List.copyOf(devices);
         this.dispatch = Dispatch.fromConfig(config);
         int failures = config.getInt(Config.HEALTH_FAILURES);
@@ -110,6 +114,7 @@ public final class KernelBridge implements AutoCloseable {
         Dispatch.fromConfig(config); // a malformed dispatch setting fails before any backend opens
         List<BackendStatus> statuses = new ArrayList<>();
         List<Backend> backends = new ArrayList<>();
+        java.util.Map<String, Backend> backendsByName = new java.util.HashMap<>();
         List<Device> devices = new ArrayList<>();
         for (BackendProvider p : providers) {
             String name = p.name();
@@ -126,6 +131,7 @@ public final class KernelBridge implements AutoCloseable {
             try {
                 Backend backend = p.open(config);
                 backends.add(backend);
+                backendsByName.put(name, backend);
                 List<BackendDevice> ds = backend.devices();
                 for (int i = 0; i < ds.size(); i++) {
                     FaultPlan plan = faults.remove(name + ":" + i);
@@ -160,7 +166,7 @@ public final class KernelBridge implements AutoCloseable {
                     + " (devices: " + devices.stream().map(Device::id).toList() + ")");
         }
         try {
-            return new KernelBridge(config, statuses, backends, devices);
+            return new KernelBridge(config, statuses, backends, backendsByName, devices);
         } catch (RuntimeException e) {
             backends.forEach(KernelBridge::closeQuietly);
             throw e;
@@ -402,13 +408,35 @@ public final class KernelBridge implements AutoCloseable {
             }
             rankDevices.add(d.spi());
         }
-        InProcessGroup group = new InProcessGroup(rankDevices);
+        InProcessGroup group = new InProcessGroup(rankDevices, vendorCollectives(devices, rankDevices));
         List<Communicator> ranks = new ArrayList<>();
         for (int r = 0; r < devices.size(); r++) {
             ranks.add(new Communicator(this, group, r, r, devices.get(r), timeout));
         }
         openCommunicators.addAll(ranks);
         return List.copyOf(ranks);
+    }
+
+    /**
+     * The backend's own collective engine for these ranks, where {@code kernelbridge.collective.vendor=allow}
+     * and the ranks are distinct devices of one backend that offers one; else null (rank-order reductions).
+     */
+    private dev.kernelbridge.spi.DeviceCollectives vendorCollectives(List<Device> ranks, List<BackendDevice> rankDevices) {
+        String vendor = config.get(Config.COLLECTIVE_VENDOR);
+        if (!vendor.equals("allow") && !vendor.equals("off")) {
+            throw new IllegalArgumentException(Config.COLLECTIVE_VENDOR.property() + " must be allow or off, got '" + vendor + "'");
+        }
+        String backend = ranks.getFirst().backend();
+        if (vendor.equals("off") || ranks.size() < 2 || ranks.stream().anyMatch(d -> !d.backend().equals(backend))
+                || Set.copyOf(ranks).size() != ranks.size()) {
+            return null;
+        }
+        var engine = backendsByName.get(backend).collectives(rankDevices).orElse(null);
+        if (engine != null) {
+            vendorEngines.add(engine);
+            LOG.log(Level.INFO, "all-reduces of {0} run on {1}''s collective engine ({2})", ranks, backend, Config.COLLECTIVE_VENDOR.property());
+        }
+        return engine;
     }
 
     /**
@@ -500,6 +528,9 @@ public final class KernelBridge implements AutoCloseable {
         }
         for (DeviceBuffer b : List.copyOf(openBuffers)) {
             b.close();
+        }
+        for (dev.kernelbridge.spi.DeviceCollectives engine : vendorEngines) {
+            engine.close();
         }
         for (Backend b : backends) {
             closeQuietly(b);

@@ -84,6 +84,8 @@ final class CudaDevice implements BackendDevice {
 
     int computeCapability() { return computeCapability; }
 
+    int ordinal() { return ordinal; }
+
     long packingLimit() { return PACKING_LIMIT; }
 
     @Override

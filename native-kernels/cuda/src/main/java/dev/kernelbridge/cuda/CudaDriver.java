@@ -43,6 +43,7 @@ final class CudaDriver {
             fn("cuStreamCreate", P, I),
             fn("cuStreamDestroy_v2", "cuStreamDestroy", P),
             fn("cuStreamSynchronize", P),
+            fn("cuStreamQuery", P),
             fn("cuEventCreate", P, I),
             fn("cuEventRecord", P, P),
             fn("cuEventSynchronize", P),

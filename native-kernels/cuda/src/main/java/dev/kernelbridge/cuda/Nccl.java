@@ -10,9 +10,9 @@ import java.util.Optional;
 /**
  * NCCL (libnccl.so.2) through FFM: the functions multi-GPU collectives need — in-process
  * communicators, all-reduce on a stream, the asynchronous error poll a deadline watchdog uses, and
- * abort. Bound and checked against nccl.h (or the checked-in prototypes); not yet used by the
- * collectives (see the README: NCCL's reduction order is not rank order, so it cannot give the
- * bitwise results KernelBridge's communicators promise without an explicit opt-in).
+ * abort. Checked against nccl.h (or the checked-in prototypes). Used by {@link NcclCollectives} only
+ * where the user allows vendor collectives: NCCL's reduction order is not rank order, so it cannot
+ * give the bitwise results KernelBridge's own communicators promise.
  */
 final class Nccl {
     private static final java.lang.foreign.MemoryLayout P = NativeFunction.P, I = NativeFunction.I, L = NativeFunction.L;

@@ -58,7 +58,15 @@ class LibraryPrototypesTest {
 
     @Test
     void ncclBindingMatchesNcclH() throws IOException {
-        agree("NCCL", header("nccl.h", List.of(CudaToolkit.header("nccl.h"), Path.of("/usr/include/nccl.h"))), Nccl.FUNCTIONS);
+        HeaderPrototypes h = header("nccl.h", List.of(CudaToolkit.header("nccl.h"), Path.of("/usr/include/nccl.h")));
+        agree("NCCL", h, Nccl.FUNCTIONS);
+        assertEquals(h.enumValue("ncclSum"), NcclCollectives.ncclOp(dev.kernelbridge.ReduceOp.SUM));
+        assertEquals(h.enumValue("ncclProd"), NcclCollectives.ncclOp(dev.kernelbridge.ReduceOp.PROD));
+        assertEquals(h.enumValue("ncclMax"), NcclCollectives.ncclOp(dev.kernelbridge.ReduceOp.MAX));
+        assertEquals(h.enumValue("ncclMin"), NcclCollectives.ncclOp(dev.kernelbridge.ReduceOp.MIN));
+        assertEquals(h.enumValue("ncclAvg"), NcclCollectives.ncclOp(dev.kernelbridge.ReduceOp.AVG));
+        assertEquals(h.enumValue("ncclFloat32"), NcclCollectives.NCCL_FLOAT32);
+        assertEquals(h.enumValue("ncclFloat64"), NcclCollectives.NCCL_FLOAT64);
     }
 
     @Test

@@ -6,6 +6,7 @@ import dev.kernelbridge.DType;
 import dev.kernelbridge.ReduceOp;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
+import dev.kernelbridge.spi.DeviceCollectives;
 import dev.kernelbridge.spi.HostBuffer;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -44,11 +45,18 @@ public final class InProcessGroup implements CollectiveGroup {
     private final boolean reduceOnDevices;
     private final Rendezvous rendezvous;
     private final Post[] posts;
+    /** A vendor engine for all-reduce (opt-in), or null. */
+    private final DeviceCollectives vendor;
 
     private record Post(long sequence, CollectiveRequest request, MemorySegment send, MemorySegment recv) { }
 
     /** A group with rank r on {@code devices.get(r)}. */
     public InProcessGroup(List<BackendDevice> devices) {
+        this(devices, null);
+    }
+
+    /** A group whose all-reduces go to {@code vendor} where it supports them (null: none). */
+    public InProcessGroup(List<BackendDevice> devices, DeviceCollectives vendor) {
         if (devices.isEmpty()) {
             throw new IllegalArgumentException("ranks must be >= 1, got 0");
         }
@@ -63,6 +71,7 @@ public final class InProcessGroup implements CollectiveGroup {
         this.reduceOnDevices = peers;
         this.rendezvous = new Rendezvous(size);
         this.posts = new Post[size];
+        this.vendor = vendor;
     }
 
     @Override
@@ -73,6 +82,10 @@ public final class InProcessGroup implements CollectiveGroup {
     public void execute(int rank, long sequence, CollectiveRequest request, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         String what = request.kind().label();
+        if (vendor != null && request.kind() == CollectiveRequest.Kind.ALL_REDUCE && vendor.supports(request.op(), request.dtype())) {
+            executeOnVendor(rank, sequence, request, deadline);
+            return;
+        }
         // Staging is for buffers the host cannot address; closing a shared arena costs a handshake
         // with every thread, so host-visible calls must not create one.
         boolean onDevices = reduceOnDevices && (request.kind() == CollectiveRequest.Kind.ALL_REDUCE
@@ -99,6 +112,37 @@ public final class InProcessGroup implements CollectiveGroup {
                 staging.close();
             }
         }
+    }
+
+    /**
+     * The vendor engine's all-reduce: every rank posts and the group checks agreement as always; rank 0
+     * then issues the one engine call for all ranks; a failure there breaks the group for every rank.
+     */
+    private void executeOnVendor(int rank, long sequence, CollectiveRequest request, long deadline) {
+        String what = request.kind().label();
+        posts[rank] = new Post(sequence, request, null, null);
+        rendezvous.await(rank, sequence, what, deadline);
+        checkAgreement(sequence);
+        if (rank == 0) {
+            List<BackendBuffer> sends = new ArrayList<>(), recvs = new ArrayList<>();
+            for (Post p : posts) {
+                sends.add(p.request().send());
+                recvs.add(p.request().recv());
+            }
+            try {
+                vendor.allReduce(request.op(), request.dtype(), sends, recvs, request.count(),
+                        Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+            } catch (CollectiveException e) {
+                rendezvous.abort(e);
+                throw e;
+            } catch (RuntimeException e) {
+                CollectiveException broken = new CollectiveException(sequence, "the vendor collective engine failed: " + e);
+                broken.initCause(e);
+                rendezvous.abort(broken);
+                throw e;
+            }
+        }
+        rendezvous.await(rank, sequence, what, deadline);
     }
 
     /** Fails every later call on every rank with {@code cause} (used when a rank gives up). */

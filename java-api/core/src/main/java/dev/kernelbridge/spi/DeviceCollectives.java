@@ -1,0 +1,31 @@
+package dev.kernelbridge.spi;
+
+import dev.kernelbridge.DType;
+import dev.kernelbridge.ReduceOp;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * A vendor's collective engine over several devices of one backend (NCCL on CUDA GPUs), offered by
+ * {@link Backend#collectives}. It is used only where the user allows it
+ * ({@code kernelbridge.collective.vendor=allow}): vendor engines choose their own reduction order,
+ * so results are no longer bitwise the same across message sizes and devices, as KernelBridge's own
+ * rank-order reductions are. The group's checks (arguments, agreement of every rank) run first.
+ */
+public interface DeviceCollectives extends AutoCloseable {
+    /** True when the engine can all-reduce {@code dtype} with {@code op}; otherwise the group reduces itself. */
+    boolean supports(ReduceOp op, DType dtype);
+
+    /**
+     * All-reduce of rank r's {@code send.get(r)} into {@code recv.get(r)} ({@code count} elements from
+     * byte 0; a send may be its recv), returning when every output is complete. At the deadline the
+     * engine aborts itself — never waiting without bound on the abort — and throws
+     * {@link dev.kernelbridge.CollectiveTimeoutException}; a device fault is a
+     * {@link dev.kernelbridge.DeviceException}. After either, it refuses further calls.
+     */
+    void allReduce(ReduceOp op, DType dtype, List<BackendBuffer> send, List<BackendBuffer> recv, long count, Duration deadline);
+
+    /** Releases the engine; must not throw. */
+    @Override
+    void close();
+}
