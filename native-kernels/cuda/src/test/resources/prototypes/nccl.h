@@ -2,7 +2,18 @@
  * Prototypes of the NCCL functions KernelBridge binds, transcribed from the public nccl.h
  * (NCCL 2.x), for machines where the header is not installed.
  */
+#define NCCL_UNIQUE_ID_BYTES 128
 typedef struct ncclComm *ncclComm_t;
+typedef struct { char internal[NCCL_UNIQUE_ID_BYTES]; } ncclUniqueId;
+
+/* The first fields of ncclConfig_t (NCCL 2.14 on); later versions append fields and read `size`,
+   `magic` and `version` to know which ones a caller passed. */
+typedef struct ncclConfig_v21400 {
+  size_t size;
+  unsigned int magic;
+  unsigned int version;
+  int blocking;
+} ncclConfig_t;
 typedef struct CUstream_st *cudaStream_t;
 
 typedef enum {
@@ -30,7 +41,8 @@ typedef enum {
 } ncclDataType_t;
 
 ncclResult_t ncclGetVersion(int *version);
-ncclResult_t ncclCommInitAll(ncclComm_t *comm, int ndev, const int *devlist);
+ncclResult_t ncclGetUniqueId(ncclUniqueId *uniqueId);
+ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclUniqueId commId, int rank, ncclConfig_t *config);
 ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype, ncclRedOp_t op,
                            ncclComm_t comm, cudaStream_t stream);
 ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *asyncError);

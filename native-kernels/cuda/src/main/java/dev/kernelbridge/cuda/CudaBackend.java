@@ -10,9 +10,11 @@ import java.util.Optional;
 /** Every CUDA device the driver reports, each with its primary context. */
 final class CudaBackend implements Backend {
     private final List<CudaDevice> devices;
+    private final java.time.Duration collectiveTimeout;
 
-    CudaBackend(List<CudaDevice> devices) {
+    CudaBackend(List<CudaDevice> devices, java.time.Duration collectiveTimeout) {
         this.devices = List.copyOf(devices);
+        this.collectiveTimeout = collectiveTimeout;
     }
 
     @Override
@@ -30,7 +32,7 @@ final class CudaBackend implements Backend {
             }
             gpus.add(g);
         }
-        return Nccl.load().map(nccl -> new NcclCollectives(nccl, gpus));
+        return Nccl.load().map(nccl -> new NcclCollectives(nccl, gpus, collectiveTimeout));
     }
 
     @Override

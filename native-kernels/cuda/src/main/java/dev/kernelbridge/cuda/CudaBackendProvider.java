@@ -87,7 +87,7 @@ public final class CudaBackendProvider implements BackendProvider {
             devices.forEach(CudaDevice::close);
             throw e;
         }
-        return new CudaBackend(devices);
+        return new CudaBackend(devices, config.getDuration(Config.COLLECTIVE_TIMEOUT));
     }
 
     private static String version(CudaDriver cu) {

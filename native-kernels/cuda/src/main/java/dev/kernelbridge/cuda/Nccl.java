@@ -17,10 +17,16 @@ import java.util.Optional;
 final class Nccl {
     private static final java.lang.foreign.MemoryLayout P = NativeFunction.P, I = NativeFunction.I, L = NativeFunction.L;
 
+    /** ncclUniqueId: 128 opaque bytes, passed by value to ncclCommInitRankConfig. */
+    static final java.lang.foreign.StructLayout UNIQUE_ID = java.lang.foreign.MemoryLayout.structLayout(
+            java.lang.foreign.MemoryLayout.sequenceLayout(128, java.lang.foreign.ValueLayout.JAVA_BYTE));
+
     /** Every call returns ncclResult_t (an int) except ncclGetErrorString. */
     static final Map<String, NativeFunction> FUNCTIONS = NativeFunction.table(
             NativeFunction.of("ncclGetVersion", I, P),
-            NativeFunction.of("ncclCommInitAll", I, P, I, P),
+            NativeFunction.of("ncclGetUniqueId", I, P),
+            // ncclComm_t *comm, int nranks, ncclUniqueId commId (by value), int rank, ncclConfig_t *config
+            NativeFunction.of("ncclCommInitRankConfig", I, P, I, UNIQUE_ID, I, P),
             NativeFunction.of("ncclAllReduce", I, P, P, L, I, I, P, P),
             NativeFunction.of("ncclCommGetAsyncError", I, P, P),
             NativeFunction.of("ncclCommAbort", I, P),

@@ -17,11 +17,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 
 /**
- * All-reduce over several GPUs of this process with NCCL, under the communicator's rules: the call
- * is issued for every rank at once (one NCCL group), then completion is polled — each rank's stream
- * and NCCL's asynchronous error — against the deadline. At the deadline every communicator is
- * aborted on a helper thread that is itself given a bounded time; the engine is then dead and the
- * group reports the timeout on every rank.
+ * All-reduce over several GPUs of this process with NCCL, under the communicator's rules:
+ * non-blocking communicators (so no NCCL call can hold the caller), the call issued for every rank
+ * at once (one NCCL group), then completion polled — each rank's stream and NCCL's asynchronous
+ * state — against the deadline. At the deadline every communicator is aborted on a helper thread
+ * that is itself given a bounded time; the engine is then dead and the group reports the timeout
+ * on every rank.
  */
 final class NcclCollectives implements DeviceCollectives {
     private static final int CUDA_ERROR_NOT_READY = 600;
@@ -34,19 +35,71 @@ final class NcclCollectives implements DeviceCollectives {
     private final MemorySegment[] comms;
     private volatile String dead;
 
-    NcclCollectives(Nccl nccl, List<CudaDevice> ranks) {
+    /**
+     * One non-blocking communicator per GPU, created as one NCCL group; creation is polled against
+     * {@code deadline} like every call, and aborted when it misses it.
+     */
+    NcclCollectives(Nccl nccl, List<CudaDevice> ranks, Duration deadline) {
         this.nccl = nccl;
         this.ranks = List.copyOf(ranks);
         this.comms = new MemorySegment[ranks.size()];
         try (Arena a = Arena.ofConfined()) {
+            MemorySegment id = a.allocate(Nccl.UNIQUE_ID);
+            check("ncclGetUniqueId", call("ncclGetUniqueId", id), ranks.getFirst());
+            MemorySegment config = nonBlockingConfig(a);
             MemorySegment out = a.allocate(ValueLayout.ADDRESS, ranks.size());
-            MemorySegment list = a.allocate(ValueLayout.JAVA_INT, ranks.size());
+            check("ncclGroupStart", call("ncclGroupStart"), ranks.getFirst());
             for (int r = 0; r < ranks.size(); r++) {
-                list.setAtIndex(ValueLayout.JAVA_INT, r, ranks.get(r).ordinal());
+                ranks.get(r).enter(); // NCCL takes the device from the current context
+                int result = call("ncclCommInitRankConfig", out.asSlice(r * ValueLayout.ADDRESS.byteSize(), ValueLayout.ADDRESS.byteSize()),
+                        ranks.size(), id, r, config);
+                if (result != NCCL_IN_PROGRESS) {
+                    check("ncclCommInitRankConfig", result, ranks.get(r));
+                }
             }
-            check("ncclCommInitAll", call("ncclCommInitAll", out, ranks.size(), list), ranks.getFirst());
+            int end = call("ncclGroupEnd");
+            if (end != NCCL_IN_PROGRESS) {
+                check("ncclGroupEnd", end, ranks.getFirst());
+            }
             for (int r = 0; r < ranks.size(); r++) {
                 comms[r] = out.getAtIndex(ValueLayout.ADDRESS, r);
+            }
+            awaitCommunicators(System.nanoTime() + deadline.toNanos(), deadline);
+        }
+    }
+
+    /** ncclConfig_t with blocking = 0, in the 2.14 layout every later NCCL accepts (size, magic, version first). */
+    private static MemorySegment nonBlockingConfig(Arena a) {
+        MemorySegment c = a.allocate(24, 8);
+        c.set(ValueLayout.JAVA_LONG, 0, 24);                  // size
+        c.set(ValueLayout.JAVA_INT, 8, 0xcafebeef);           // magic
+        c.set(ValueLayout.JAVA_INT, 12, 2 * 10000 + 14 * 100); // version: NCCL_VERSION(2, 14, 0)
+        c.set(ValueLayout.JAVA_INT, 16, 0);                   // blocking
+        return c;
+    }
+
+    /** Non-blocking communicators are usable once their asynchronous state leaves ncclInProgress. */
+    private void awaitCommunicators(long end, Duration deadline) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment state = a.allocate(ValueLayout.JAVA_INT);
+            for (int r = 0; r < comms.length; r++) {
+                while (true) {
+                    call("ncclCommGetAsyncError", comms[r], state);
+                    int s = state.get(ValueLayout.JAVA_INT, 0);
+                    if (s == NCCL_SUCCESS) {
+                        break;
+                    }
+                    if (s != NCCL_IN_PROGRESS) {
+                        abortAll("communicator creation failed: " + errorString(s));
+                        throw new DeviceException(ranks.get(r).id(), s, "NCCL_ERROR_" + s, "ncclCommInitRankConfig failed: " + errorString(s));
+                    }
+                    if (System.nanoTime() > end) {
+                        abortAll("communicator creation missed its deadline");
+                        throw new CollectiveTimeoutException(-1, List.of(r), "NCCL communicator of rank " + r + " not ready within "
+                                + deadline.toMillis() + " ms; the communicators were aborted");
+                    }
+                    Thread.onSpinWait();
+                }
             }
         }
     }
@@ -75,21 +128,28 @@ final class NcclCollectives implements DeviceCollectives {
         if (count == 0) {
             return;
         }
-        long end = System.nanoTime() + deadline.toNanos();
+        long until = System.nanoTime() + deadline.toNanos();
         int type = dtype == DType.F32 ? NCCL_FLOAT32 : NCCL_FLOAT64;
         check("ncclGroupStart", call("ncclGroupStart"), ranks.getFirst());
         for (int r = 0; r < ranks.size(); r++) {
             CudaDevice d = ranks.get(r);
             d.enter();
-            check("ncclAllReduce", call("ncclAllReduce", MemorySegment.ofAddress(((CudaBuffer) send.get(r)).pointer),
-                    MemorySegment.ofAddress(((CudaBuffer) recv.get(r)).pointer), count, type, ncclOp(op), comms[r], d.stream()), d);
+            int result = call("ncclAllReduce", MemorySegment.ofAddress(((CudaBuffer) send.get(r)).pointer),
+                    MemorySegment.ofAddress(((CudaBuffer) recv.get(r)).pointer), count, type, ncclOp(op), comms[r], d.stream());
+            if (result != NCCL_IN_PROGRESS) { // non-blocking communicators may still be enqueuing
+                check("ncclAllReduce", result, d);
+            }
         }
-        check("ncclGroupEnd", call("ncclGroupEnd"), ranks.getFirst());
-        awaitCompletion(end, deadline);
+        int end = call("ncclGroupEnd");
+        if (end != NCCL_IN_PROGRESS) {
+            check("ncclGroupEnd", end, ranks.getFirst());
+        }
+        awaitCompletion(until, deadline);
     }
 
     /** Polls every rank's stream and NCCL's asynchronous error until done, a failure, or the deadline. */
     private void awaitCompletion(long end, Duration deadline) {
+        awaitCommunicators(end, deadline); // enqueueing on non-blocking communicators finishes asynchronously
         boolean[] done = new boolean[ranks.size()];
         try (Arena a = Arena.ofConfined()) {
             MemorySegment async = a.allocate(ValueLayout.JAVA_INT);

@@ -32,6 +32,11 @@ final class HeaderPrototypes {
         for (Matcher m = Pattern.compile("typedef\\s+struct\\s+\\w+\\s*\\*\\s*(\\w+)\\s*;").matcher(text); m.find(); ) {
             typedefs.putIfAbsent(m.group(1), ValueLayout.ADDRESS);
         }
+        // structs of one char array (ncclUniqueId): passed by value as that many bytes
+        for (Matcher m = Pattern.compile("typedef\\s+struct\\s*\\w*\\s*\\{\\s*char\\s+\\w+\\s*\\[\\s*(\\w+)\\s*\\]\\s*;\\s*\\}\\s*(\\w+)\\s*;").matcher(text); m.find(); ) {
+            typedefs.putIfAbsent(m.group(2), java.lang.foreign.MemoryLayout.structLayout(
+                    java.lang.foreign.MemoryLayout.sequenceLayout(constant(m.group(1)), ValueLayout.JAVA_BYTE)));
+        }
         for (Matcher m = Pattern.compile("typedef\\s+([\\w ]+?)\\s+(\\w+)\\s*;").matcher(text); m.find(); ) {
             MemoryLayout l = primitive(m.group(1).trim());
             if (l == null && typedefs.containsKey(m.group(1).trim())) {
@@ -41,6 +46,18 @@ final class HeaderPrototypes {
                 typedefs.putIfAbsent(m.group(2), l);
             }
         }
+    }
+
+    /** A number, or the value of a #define naming one. */
+    private long constant(String token) {
+        if (token.matches("\\d+")) {
+            return Long.parseLong(token);
+        }
+        Matcher d = Pattern.compile("#define\\s+" + Pattern.quote(token) + "\\s+(\\d+)").matcher(text);
+        if (!d.find()) {
+            throw new AssertionError("cannot resolve the array size " + token);
+        }
+        return Long.parseLong(d.group(1));
     }
 
     static MemoryLayout primitive(String c) {

@@ -78,4 +78,15 @@ class LibraryPrototypesTest {
         NativeFunction bad = new NativeFunction(good.symbol(), good.declared(), good.result(), args);
         assertEquals(1, h.check(Map.of(bad.declared(), bad)).size());
     }
+
+    @Test
+    void theCheckerCatchesAUniqueIdPassedByPointerInsteadOfByValue() throws IOException {
+        HeaderPrototypes h = header("nccl.h", List.of());
+        NativeFunction good = Nccl.FUNCTIONS.get("ncclCommInitRankConfig");
+        List<java.lang.foreign.MemoryLayout> args = new java.util.ArrayList<>(good.args());
+        args.set(2, NativeFunction.P);
+        NativeFunction bad = new NativeFunction(good.symbol(), good.declared(), good.result(), args);
+        assertEquals(List.of(), h.check(Map.of(good.declared(), good)));
+        assertEquals(1, h.check(Map.of(bad.declared(), bad)).size(), "ncclUniqueId travels by value (128 bytes)");
+    }
 }
