@@ -61,6 +61,8 @@ public final class Scheduler implements AutoCloseable {
         final boolean trusted;
         final boolean cpu;
         final Health health;
+        /** Launches running on the device now: a launch that shared it does not measure its throughput. */
+        final AtomicInteger busy = new AtomicInteger();
 
         Node(String id, BackendDevice spi, boolean trusted, boolean cpu, Health health) {
             this.id = id;
@@ -221,7 +223,7 @@ public final class Scheduler implements AutoCloseable {
             if (failure == null) {
                 // A piece of a split shares the machine with the other pieces: its time is not the
                 // device's own throughput for this class (SPLIT keeps piece rates of its own).
-                node.health.success(cls, part.flops(), part == job ? attempt.nanos : 0);
+                node.health.success(cls, part.flops(), part == job && attempt.alone ? attempt.nanos : 0);
                 return new Done(part, node, attempt.result, attempt, attempt.nanos);
             }
             attempt.release();
@@ -300,7 +302,8 @@ public final class Scheduler implements AutoCloseable {
 
     /**
      * The device with the best live throughput for this class; a device not measured yet is tried
-     * first, and every {@value #EXPLORE_EVERY}th call re-measures the stalest so the choice follows change.
+     * first (while idle: a launch that shares its device measures nothing), and every
+     * {@value #EXPLORE_EVERY}th call re-measures the stalest so the choice follows change.
      */
     private Node fastest(List<Node> candidates, long cls) {
         if (candidates.isEmpty()) {
@@ -308,8 +311,8 @@ public final class Scheduler implements AutoCloseable {
         }
         long call = stats(cls).calls.incrementAndGet();
         for (Node n : candidates) {
-            if (rate(n, cls) == 0) {
-                return n;
+            if (rate(n, cls) == 0 && n.busy.get() == 0) {
+                return n; // measured only when it runs alone, so try it while it is idle
             }
         }
         if (call % EXPLORE_EVERY == 0) {
@@ -380,7 +383,7 @@ public final class Scheduler implements AutoCloseable {
             return cut(job, candidates, weights);
         }
         for (Node n : candidates) {
-            if (rate(n, cls) == 0) {
+            if (rate(n, cls) == 0 && n.busy.get() == 0) {
                 return List.of(new Part(job, n));
             }
         }
@@ -396,7 +399,8 @@ public final class Scheduler implements AutoCloseable {
             }
             for (int i = 0; i < weights.length; i++) {
                 Node n = candidates.get(i);
-                weights[i] = s.partGflops.getOrDefault(n.id, rate(n, cls));
+                double w = s.partGflops.getOrDefault(n.id, rate(n, cls));
+                weights[i] = w > 0 ? w : 1; // not measured yet (it was busy): an equal share to start
             }
         }
         return cut(job, candidates, weights);
@@ -474,6 +478,7 @@ public final class Scheduler implements AutoCloseable {
         final long startNanos = System.nanoTime();
         volatile Thread thread;
         volatile long nanos;
+        volatile boolean alone;
         MemorySegment result;
 
         Attempt(Node node) { this.node = node; }
@@ -571,13 +576,13 @@ public final class Scheduler implements AutoCloseable {
                 BackendBuffer b = hold(held, d.wrapHost(hostView(part.sliceB(), node.trusted, arena)));
                 MemorySegment c = part.stageC(arena);
                 BackendBuffer bc = hold(held, d.wrapHost(c));
-                launch(node, part.call(a, b, bc));
+                attempt.alone = launch(node, part.call(a, b, bc));
                 return c;
             }
             BackendBuffer a = hold(held, upload(node, part.dtype(), part.sliceA(), true));
             BackendBuffer b = hold(held, upload(node, part.dtype(), part.sliceB(), true));
             BackendBuffer c = hold(held, upload(node, part.dtype(), part.sliceC(), part.beta() != 0));
-            launch(node, part.call(a, b, c));
+            attempt.alone = launch(node, part.call(a, b, c));
             long bytes = part.spanC() * part.dtype().byteSize();
             MemorySegment result = arena.allocate(Math.max(1, bytes), 64);
             c.copyOut(0, result.asSlice(0, bytes));
@@ -613,14 +618,17 @@ public final class Scheduler implements AutoCloseable {
         return copy;
     }
 
-    private static void launch(Node node, GemmCall call) {
+    /** Runs the call; true when no other launch shared the device meanwhile (its time then measures the device). */
+    private static boolean launch(Node node, GemmCall call) {
         KernelLaunchEvent e = new KernelLaunchEvent();
         e.begin();
         boolean ok = false;
+        int before = node.busy.incrementAndGet();
         try {
             node.spi.gemm(call);
             ok = true;
         } finally {
+            int after = node.busy.getAndDecrement();
             if (e.shouldCommit()) {
                 e.device = node.id;
                 e.dtype = call.dtype().label();
@@ -631,7 +639,11 @@ public final class Scheduler implements AutoCloseable {
                 e.success = ok;
                 e.commit();
             }
+            if (ok) {
+                return before == 1 && after == 1;
+            }
         }
+        return false;
     }
 
     private static void transfer(Node node, String direction, long bytes) {
@@ -668,14 +680,15 @@ public final class Scheduler implements AutoCloseable {
         BackendDevice d = node.spi;
         BackendBuffer a = d.wrapHost(job.a()), b = d.wrapHost(job.b()), c = d.wrapHost(job.c());
         long t0 = System.nanoTime();
+        boolean alone;
         try {
-            launch(node, job.callInPlace(a, b, c));
+            alone = launch(node, job.callInPlace(a, b, c));
         } finally {
             a.release();
             b.release();
             c.release();
         }
-        node.health.success(cls, job.flops(), System.nanoTime() - t0);
+        node.health.success(cls, job.flops(), alone ? System.nanoTime() - t0 : 0);
     }
 
     private static String operation(HostGemm job) {
@@ -703,12 +716,13 @@ public final class Scheduler implements AutoCloseable {
         double flops = 2.0 * call.m() * call.n() * Math.max(1, call.k()) * call.batchCount();
         if (node.trusted) {
             long t0 = System.nanoTime();
+            boolean alone;
             try {
-                launch(node, call);
+                alone = launch(node, call);
             } finally {
                 release.run();
             }
-            node.health.success(cls, flops, System.nanoTime() - t0);
+            node.health.success(cls, flops, alone ? System.nanoTime() - t0 : 0);
             return;
         }
         Attempt a = new Attempt(node);
@@ -716,7 +730,7 @@ public final class Scheduler implements AutoCloseable {
             workers.execute(() -> {
                 a.thread = Thread.currentThread();
                 try {
-                    launch(node, call);
+                    a.alone = launch(node, call);
                     a.nanos = System.nanoTime() - a.startNanos;
                     a.done.complete(null);
                 } catch (Throwable t) {
@@ -737,7 +751,7 @@ public final class Scheduler implements AutoCloseable {
         Throwable failure = await(a, limit);
         a.release();
         if (failure == null) {
-            node.health.success(cls, flops, a.nanos);
+            node.health.success(cls, flops, a.alone ? a.nanos : 0);
             return;
         }
         throw fileFailure(node, failure);
