@@ -17,6 +17,8 @@ final class Health {
     /** Throughput below this fraction of the device's own best for a class is drift. */
     private static final double DRIFT = 0.5;
     private static final int DRIFT_SAMPLES = 8;
+    /** Calls shorter than this are timed by jitter (JIT, GC, scheduling) more than by the device: no drift verdicts. */
+    private static final long DRIFT_MIN_NANOS = 1_000_000;
     private static final int RECOVERY_SUCCESSES = 3;
     private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
 
@@ -82,7 +84,7 @@ final class Health {
                 r.best = Math.max(r.best, r.gflops);
             }
         }
-        boolean drifting = r != null && r.samples >= DRIFT_SAMPLES && r.gflops < DRIFT * r.best;
+        boolean drifting = r != null && nanos >= DRIFT_MIN_NANOS && r.samples >= DRIFT_SAMPLES && r.gflops < DRIFT * r.best;
         if (state == HealthState.HEALTHY && drifting) {
             move(HealthState.DEGRADED, String.format("latency drift: %s at %.1f GFLOP/s, its best %.1f", ShapeClass.describe(shapeClass), r.gflops, r.best));
         } else if (state == HealthState.DEGRADED && !drifting && ++successesSinceTrouble >= RECOVERY_SUCCESSES) {

@@ -1,0 +1,104 @@
+package dev.kernelbridge.internal.dispatch;
+
+import dev.kernelbridge.DType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.List;
+
+/** The two ways the scheduler checks a device's results: a canary tile against a second device, and the verified probe. */
+final class Checks {
+    private static final Duration PROBE_DEADLINE = Duration.ofSeconds(30);
+
+    private Checks() { }
+
+    /** Null when every tile element agrees within 2·(k+2)·u·gauge; else the first disagreement. */
+    static String compareTile(HostGemm p, MemorySegment result, HostGemm tile, MemorySegment check, long item, long i0, long j0) {
+        double u = p.dtype().unitRoundoff();
+        for (long j = 0; j < tile.n(); j++) {
+            for (long i = 0; i < tile.m(); i++) {
+                double x = p.resultAt(result, item, i0 + i, j0 + j);
+                double y = tile.resultAt(check, 0, i, j);
+                if (Double.compare(x, y) == 0 || (Double.isNaN(x) && Double.isNaN(y))) {
+                    continue;
+                }
+                double gauge = 0;
+                for (long q = 0; q < p.k(); q++) {
+                    gauge += Math.abs(p.opA(item, i0 + i, q) * p.opB(item, q, j0 + j));
+                }
+                gauge = Math.abs(p.alpha()) * gauge + (p.beta() == 0 ? 0 : Math.abs(p.beta() * p.cAt(item, i0 + i, j0 + j)));
+                double bound = 2.0 * (p.k() + 2) * u * gauge + Double.MIN_NORMAL;
+                if (!Double.isFinite(gauge) || !(Math.abs(x - y) <= bound)) {
+                    if (!Double.isFinite(gauge) && (Double.isNaN(x) == Double.isNaN(y)) && Double.isNaN(x)) {
+                        continue;
+                    }
+                    return String.format("C(%d,%d) of %s is %s, expected %s (bound %.3g)", i0 + i, j0 + j, p.describePart(p), x, y, bound);
+                }
+            }
+        }
+        return null;
+    }
+
+    /**
+     * A small GEMM of small integers (exact in any order of summation) for each dtype of the device,
+     * C prefilled with NaN and beta = 0; null when every element is exactly right.
+     */
+    static String probeFailure(Node n, Attempts attempts) {
+        int m = 64, nn = 48, k = 40;
+        for (DType dtype : List.of(DType.F32, DType.F64)) {
+            if (!n.spi.info().dtypes().contains(dtype)) {
+                continue;
+            }
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment a = arena.allocate((long) m * k * dtype.byteSize(), 64);
+                MemorySegment b = arena.allocate((long) k * nn * dtype.byteSize(), 64);
+                MemorySegment c = arena.allocate((long) m * nn * dtype.byteSize(), 64);
+                long[] av = new long[m * k], bv = new long[k * nn];
+                for (int i = 0; i < av.length; i++) {
+                    av[i] = (i * 7L % 9) - 4;
+                    set(a, dtype, i, av[i]);
+                }
+                for (int i = 0; i < bv.length; i++) {
+                    bv[i] = (i * 5L % 7) - 3;
+                    set(b, dtype, i, bv[i]);
+                }
+                for (int i = 0; i < m * nn; i++) {
+                    set(c, dtype, i, Double.NaN);
+                }
+                HostGemm job = new HostGemm(dtype, dev.kernelbridge.Transpose.NO_TRANS, dev.kernelbridge.Transpose.NO_TRANS, m, nn, k, 1,
+                        a, 0, m, 0, b, 0, k, 0, 0, c, 0, m, 0, 1);
+                Attempts.Attempt at = attempts.start(n, job);
+                Throwable failure = attempts.await(at, PROBE_DEADLINE);
+                if (failure != null) {
+                    at.release();
+                    return String.valueOf(failure.getMessage());
+                }
+                try {
+                    for (int j = 0; j < nn; j++) {
+                        for (int i = 0; i < m; i++) {
+                            long want = 0;
+                            for (int q = 0; q < k; q++) {
+                                want += av[i + q * m] * bv[q + j * k];
+                            }
+                            double got = job.resultAt(at.result, 0, i, j);
+                            if (got != want) {
+                                return dtype.label() + " probe C(" + i + "," + j + ") = " + got + ", expected " + want;
+                            }
+                        }
+                    }
+                } finally {
+                    at.release();
+                }
+            }
+        }
+        return null;
+    }
+
+    private static void set(MemorySegment s, DType dtype, long i, double v) {
+        if (dtype == DType.F32) {
+            s.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, (float) v);
+        } else {
+            s.setAtIndex(java.lang.foreign.ValueLayout.JAVA_DOUBLE, i, v);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+package dev.kernelbridge.internal.dispatch;
+
+import dev.kernelbridge.DType;
+import dev.kernelbridge.HealthState;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Which devices take a GEMM: the fastest by live throughput per shape class, the pieces of a split
+ * in proportion to measured piece throughput, the next device for failed work. Thread-safe.
+ */
+final class Placement {
+    private static final int EXPLORE_EVERY = 64;
+    private static final int SPLIT_REVISIT = 32;
+
+    /** One piece of a job and the device it starts on. */
+    record Part(HostGemm gemm, Node node) { }
+
+    /** A finished piece of a split and how long it took, for rebalancing. */
+    record Piece(HostGemm part, Node node, long nanos) { }
+
+    private final List<Node> nodes;
+    private final Map<Long, ClassStats> classes = new ConcurrentHashMap<>();
+
+    Placement(List<Node> nodes) {
+        this.nodes = List.copyOf(nodes);
+    }
+
+    /** Per shape class: calls seen, and what splitting achieved. */
+    private static final class ClassStats {
+        final AtomicLong calls = new AtomicLong();
+        double splitGflops;
+        int splitSamples;
+        final Map<String, Double> partGflops = new HashMap<>();
+    }
+
+    /** Dispatchable devices that hold {@code dtype}, restricted to {@code ids} when given, in bridge order. */
+    List<Node> candidates(DType dtype, List<String> ids) {
+        List<Node> out = new ArrayList<>();
+        for (Node n : nodes) {
+            if ((ids.isEmpty() || ids.contains(n.id)) && n.health.dispatchable() && n.spi.info().dtypes().contains(dtype)) {
+                out.add(n);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The device with the best live throughput for this class; a device not measured yet is tried
+     * first (while idle: a launch that shares its device measures nothing), and every
+     * {@value #EXPLORE_EVERY}th call re-measures the stalest so the choice follows change.
+     */
+    Node fastest(List<Node> candidates, long cls) {
+        if (candidates.isEmpty()) {
+            return null;
+        }
+        long call = stats(cls).calls.incrementAndGet();
+        for (Node n : candidates) {
+            if (rate(n, cls) == 0 && n.busy.get() == 0) {
+                return n; // measured only when it runs alone, so try it while it is idle
+            }
+        }
+        if (call % EXPLORE_EVERY == 0) {
+            return candidates.stream().min(Comparator.comparingLong(n -> n.health.lastMeasured(cls))).orElseThrow();
+        }
+        return best(candidates, cls);
+    }
+
+    static Node best(List<Node> candidates, long cls) {
+        Node best = null;
+        for (Node n : candidates) {
+            if (best == null || rank(n, cls) > rank(best, cls)) {
+                best = n;
+            }
+        }
+        return best;
+    }
+
+    /** Healthy before degraded, then throughput. */
+    static double rank(Node n, long cls) {
+        return (n.health.state() == HealthState.HEALTHY ? 1e12 : 0) + rate(n, cls);
+    }
+
+    /** Measured throughput, else the tuning data's figure for the device, else 0 (unmeasured). */
+    static double rate(Node n, long cls) {
+        double live = n.health.gflops(cls);
+        return live > 0 ? live : n.spi.expectedGflops(DType.values()[(int) (cls >>> 16)]);
+    }
+
+    /** The next device for failed work: healthy ones by throughput, then degraded ones, the CPU last. */
+    Node next(DType dtype, Set<Node> tried, long cls) {
+        Node best = null;
+        for (Node n : candidates(dtype, List.of())) {
+            if (tried.contains(n)) {
+                continue;
+            }
+            if (best == null || (best.cpu && !n.cpu) || (best.cpu == n.cpu && rank(n, cls) > rank(best, cls))) {
+                best = n;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * One GEMM's rows, columns or batch items in proportion to each device's live throughput — or,
+     * when splitting has measured slower than the best device alone (devices sharing cores), the best
+     * device alone, with a split tried again every {@value #SPLIT_REVISIT} calls.
+     */
+    List<Part> split(HostGemm job, List<Node> candidates, long cls, boolean always) {
+        if (candidates.size() <= 1) {
+            return List.of(new Part(job, candidates.isEmpty() ? null : candidates.getFirst()));
+        }
+        ClassStats s = stats(cls);
+        long call = s.calls.incrementAndGet();
+        if (always) {
+            double[] weights = new double[candidates.size()];
+            synchronized (s) {
+                for (int i = 0; i < weights.length; i++) {
+                    Node n = candidates.get(i);
+                    double r = s.partGflops.getOrDefault(n.id, rate(n, cls));
+                    weights[i] = r > 0 ? r : 1; // unmeasured devices start with equal shares
+                }
+            }
+            double max = java.util.Arrays.stream(weights).max().orElse(1);
+            for (int i = 0; i < weights.length; i++) {
+                weights[i] = Math.max(weights[i], max / 20); // every device keeps a piece, however slow it measured
+            }
+            return cut(job, candidates, weights);
+        }
+        for (Node n : candidates) {
+            if (rate(n, cls) == 0 && n.busy.get() == 0) {
+                return List.of(new Part(job, n));
+            }
+        }
+        Node best = best(candidates, cls);
+        double[] weights = new double[candidates.size()];
+        synchronized (s) {
+            // Early on, a split is tried again every few calls: each try rebalances the pieces, so the
+            // first (badly balanced) measurement must not decide for long.
+            boolean revisit = call % (s.splitSamples < 4 ? 4 : SPLIT_REVISIT) == 0;
+            boolean soloBetter = s.splitGflops > 0 && s.splitGflops < rate(best, cls);
+            if (soloBetter != revisit) {
+                return List.of(new Part(job, best));
+            }
+            for (int i = 0; i < weights.length; i++) {
+                Node n = candidates.get(i);
+                double w = s.partGflops.getOrDefault(n.id, rate(n, cls));
+                weights[i] = w > 0 ? w : 1; // not measured yet (it was busy): an equal share to start
+            }
+        }
+        return cut(job, candidates, weights);
+    }
+
+    /** Pieces along the batch, or the longer of C's dimensions, in multiples that keep kernels efficient. */
+    private static List<Part> cut(HostGemm job, List<Node> nodes, double[] weights) {
+        int kind;
+        long total;
+        if (job.batchCount() >= nodes.size() && job.batchCount() > 1) {
+            kind = 0;
+            total = job.batchCount();
+        } else if (job.n() >= job.m()) {
+            kind = 1;
+            total = job.n();
+        } else {
+            kind = 2;
+            total = job.m();
+        }
+        long align = kind == 0 ? 1 : total >= 64L * nodes.size() * 4 ? 64 : total >= 8L * nodes.size() ? 8 : 1;
+        double sum = 0;
+        for (double w : weights) {
+            sum += w;
+        }
+        List<Part> parts = new ArrayList<>();
+        long from = 0;
+        double acc = 0;
+        for (int i = 0; i < nodes.size(); i++) {
+            acc += weights[i];
+            long to = i == nodes.size() - 1 ? total : Math.min(total, Math.round(total * acc / sum / align) * align);
+            if (to > from) {
+                HostGemm g = kind == 0 ? job.batches(from, to) : kind == 1 ? job.columns(from, to) : job.rows(from, to);
+                parts.add(new Part(g, nodes.get(i)));
+                from = to;
+            }
+        }
+        return parts;
+    }
+
+    /** After a split: its throughput against the best device alone, and each device's piece rate for the next cut. */
+    void recordSplit(long cls, double flops, long nanos, List<Piece> done) {
+        ClassStats s = stats(cls);
+        synchronized (s) {
+            double g = flops / Math.max(1, nanos);
+            s.splitGflops = s.splitGflops == 0 ? g : 0.5 * s.splitGflops + 0.5 * g;
+            s.splitSamples++;
+            for (Piece d : done) {
+                double pg = d.part().flops() / Math.max(1, d.nanos());
+                s.partGflops.merge(d.node().id, pg, (old, x) -> 0.5 * old + 0.5 * x);
+            }
+        }
+    }
+
+    private ClassStats stats(long cls) {
+        return classes.computeIfAbsent(cls, x -> new ClassStats());
+    }
+}
