@@ -44,7 +44,7 @@ public final class Config {
     public static final Knob FALLBACK = new Knob("fallback", "allow",
             "allow: failed work is re-run on the next healthy device, the CPU last; forbid: the failure is thrown.");
     public static final Knob GEMM_DEADLINE = new Knob("gemm.deadline", "auto",
-            "Deadline of one GEMM attempt on a device: auto (10 s + 1 s per GFLOP) or a duration.");
+            "Deadline of one GEMM attempt on a device: auto (60 s + 10 s per GFLOP: slower than 0.1 GFLOP/s counts as hung) or a duration.");
     public static final Knob HEALTH_FAILURES = new Knob("health.failures", "2",
             "Consecutive failures that quarantine a device (the first makes it DEGRADED); a missed deadline quarantines at once.");
     public static final Knob HEALTH_PROBE = new Knob("health.probe", "5s",

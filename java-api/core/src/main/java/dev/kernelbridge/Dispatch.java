@@ -82,8 +82,9 @@ public final class Dispatch {
     public boolean splitsAlways() { return alwaysSplit; }
 
     /**
-     * A copy with a fixed deadline per attempt; the default (auto) is 10 s plus one second per
-     * GFLOP of the attempt's work, generous for any device and still finite.
+     * A copy with a fixed deadline per attempt; the default (auto) is 60 s plus 10 s per GFLOP of the
+     * attempt's work — only a device slower than 0.1 GFLOP/s counts as hung — generous for any honest
+     * device and still finite.
      */
     public Dispatch withDeadline(Duration deadline) {
         GemmChecks.requireNonNull(deadline, "deadline must not be null");

@@ -250,9 +250,16 @@ public final class Scheduler implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------
     // Attempts.
 
-    /** Auto: 10 s plus one second per GFLOP of the piece, so that no device's honest run is cut short. */
+    /**
+     * Auto: 60 s plus 10 s per GFLOP of the piece. Only a device slower than 0.1 GFLOP/s counts as
+     * hung: a reference kernel on a loaded host must never be cut off, quarantined and refused.
+     */
+    static Duration autoDeadline(double flops) {
+        return Duration.ofMillis(60_000 + (long) (flops / 1e5));
+    }
+
     private static Duration deadline(Dispatch dispatch, HostGemm part) {
-        return dispatch.deadline().orElseGet(() -> Duration.ofMillis(10_000 + (long) (part.flops() / 1e6)));
+        return dispatch.deadline().orElseGet(() -> autoDeadline(part.flops()));
     }
 
     private void selected(HostGemm job, Dispatch dispatch, List<Placement.Part> plan) {
@@ -325,7 +332,7 @@ public final class Scheduler implements AutoCloseable {
             return;
         }
         Attempts.Attempt a = attempts.startCall(node, call, release);
-        Duration limit = deadline != null ? deadline : Duration.ofMillis(10_000 + (long) (flops / 1e6));
+        Duration limit = deadline != null ? deadline : autoDeadline(flops);
         Throwable failure = attempts.await(a, limit);
         a.release();
         if (failure == null) {
