@@ -2,9 +2,7 @@ package dev.kernelbridge.cuda;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -35,40 +33,22 @@ final class Cublas {
 
     static final List<String> LIBRARIES = List.of("libcublas.so", "libcublas.so.13", "libcublas.so.12", "libcublas.so.11");
 
-    private final Map<String, MethodHandle> handles;
+    private final NativeLibrary lib;
 
-    private Cublas(SymbolLookup lib) {
-        handles = NativeFunction.bind(lib, FUNCTIONS);
+    private Cublas(NativeLibrary lib) {
+        this.lib = lib;
     }
 
     static Optional<Cublas> load() {
-        for (String name : LIBRARIES) {
-            try {
-                return Optional.of(new Cublas(SymbolLookup.libraryLookup(name, Arena.global())));
-            } catch (IllegalArgumentException | java.util.NoSuchElementException absent) {
-                // try the next name
-            }
-        }
-        return Optional.empty();
+        return NativeLibrary.loadFirst(LIBRARIES, FUNCTIONS).map(Cublas::new);
     }
 
     int call(String name, Object... args) {
-        try {
-            return (int) handles.get(name).invokeWithArguments(args);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(name + " failed", t);
-        }
+        return lib.call(name, args);
     }
 
     String statusString(int status) {
-        try {
-            MemorySegment s = (MemorySegment) handles.get("cublasGetStatusString").invokeExact(status);
-            return s.reinterpret(256).getString(0);
-        } catch (Throwable t) {
-            return "cuBLAS status " + status;
-        }
+        return lib.text("cublasGetStatusString", status, "cuBLAS status " + status);
     }
 
     /** A cuBLAS handle on {@code stream}; the caller destroys it. */

@@ -2,9 +2,7 @@ package dev.kernelbridge.cuda;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.util.Map;
 import java.util.Optional;
 
@@ -67,36 +65,20 @@ final class CudaDriver {
     /** The library name loaded when {@code kernelbridge.cuda.library} names none. */
     static final String DEFAULT_LIBRARY = "libcuda.so.1";
 
-    private final Map<String, MethodHandle> handles;
+    private final NativeLibrary lib;
 
-    private CudaDriver(SymbolLookup lib) {
-        handles = NativeFunction.bind(lib, FUNCTIONS);
+    private CudaDriver(NativeLibrary lib) {
+        this.lib = lib;
     }
 
     /** The driver, or empty with nothing loaded when the library is not on this machine. */
     static Optional<CudaDriver> load(String library) {
-        SymbolLookup lib;
-        try {
-            lib = SymbolLookup.libraryLookup(library, Arena.global());
-        } catch (IllegalArgumentException e) {
-            return Optional.empty();
-        }
-        return Optional.of(new CudaDriver(lib));
+        return NativeLibrary.load(library, FUNCTIONS).map(CudaDriver::new);
     }
 
     /** Calls the function cuda.h declares as {@code name} (cuMemAlloc, not cuMemAlloc_v2); returns the CUresult. */
     int call(String name, Object... args) {
-        MethodHandle h = handles.get(name);
-        if (h == null) {
-            throw new IllegalArgumentException(name + " is not in CudaDriver.FUNCTIONS");
-        }
-        try {
-            return (int) h.invokeWithArguments(args);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(name + " failed", t);
-        }
+        return lib.call(name, args);
     }
 
     /** The driver's description of a CUresult ("an illegal memory access was encountered"). */

@@ -1,8 +1,5 @@
 package dev.kernelbridge.cuda;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.SymbolLookup;
-import java.lang.invoke.MethodHandle;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -37,22 +34,21 @@ final class Nccl {
 
     static final List<String> LIBRARIES = List.of("libnccl.so.2", "libnccl.so");
 
-    private final Map<String, MethodHandle> handles;
+    private final NativeLibrary lib;
 
-    private Nccl(SymbolLookup lib) {
-        handles = NativeFunction.bind(lib, FUNCTIONS);
+    private Nccl(NativeLibrary lib) {
+        this.lib = lib;
     }
 
     static Optional<Nccl> load() {
-        for (String name : LIBRARIES) {
-            try {
-                return Optional.of(new Nccl(SymbolLookup.libraryLookup(name, Arena.global())));
-            } catch (IllegalArgumentException | java.util.NoSuchElementException absent) {
-                // try the next name
-            }
-        }
-        return Optional.empty();
+        return NativeLibrary.loadFirst(LIBRARIES, FUNCTIONS).map(Nccl::new);
     }
 
-    Map<String, MethodHandle> handles() { return handles; }
+    int call(String name, Object... args) {
+        return lib.call(name, args);
+    }
+
+    String errorString(int result) {
+        return lib.text("ncclGetErrorString", result, "NCCL error " + result);
+    }
 }

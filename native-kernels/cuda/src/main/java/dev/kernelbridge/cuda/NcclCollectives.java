@@ -226,21 +226,10 @@ final class NcclCollectives implements DeviceCollectives {
     }
 
     private String errorString(int result) {
-        try {
-            MemorySegment s = (MemorySegment) nccl.handles().get("ncclGetErrorString").invokeExact(result);
-            return s.reinterpret(256).getString(0);
-        } catch (Throwable t) {
-            return "NCCL error " + result;
-        }
+        return nccl.errorString(result);
     }
 
     private int call(String name, Object... args) {
-        try {
-            return (int) nccl.handles().get(name).invokeWithArguments(args);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(name + " failed", t);
-        }
+        return nccl.call(name, args);
     }
 }

@@ -2,9 +2,7 @@ package dev.kernelbridge.cuda;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -33,21 +31,14 @@ final class Nvrtc {
     /** Library names tried in order: the development link, then the runtimes of recent toolkits. */
     static final List<String> LIBRARIES = List.of("libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2");
 
-    private final Map<String, MethodHandle> handles;
+    private final NativeLibrary lib;
 
-    private Nvrtc(SymbolLookup lib) {
-        handles = NativeFunction.bind(lib, FUNCTIONS);
+    private Nvrtc(NativeLibrary lib) {
+        this.lib = lib;
     }
 
     static Optional<Nvrtc> load() {
-        for (String name : LIBRARIES) {
-            try {
-                return Optional.of(new Nvrtc(SymbolLookup.libraryLookup(name, Arena.global())));
-            } catch (IllegalArgumentException | java.util.NoSuchElementException absent) {
-                // try the next name
-            }
-        }
-        return Optional.empty();
+        return NativeLibrary.loadFirst(LIBRARIES, FUNCTIONS).map(Nvrtc::new);
     }
 
     /** The PTX of {@code source} for {@code arch} (e.g. "compute_80") with {@code options}; the build log on failure. */
@@ -95,21 +86,10 @@ final class Nvrtc {
     }
 
     private String errorString(int result) {
-        try {
-            MemorySegment s = (MemorySegment) handles.get("nvrtcGetErrorString").invokeExact(result);
-            return s.reinterpret(256).getString(0);
-        } catch (Throwable t) {
-            return "NVRTC error " + result;
-        }
+        return lib.text("nvrtcGetErrorString", result, "NVRTC error " + result);
     }
 
     private int call(String name, Object... args) {
-        try {
-            return (int) handles.get(name).invokeWithArguments(args);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(name + " failed", t);
-        }
+        return lib.call(name, args);
     }
 }

@@ -79,7 +79,6 @@ public final class Scheduler implements AutoCloseable {
     /** Runs {@code job} as {@code dispatch} says; returns when the caller's C holds the correct result. */
     public void run(HostGemm job, Dispatch dispatch) {
         telemetry.operations.incrementAndGet();
-        startDueProbes();
         long cls = job.shapeClass();
         List<Node> candidates = placement.candidates(job.dtype(), dispatch.devices());
         boolean canary = sampleCanary();

@@ -1,0 +1,70 @@
+package dev.kernelbridge.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Optional;
+
+/** A loaded vendor library with every function of its {@link NativeFunction} table bound, called by declared name. */
+final class NativeLibrary {
+    private final Map<String, MethodHandle> handles;
+
+    private NativeLibrary(SymbolLookup lib, Map<String, NativeFunction> table) {
+        this.handles = NativeFunction.bind(lib, table);
+    }
+
+    /** {@code name} with {@code table} bound; empty when the library is not on this machine (a missing symbol throws). */
+    static Optional<NativeLibrary> load(String name, Map<String, NativeFunction> table) {
+        SymbolLookup lib;
+        try {
+            lib = SymbolLookup.libraryLookup(name, Arena.global());
+        } catch (IllegalArgumentException absent) {
+            return Optional.empty();
+        }
+        return Optional.of(new NativeLibrary(lib, table));
+    }
+
+    /** The first of {@code names} that loads and has every function of {@code table}; empty when none does. */
+    static Optional<NativeLibrary> loadFirst(List<String> names, Map<String, NativeFunction> table) {
+        for (String name : names) {
+            try {
+                Optional<NativeLibrary> lib = load(name, table);
+                if (lib.isPresent()) {
+                    return lib;
+                }
+            } catch (NoSuchElementException tooOld) {
+                // a version without one of our functions: try the next name
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Calls {@code name} (a function returning a status int); returns the status. */
+    int call(String name, Object... args) {
+        MethodHandle h = handles.get(name);
+        if (h == null) {
+            throw new IllegalArgumentException(name + " is not in this library's table");
+        }
+        try {
+            return (int) h.invokeWithArguments(args);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(name + " failed", t);
+        }
+    }
+
+    /** The text a {@code const char *f(int status)} function gives for {@code status}, or {@code fallback}. */
+    String text(String function, int status, String fallback) {
+        try {
+            MemorySegment s = (MemorySegment) handles.get(function).invokeExact(status);
+            return s.equals(MemorySegment.NULL) ? fallback : s.reinterpret(512).getString(0);
+        } catch (Throwable t) {
+            return fallback;
+        }
+    }
+}
