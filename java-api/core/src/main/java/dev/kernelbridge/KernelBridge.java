@@ -75,11 +75,11 @@ public final class KernelBridge implements AutoCloseable {
         for (Device d : devices) {
             entries.add(new Scheduler.DeviceEntry(d.id(), d.spi(), CpuBackendProvider.isBuiltIn(d.spi()), d.backend().equals("cpu")));
         }
+        for (String id : dispatch.devices()) {
+            device(id); // names an unknown id now rather than at the first GEMM (and before the scheduler starts threads)
+        }
         this.scheduler = new Scheduler(entries, telemetry, failures, config.getDuration(Config.HEALTH_PROBE),
                 config.getDouble(Config.CANARY, 0, 1), Math.max(1, config.getInt(Config.CANARY_TILE)));
-        for (String id : dispatch.devices()) {
-            device(id); // names an unknown id now rather than at the first GEMM
-        }
     }
 
     /** Opens every available backend (or those named by {@code kernelbridge.backend}). */
