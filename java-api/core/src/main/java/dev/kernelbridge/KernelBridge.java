@@ -124,8 +124,8 @@ public final class KernelBridge implements AutoCloseable {
             }
             Availability a = probe(p);
             if (!a.available()) {
-                statuses.add(new BackendStatus(name, p.priority(), BackendStatus.State.UNAVAILABLE, a.cause()));
-                LOG.log(Level.INFO, "backend {0} skipped: {1}", name, a.cause());
+                statuses.add(new BackendStatus(name, p.priority(), BackendStatus.State.UNAVAILABLE, a.cause(), a.fix()));
+                LOG.log(Level.DEBUG, "backend {0} skipped: {1}", name, a.cause());
                 continue;
             }
             try {
@@ -142,7 +142,7 @@ public final class KernelBridge implements AutoCloseable {
                     devices.add(new Device(name, i, spi));
                 }
                 statuses.add(new BackendStatus(name, p.priority(), BackendStatus.State.OPENED, a.cause()));
-                LOG.log(Level.INFO, "backend {0} opened with {1} device(s): {2}", name, ds.size(), a.cause());
+                LOG.log(Level.DEBUG, "backend {0} opened with {1} device(s): {2}", name, ds.size(), a.cause());
             } catch (RuntimeException | LinkageError e) {
                 statuses.add(new BackendStatus(name, p.priority(), BackendStatus.State.FAILED, String.valueOf(e)));
                 LOG.log(Level.WARNING, "backend " + name + " failed to open; continuing without it", e);
@@ -434,7 +434,7 @@ public final class KernelBridge implements AutoCloseable {
         var engine = backendsByName.get(backend).collectives(rankDevices).orElse(null);
         if (engine != null) {
             vendorEngines.add(engine);
-            LOG.log(Level.INFO, "all-reduces of {0} run on {1}''s collective engine ({2})", ranks, backend, Config.COLLECTIVE_VENDOR.property());
+            LOG.log(Level.DEBUG, "all-reduces of {0} run on {1}''s collective engine ({2})", ranks, backend, Config.COLLECTIVE_VENDOR.property());
         }
         return engine;
     }
@@ -494,7 +494,7 @@ public final class KernelBridge implements AutoCloseable {
                 }
                 if (a.available()) {
                     transport = p.open(config);
-                    LOG.log(Level.INFO, "transport {0} joined: {1}", p.name(), transport.description());
+                    LOG.log(Level.DEBUG, "transport {0} joined: {1}", p.name(), transport.description());
                     return transport;
                 }
                 causes.append(causes.isEmpty() ? "" : "; ").append(p.name()).append(": ").append(a.cause());

@@ -27,7 +27,7 @@ final class Doctor {
         for (BackendStatus s : bridge.backends()) {
             boolean ok = s.state() == BackendStatus.State.OPENED;
             checks.add(new Check("backend " + s.name(), ok || s.state() == BackendStatus.State.NOT_SELECTED,
-                    s.state().name().toLowerCase(java.util.Locale.ROOT) + ": " + s.detail(), ok ? "" : fixFor(s.name())));
+                    s.state().name().toLowerCase(java.util.Locale.ROOT) + ": " + s.detail(), ok ? "" : fixFor(s.fix())));
         }
         for (dev.kernelbridge.Device d : bridge.devices()) {
             // The pre-flight check: an exact GEMM per dtype on the device, compared with the known answer.
@@ -48,7 +48,7 @@ final class Doctor {
             anyTransport = true;
             dev.kernelbridge.spi.Availability a = t.probe();
             checks.add(new Check("transport " + t.name(), a.available(), (a.available() ? "available: " : "unavailable: ") + a.cause(),
-                    a.available() ? "" : fixFor(t.name())));
+                    a.available() ? "" : fixFor(a.fix())));
         }
         if (!anyTransport) {
             checks.add(new Check("transport mpi", true, "module not on the class path (distributed collectives need kernelbridge-mpi)", ""));
@@ -75,12 +75,8 @@ final class Doctor {
         return m.isNamed() ? m.getName() : "the class path";
     }
 
-    private static String fixFor(String backend) {
-        return switch (backend) {
-            case "opencl" -> "install an OpenCL driver: apt-get install ocl-icd-libopencl1 pocl-opencl-icd (CPU) or your GPU vendor's ICD";
-            case "cuda" -> "install the NVIDIA driver (libcuda.so.1) on a machine with an NVIDIA GPU";
-            case "mpi" -> "apt-get install openmpi-bin libopenmpi-dev, then start the job with mpirun -np N";
-            default -> "see the backend's documentation";
-        };
+    /** The provider's own command (what demo and devices print too), or a pointer when it gives none. */
+    private static String fixFor(String fix) {
+        return fix.isEmpty() ? "see the backend's documentation (kernelbridge devices --verbose shows its cause)" : fix;
     }
 }

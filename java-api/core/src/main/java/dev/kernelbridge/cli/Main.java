@@ -39,7 +39,7 @@ public final class Main {
                                                           faults injected into a device, routed around, every result verified
               doctor    [--json]                          what is missing and how to fix it
               bench     [--quick|--full] [--report DIR]   benchmarks against peers, gated ratios (./kernelbridge only)
-            common: --verbose (log backend selection)""";
+            common: --verbose (log backend selection and dispatch at DEBUG)""";
 
     private final PrintStream out;
 
@@ -107,14 +107,13 @@ public final class Main {
                 rows.add(describe(d));
             }
             List<Map<String, Object>> skipped = new ArrayList<>();
-            for (dev.kernelbridge.BackendStatus s : bridge.backends()) {
-                if (s.state() != dev.kernelbridge.BackendStatus.State.OPENED) {
-                    Map<String, Object> m = Json.object();
-                    m.put("backend", s.name());
-                    m.put("state", s.state().name().toLowerCase(java.util.Locale.ROOT));
-                    m.put("cause", s.detail());
-                    skipped.add(m);
-                }
+            for (dev.kernelbridge.BackendStatus s : unavailable(bridge)) {
+                Map<String, Object> m = Json.object();
+                m.put("backend", s.name());
+                m.put("state", s.state().name().toLowerCase(java.util.Locale.ROOT));
+                m.put("cause", s.detail());
+                m.put("fix", s.fix().isEmpty() ? null : s.fix());
+                skipped.add(m);
             }
             if (a.flag("json")) {
                 out.println(Json.write(Map.of("devices", rows, "unavailable", skipped)));
@@ -125,9 +124,7 @@ public final class Main {
                             String.join(",", d.dtypes().stream().map(DType::label).sorted().toList()), d.name());
                 }
                 t.print(out);
-                for (Map<String, Object> m : skipped) {
-                    out.println("(" + m.get("backend") + ": " + m.get("state") + " — " + m.get("cause") + ")");
-                }
+                printUnavailable(bridge);
             }
             return 0;
         }
@@ -304,6 +301,7 @@ public final class Main {
                 for (Device d : devices) {
                     out.println("  " + d.id() + "  " + d.name() + "  [" + d.vendor() + ", " + gib(d.memoryBytes()) + "]");
                 }
+                printUnavailable(bridge);
                 out.println();
             }
             Table t = new Table("device", "job", "dtype", "shape", "seconds", "rate", "verified");
@@ -388,6 +386,19 @@ public final class Main {
         }
     }
 
+    /** Backends found on the class path that give no device here (not those left out by kernelbridge.backend). */
+    static List<dev.kernelbridge.BackendStatus> unavailable(KernelBridge bridge) {
+        return bridge.backends().stream().filter(s -> s.state() == dev.kernelbridge.BackendStatus.State.UNAVAILABLE
+                || s.state() == dev.kernelbridge.BackendStatus.State.FAILED).toList();
+    }
+
+    /** One line per backend that is not available: its cause, and the command that adds it. */
+    private void printUnavailable(KernelBridge bridge) {
+        for (dev.kernelbridge.BackendStatus s : unavailable(bridge)) {
+            out.println("  " + s.name() + ": not available: " + s.detail() + (s.fix().isEmpty() ? "" : "; to add it: " + s.fix()));
+        }
+    }
+
     private static Map<String, Object> allReduceJson(AllReduceRun.Result r) {
         Map<String, Object> j = Json.object();
         j.put("ranks", r.ranks());
@@ -419,13 +430,18 @@ public final class Main {
         return bytes <= 0 ? "?" : String.format("%.1f GiB", bytes / (double) (1L << 30));
     }
 
-    /** Library logging goes to stderr, one line per record; only warnings unless --verbose. */
+    /** Held so that the JUL logger (weakly referenced by its manager) keeps the level set here. */
+    private static Logger libraryLogger;
+
+    /** Library logging goes to stderr, one line per record; only warnings unless --verbose (then KernelBridge's DEBUG lines too). */
     private static void configureLogging(boolean verbose) {
         System.setProperty("java.util.logging.SimpleFormatter.format", "kernelbridge: %4$s: %5$s%6$s%n");
         Logger root = Logger.getLogger("");
-        root.setLevel(verbose ? Level.INFO : Level.WARNING);
+        root.setLevel(Level.WARNING);
+        libraryLogger = Logger.getLogger("dev.kernelbridge");
+        libraryLogger.setLevel(verbose ? Level.FINE : Level.WARNING);
         for (var h : root.getHandlers()) {
-            h.setLevel(verbose ? Level.INFO : Level.WARNING);
+            h.setLevel(verbose ? Level.FINE : Level.WARNING);
             h.setFormatter(new SimpleFormatter());
         }
     }

@@ -31,7 +31,7 @@ final class Cublas {
             NativeFunction.of("cublasGemmStridedBatchedEx", I, P, I, I, I, I, I, P, P, I, I, L, P, I, I, L, P, P, I, I, L, I, I, I),
             NativeFunction.of("cublasGetStatusString", P, I));
 
-    static final List<String> LIBRARIES = List.of("libcublas.so", "libcublas.so.13", "libcublas.so.12", "libcublas.so.11");
+    static final List<String> LIBRARIES = List.of("libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so");
 
     private final NativeLibrary lib;
 

@@ -20,8 +20,8 @@ import java.util.Optional;
 public final class CudaBackendProvider implements BackendProvider {
     public static final Config.Knob LIBRARY = new Config.Knob("cuda.library", "",
             "Path or name of the CUDA driver library; empty means libcuda.so.1 from the system.");
-    static final String INSTALL_HINT = "install the NVIDIA driver (it provides libcuda.so.1; the CUDA toolkit alone does not)"
-            + " on a machine with an NVIDIA GPU";
+    static final String INSTALL_HINT = "on a machine with an NVIDIA GPU, install the NVIDIA driver"
+            + " (it provides libcuda.so.1; the CUDA toolkit alone does not), e.g. `sudo apt-get install nvidia-driver`";
 
     @Override
     public String name() { return "cuda"; }
@@ -39,7 +39,7 @@ public final class CudaBackendProvider implements BackendProvider {
             return Availability.unavailable(library + " cannot be bound: " + e.getMessage());
         }
         if (driver.isEmpty()) {
-            return Availability.unavailable(library + " not found: no NVIDIA driver on this machine; " + INSTALL_HINT);
+            return Availability.unavailable(library + " not found: no NVIDIA driver on this machine", INSTALL_HINT);
         }
         CudaDriver cu = driver.get();
         int init = cu.call("cuInit", 0);

@@ -28,8 +28,8 @@ final class Nvrtc {
             NativeFunction.of("nvrtcDestroyProgram", I, P),
             NativeFunction.of("nvrtcGetErrorString", P, I));
 
-    /** Library names tried in order: the development link, then the runtimes of recent toolkits. */
-    static final List<String> LIBRARIES = List.of("libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2");
+    /** Library names tried in order: the runtimes of recent toolkits by soname (newest first), then the development link. */
+    static final List<String> LIBRARIES = List.of("libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so");
 
     private final NativeLibrary lib;
 

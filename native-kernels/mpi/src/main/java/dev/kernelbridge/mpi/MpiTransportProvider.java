@@ -18,7 +18,7 @@ public final class MpiTransportProvider implements TransportProvider {
             "Path or name of the MPI library; empty means Open MPI's libmpi.so.40.");
     public static final Config.Knob ON_FAILURE = new Config.Knob("mpi.on.failure", "abort",
             "abort: a timed-out or mismatched collective prints its error and ends the job (MPI_Abort); throw: the caller gets the exception.");
-    static final String INSTALL_HINT = "install Open MPI (`sudo apt-get install openmpi-bin libopenmpi-dev`) and start with mpirun";
+    static final String INSTALL_HINT = "sudo apt-get install openmpi-bin, then start the job with mpirun -np N";
     private static final int MPI_THREAD_SERIALIZED = 2, MPI_THREAD_MULTIPLE = 3;
 
     private static MpiTransport shared;
@@ -39,7 +39,7 @@ public final class MpiTransportProvider implements TransportProvider {
                     ? ", launched by mpirun: rank " + System.getenv("OMPI_COMM_WORLD_RANK") + " of " + size
                     : ", not launched by mpirun: a job of one process"));
         } catch (Throwable e) {
-            return Availability.unavailable("no usable MPI library: " + e.getMessage() + "; " + INSTALL_HINT);
+            return Availability.unavailable("no usable MPI library: " + e.getMessage(), INSTALL_HINT);
         }
     }
 

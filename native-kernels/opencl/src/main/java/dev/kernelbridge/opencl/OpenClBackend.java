@@ -24,6 +24,7 @@ final class OpenClBackend implements Backend {
     private final TuningDatabase tuning;
 
     OpenClBackend(Config config) {
+        OpenClLibrary.ensureLoaded(config);
         Path cache = config.cacheDirectory();
         this.tuning = TuningDatabase.load(tuningFile(config), shippedDefaults());
         Path programs = cache.resolve("opencl-programs");

@@ -10,9 +10,8 @@ import dev.kernelbridge.spi.BackendProvider;
  * drivers registered in /etc/OpenCL/vendors). No vendor runtime is bundled.
  */
 public final class OpenClBackendProvider implements BackendProvider {
-    /** How to get an OpenCL runtime on Debian or Ubuntu; doctor repeats it. */
-    public static final String INSTALL_HINT = "install an OpenCL driver and the ICD loader, e.g. "
-            + "`sudo apt-get install ocl-icd-libopencl1 pocl-opencl-icd` (CPU), or your GPU vendor's OpenCL package";
+    /** How to get an OpenCL runtime on Debian or Ubuntu (the CPU driver; a GPU vendor's ICD works the same). */
+    public static final String INSTALL_HINT = "sudo apt-get install ocl-icd-libopencl1 pocl-opencl-icd";
 
     @Override
     public String name() { return "opencl"; }
@@ -23,6 +22,7 @@ public final class OpenClBackendProvider implements BackendProvider {
     @Override
     public Availability probe() {
         try {
+            OpenClLibrary.ensureLoaded(Config.fromEnvironment());
             int devices = 0;
             StringBuilder names = new StringBuilder();
             for (long platform : OpenClBackend.platforms()) {
@@ -33,12 +33,13 @@ public final class OpenClBackendProvider implements BackendProvider {
                 }
             }
             if (devices == 0) {
-                return Availability.unavailable("the OpenCL ICD loader found no platform with a device; " + INSTALL_HINT);
+                return Availability.unavailable("the OpenCL ICD loader found no platform with a device", INSTALL_HINT);
             }
             return Availability.ok(devices + " device(s): " + names);
-        } catch (Throwable e) { // UnsatisfiedLinkError, ExceptionInInitializerError: no libOpenCL here
-            return Availability.unavailable("no OpenCL ICD loader (libOpenCL.so.1) could be loaded: " + e
-                    + "; " + INSTALL_HINT);
+        } catch (UnsatisfiedLinkError e) {
+            return Availability.unavailable(e.getMessage(), INSTALL_HINT);
+        } catch (Throwable e) { // ExceptionInInitializerError and kin: a loader that LWJGL cannot use
+            return Availability.unavailable("the OpenCL ICD loader could not be used: " + e, INSTALL_HINT);
         }
     }
 

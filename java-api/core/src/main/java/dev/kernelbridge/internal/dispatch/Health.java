@@ -19,6 +19,13 @@ final class Health {
     private static final int DRIFT_SAMPLES = 8;
     /** Calls shorter than this are timed by jitter (JIT, GC, scheduling) more than by the device: no drift verdicts. */
     private static final long DRIFT_MIN_NANOS = 1_000_000;
+    /**
+     * Drift must be sustained to count: this many consecutive slow calls adding up to at least
+     * {@link #DRIFT_SUSTAINED_NANOS} of device time. A JIT recompilation, a GC pause or a neighbour's
+     * burst slows a run of calls for a moment; a throttling or failing device stays slow.
+     */
+    private static final int DRIFT_RUN = 16;
+    private static final long DRIFT_SUSTAINED_NANOS = 1_000_000_000L;
     private static final int RECOVERY_SUCCESSES = 3;
     private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
 
@@ -29,6 +36,8 @@ final class Health {
         double gflops;
         double best;
         long lastNanos;
+        int driftRun;
+        long driftNanos;
     }
 
     private final String device;
@@ -84,10 +93,15 @@ final class Health {
                 r.best = Math.max(r.best, r.gflops);
             }
         }
-        boolean drifting = r != null && nanos >= DRIFT_MIN_NANOS && r.samples >= DRIFT_SAMPLES && r.gflops < DRIFT * r.best;
+        boolean slow = r != null && nanos >= DRIFT_MIN_NANOS && r.samples >= DRIFT_SAMPLES && r.gflops < DRIFT * r.best;
+        if (r != null) {
+            r.driftRun = slow ? r.driftRun + 1 : 0;
+            r.driftNanos = slow ? r.driftNanos + nanos : 0;
+        }
+        boolean drifting = slow && r.driftRun >= DRIFT_RUN && r.driftNanos >= DRIFT_SUSTAINED_NANOS;
         if (state == HealthState.HEALTHY && drifting) {
             move(HealthState.DEGRADED, String.format("latency drift: %s at %.1f GFLOP/s, its best %.1f", ShapeClass.describe(shapeClass), r.gflops, r.best));
-        } else if (state == HealthState.DEGRADED && !drifting && ++successesSinceTrouble >= RECOVERY_SUCCESSES) {
+        } else if (state == HealthState.DEGRADED && !slow && ++successesSinceTrouble >= RECOVERY_SUCCESSES) {
             move(HealthState.HEALTHY, successesSinceTrouble + " successful launches");
         }
     }

@@ -41,7 +41,10 @@ public final class Telemetry implements AutoCloseable {
     }
 
     void healthChanged(String device, HealthState from, HealthState to, String reason) {
-        LOG.log(to.dispatchable() ? Level.INFO : Level.WARNING, "{0}: {1} -> {2}: {3}", device, from, to, reason);
+        // A person acts on a device taken out of service; its return closes that warning. A device that
+        // stays in service (HEALTHY <-> DEGRADED) is dispatch's own business.
+        Level level = !to.dispatchable() ? Level.WARNING : from.dispatchable() ? Level.DEBUG : Level.INFO;
+        LOG.log(level, "{0}: {1} -> {2}: {3}", device, from, to, reason);
         DeviceHealthChangeEvent e = new DeviceHealthChangeEvent();
         if (e.shouldCommit()) {
             e.device = device;

@@ -76,12 +76,32 @@ class HealthTest {
         assertEquals(0, h.gflops(cls));
         h.success(cls, 1e9, 10_000_000L);
         assertEquals(100, h.gflops(cls), 1e-9);
-        for (int i = 0; i < 20; i++) {
-            h.success(cls, 1e9, 40_000_000L); // 25 GFLOP/s: a quarter of its best
+        for (int i = 0; i < 40; i++) {
+            h.success(cls, 1e9, 40_000_000L); // 25 GFLOP/s: a quarter of its best, for 1.6 s of device time
         }
         assertEquals(HealthState.DEGRADED, h.state());
         assertTrue(h.snapshot().reason().startsWith("latency drift"), h.snapshot().reason());
         assertEquals("f32 n~512", ShapeClass.describe(cls));
+    }
+
+    @Test
+    void aPassingSlowdownOrAColdStartIsNotDrift() {
+        Health h = new Health("x:0", telemetry, 2, Duration.ofSeconds(5));
+        for (int i = 0; i < 30; i++) { // a cold JIT: slow first, then faster and faster
+            h.success(cls, 1e9, Math.max(10_000_000L, 200_000_000L - i * 20_000_000L));
+        }
+        for (int round = 0; round < 5; round++) {
+            for (int i = 0; i < 12; i++) {
+                h.success(cls, 1e9, 10_000_000L); // its normal speed
+            }
+            for (int i = 0; i < 15; i++) {
+                h.success(cls, 1e9, 60_000_000L); // a neighbour's burst or a GC storm: 15 slow calls, then over
+            }
+        }
+        for (int i = 0; i < 200; i++) {
+            h.success(cls, 1e6, 100_000L); // short calls are never judged, however slow
+        }
+        assertEquals(HealthState.HEALTHY, h.state());
     }
 
     private static void sleep(long ms) {
