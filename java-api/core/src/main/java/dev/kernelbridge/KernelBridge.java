@@ -336,14 +336,19 @@ public final class KernelBridge implements AutoCloseable {
         return b;
     }
 
-    /** The BLAS-style facade placed by {@code dispatch} (a policy per call site). */
+    /**
+     * The BLAS-style facade placed by {@code dispatch} (a policy per call site). A dispatch without a
+     * deadline of its own gets {@code kernelbridge.gemm.deadline}, when that is set.
+     */
     public Blas blas(Dispatch dispatch) {
         GemmChecks.requireNonNull(dispatch, "dispatch must not be null");
         checkOpen();
         for (String id : dispatch.devices()) {
             device(id);
         }
-        return new Blas(this, dispatch);
+        Dispatch effective = dispatch.deadline().isEmpty() && this.dispatch.deadline().isPresent()
+                ? dispatch.withDeadline(this.dispatch.deadline().get()) : dispatch;
+        return new Blas(this, effective);
     }
 
     /** The dispatch {@link #blas()} uses, from the configuration. */

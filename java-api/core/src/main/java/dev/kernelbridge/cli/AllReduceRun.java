@@ -55,7 +55,7 @@ final class AllReduceRun {
             }
             allReduce(comms, sends, recvs, count, op);
             Boolean verified = verify ? check(recvs, count, dtype, op, ranks) && sameEverywhere(bridge, comms, recvs) : null;
-            GemmRun.warmUp(() -> allReduce(comms, sends, recvs, count, op));
+            agreedWarmUp(bridge, comms, () -> allReduce(comms, sends, recvs, count, op));
             double[] times = new double[repeat];
             for (int i = 0; i < repeat; i++) {
                 progress.step(i + 1, repeat, count + " " + dtype.label() + " x " + ranks + " ranks");
@@ -72,6 +72,38 @@ final class AllReduceRun {
         } finally {
             sends.forEach(DeviceBuffer::close);
             recvs.forEach(DeviceBuffer::close);
+        }
+    }
+
+    /**
+     * Warms up for a time budget, as {@link GemmRun#warmUp} does, but a collective loop must issue the
+     * same number of calls on every rank, and each process measures time on its own clock: so after
+     * every round the ranks vote (an all-reduce MIN of "go on") and all stop at the first round any
+     * rank wants to stop at.
+     */
+    static void agreedWarmUp(KernelBridge bridge, List<Communicator> comms, Runnable round) {
+        List<DeviceBuffer> votes = new ArrayList<>();
+        try {
+            for (Communicator c : comms) {
+                votes.add(bridge.allocate(c.device(), DType.F64, 1));
+            }
+            long start = System.nanoTime();
+            double[] vote = new double[1];
+            for (int i = 0; ; i++) {
+                round.run();
+                boolean goOn = i + 1 < GemmRun.WARM_UP_MAX_ROUNDS
+                        && (i + 1 < GemmRun.WARM_UP_MIN_ROUNDS || System.nanoTime() - start < GemmRun.WARM_UP_NANOS);
+                vote[0] = goOn ? 1 : 0;
+                for (DeviceBuffer v : votes) {
+                    v.copyFrom(vote);
+                }
+                allReduce(comms, votes, votes, 1, ReduceOp.MIN);
+                if (votes.getFirst().copyTo(vote)[0] == 0) {
+                    return;
+                }
+            }
+        } finally {
+            votes.forEach(DeviceBuffer::close);
         }
     }
 

@@ -62,9 +62,13 @@ final class GemmRun {
     }
 
     /** Runs {@code op} until the JIT has had a chance: 3 runs and 0.3 s, or 50 runs, whichever first. */
+    static final int WARM_UP_MIN_ROUNDS = 3, WARM_UP_MAX_ROUNDS = 50;
+    static final long WARM_UP_NANOS = 300_000_000L;
+
+    /** Runs {@code op} at least 3 and at most 50 times, stopping after 0.3 s. Not for collectives: see AllReduceRun.agreedWarmUp. */
     static void warmUp(Runnable op) {
         long start = System.nanoTime();
-        for (int i = 0; i < 50 && (i < 3 || System.nanoTime() - start < 300_000_000L); i++) {
+        for (int i = 0; i < WARM_UP_MAX_ROUNDS && (i < WARM_UP_MIN_ROUNDS || System.nanoTime() - start < WARM_UP_NANOS); i++) {
             op.run();
         }
     }

@@ -83,11 +83,31 @@ class MpiTest {
         assertTrue(!job.output().contains("aborting the MPI job"), job.output());
     }
 
+    @Test
+    void theCliAllReduceJobIssuesTheSameCallsOnEveryRank() throws Exception {
+        // Its warm-up stops on a time budget that each process measures on its own clock: unless the
+        // ranks agree when to stop, they issue different numbers of collectives and the job times out.
+        for (int run = 0; run < 2; run++) {
+            Job job = mpirunMain(3, "dev.kernelbridge.cli.Main",
+                    "allreduce", "--backend", "mpi", "--count", "1000003", "--dtype", "f64", "--op", "sum", "--verify", "--json");
+            assertEquals(0, job.exit(), job.output());
+            assertTrue(job.output().contains("\"ranks\":3") && job.output().contains("\"verified\":true"), job.output());
+        }
+    }
+
     private static Job mpirun(int np, String... args) throws IOException, InterruptedException {
         return mpirun(np, List.of(), args);
     }
 
     private static Job mpirun(int np, List<String> mpiOptions, String... args) throws IOException, InterruptedException {
+        return mpirunMain(np, mpiOptions, MpiScenario.class.getName(), args);
+    }
+
+    private static Job mpirunMain(int np, String mainClass, String... args) throws IOException, InterruptedException {
+        return mpirunMain(np, List.of(), mainClass, args);
+    }
+
+    private static Job mpirunMain(int np, List<String> mpiOptions, String mainClass, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("mpirun", "-np", String.valueOf(np), "--oversubscribe"));
         if ("root".equals(System.getProperty("user.name"))) {
             cmd.add("--allow-run-as-root"); // CI runs as root
@@ -96,7 +116,7 @@ class MpiTest {
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of(System.getProperty("kernelbridge.jvm.flags", "--enable-native-access=ALL-UNNAMED").split(" ")));
         cmd.addAll(List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("surefire.test.class.path",
-                System.getProperty("java.class.path")), MpiScenario.class.getName()));
+                System.getProperty("java.class.path")), mainClass));
         cmd.addAll(List.of(args));
         Path log = Files.createTempFile("mpirun", ".log");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());

@@ -247,6 +247,24 @@ class OpenClDispatchTest {
     }
 
     @Test
+    void aCorruptCheckerIsTakenOutOfServiceAndNeverBlamesTheHonestDevice() throws Exception {
+        // Two devices that disagree cannot tell which of them is wrong; the host's own value of the element decides.
+        try (KernelBridge bridge = open("opencl:1=corrupt-every:1,times:1;cpu:0=corrupt-every:1,times:1", "1"); Arena arena = Arena.ofShared()) {
+            Device honest = bridge.device("opencl:0");
+            List<DispatchEvent> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+            bridge.subscribe(events::add);
+            Problem p = problem(arena, 9, 0.5f);
+            gemm(bridge.blas(Dispatch.pinned(honest)), p, 0.5f);
+            assertArrayEquals(p.expected, result(p));
+            DispatchEvent.CanaryMismatch c = await(events, DispatchEvent.CanaryMismatch.class, e -> true);
+            assertTrue(c.device().equals("opencl:1") || c.device().equals("cpu:0"), "the checker is blamed, not " + c.device());
+            assertEquals(HealthState.QUARANTINED, bridge.health(bridge.device(c.device())));
+            assertEquals(HealthState.HEALTHY, bridge.health(honest));
+            assertEquals(0, bridge.metrics().device("opencl:0").corruptions());
+        }
+    }
+
+    @Test
     void aFailedAttemptNeverLeavesAPartialWriteInC() {
         for (String faults : List.of("opencl:0=fail-every:1", "opencl:0=oom-every:3", "opencl:0=lose-at:1")) {
             try (KernelBridge bridge = open(faults, null); Arena arena = Arena.ofShared()) {

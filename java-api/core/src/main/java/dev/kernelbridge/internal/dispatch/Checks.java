@@ -12,8 +12,24 @@ final class Checks {
 
     private Checks() { }
 
-    /** Null when every tile element agrees within 2·(k+2)·u·gauge; else the first disagreement. */
-    static String compareTile(HostGemm p, MemorySegment result, HostGemm tile, MemorySegment check, long item, long i0, long j0) {
+    /** The first element on which a piece and its canary disagree, with the host's own value of it. */
+    record Mismatch(String text, double piece, double canary, double host, double bound) {
+        /** Whether the piece's device computed this element right (within the bound of the host's value). */
+        boolean pieceRight() {
+            return Math.abs(piece - host) <= bound;
+        }
+
+        boolean canaryRight() {
+            return Math.abs(canary - host) <= bound;
+        }
+    }
+
+    /**
+     * Null when every tile element agrees within 2·(k+2)·u·gauge; else the first disagreement, with the
+     * element recomputed on the host (in F64), so that the caller can tell which of the two devices is wrong:
+     * with two devices alone, a corrupt checker would otherwise quarantine an honest worker.
+     */
+    static Mismatch compareTile(HostGemm p, MemorySegment result, HostGemm tile, MemorySegment check, long item, long i0, long j0) {
         double u = p.dtype().unitRoundoff();
         for (long j = 0; j < tile.n(); j++) {
             for (long i = 0; i < tile.m(); i++) {
@@ -32,7 +48,13 @@ final class Checks {
                     if (!Double.isFinite(gauge) && (Double.isNaN(x) == Double.isNaN(y)) && Double.isNaN(x)) {
                         continue;
                     }
-                    return String.format("C(%d,%d) of %s is %s, expected %s (bound %.3g)", i0 + i, j0 + j, p.describePart(p), x, y, bound);
+                    double host = 0;
+                    for (long q = 0; q < p.k(); q++) {
+                        host += p.opA(item, i0 + i, q) * p.opB(item, q, j0 + j);
+                    }
+                    host = p.alpha() * host + (p.beta() == 0 ? 0 : p.beta() * p.cAt(item, i0 + i, j0 + j));
+                    return new Mismatch(String.format("C(%d,%d) of %s is %s, expected %s (bound %.3g)", i0 + i, j0 + j, p.describePart(p), x, y,
+                            bound), x, y, host, bound);
                 }
             }
         }

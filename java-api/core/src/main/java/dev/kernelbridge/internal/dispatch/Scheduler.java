@@ -231,7 +231,7 @@ public final class Scheduler implements AutoCloseable {
         }
         Node next = placement.next(job.dtype(), Set.of(n), cls);
         if (next != null) {
-            telemetry.failover(operation(job), "whole", n.id, next.id, "pinned device unavailable: " + why, 0);
+            telemetry.rerouted(operation(job), n.id, next.id, "pinned device unavailable: " + why);
             n.health.failoverFrom();
             next.health.failoverTo();
         }
@@ -379,11 +379,20 @@ public final class Scheduler implements AutoCloseable {
             check.release();
             return;
         }
-        String mismatch = Checks.compareTile(p, d.result, tile, check.result, item, i0, j0);
+        Checks.Mismatch found = Checks.compareTile(p, d.result, tile, check.result, item, i0, j0);
         check.release();
-        if (mismatch == null) {
+        if (found == null) {
             return;
         }
+        if (!found.canaryRight()) { // the checker computed it wrong: it too is taken out of service
+            String text = String.format("C as recomputed is %s, the host's value %s, %s's %s", found.canary(), found.host(), d.node.id, found.piece());
+            telemetry.canaryMismatch(checker.id, d.node.id + " and the host", text);
+            checker.health.corruption("result canary (as checker): " + text);
+        }
+        if (found.pieceRight()) { // the host sides with the piece: its result stands
+            return;
+        }
+        String mismatch = found.text();
         telemetry.canaryMismatch(d.node.id, checker.id, mismatch);
         d.node.health.corruption("result canary: " + mismatch + " (checked on " + checker.id + ")");
         done.remove(index);

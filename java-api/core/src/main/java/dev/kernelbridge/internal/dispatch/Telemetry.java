@@ -34,6 +34,8 @@ public final class Telemetry implements AutoCloseable {
     final AtomicLong failovers = new AtomicLong();
     final AtomicLong canaryChecks = new AtomicLong();
     final AtomicLong canaryMismatches = new AtomicLong();
+    /** Devices out of service whose work has been rerouted (and said so) since they left service. */
+    private final java.util.Set<String> reroutedFrom = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public AutoCloseable subscribe(Consumer<DispatchEvent> listener) {
         listeners.add(listener);
@@ -41,6 +43,9 @@ public final class Telemetry implements AutoCloseable {
     }
 
     void healthChanged(String device, HealthState from, HealthState to, String reason) {
+        if (to.dispatchable()) {
+            reroutedFrom.remove(device);
+        }
         // A person acts on a device taken out of service; its return closes that warning. A device that
         // stays in service (HEALTHY <-> DEGRADED) is dispatch's own business.
         Level level = !to.dispatchable() ? Level.WARNING : from.dispatchable() ? Level.DEBUG : Level.INFO;
@@ -57,8 +62,21 @@ public final class Telemetry implements AutoCloseable {
     }
 
     void failover(String operation, String part, String from, String to, String reason, long failedNanos) {
+        failover(operation, part, from, to, reason, failedNanos, Level.WARNING);
+    }
+
+    /**
+     * Work for a pinned device that is out of service, sent elsewhere: an event and a count every time,
+     * but a WARNING only for the first call of each outage (its quarantine already warned); DEBUG after.
+     */
+    void rerouted(String operation, String from, String to, String reason) {
+        boolean first = reroutedFrom.add(from);
+        failover(operation, "whole", from, to, reason, 0, first ? Level.WARNING : Level.DEBUG);
+    }
+
+    private void failover(String operation, String part, String from, String to, String reason, long failedNanos, Level level) {
         failovers.incrementAndGet();
-        LOG.log(Level.WARNING, "{0} ({1}) failed on {2}: {3}; re-running on {4}", operation, part, from, reason, to);
+        LOG.log(level, "{0} ({1}) failed on {2}: {3}; re-running on {4}", operation, part, from, reason, to);
         FailoverEvent e = new FailoverEvent();
         if (e.shouldCommit()) {
             e.operation = operation;
