@@ -39,6 +39,8 @@ public final class Main {
                                                           faults injected into a device, routed around, every result verified
               doctor    [--json]                          what is missing and how to fix it
               bench     [--quick|--full] [--report DIR]   benchmarks against peers, gated ratios (./kernelbridge only)
+              train     [--steps N] [--devices ID,...] [--backend mpi] [--checkpoint DIR] [--resume] [--json] ...
+                                                          data-parallel training example on the pool (./kernelbridge only)
             common: --verbose (log backend selection and dispatch at DEBUG)""";
 
     private final PrintStream out;

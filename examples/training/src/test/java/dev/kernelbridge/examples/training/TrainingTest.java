@@ -190,6 +190,7 @@ class TrainingTest {
             assertTrue(last.contains(field), field + " in " + last);
         }
         assertTrue(Files.exists(dir.resolve("report.md")));
+        assertTrue(Files.exists(dir.resolve("loss.png")), "the loss curve is drawn (ci/setup installs the fonts AWT needs)");
     }
 
     private record Cli(int exit, String out, String err) { }
