@@ -39,8 +39,15 @@ final class Cublas {
         this.lib = lib;
     }
 
+    private static volatile Optional<Cublas> loaded;
+
+    /** The library where {@link LibrarySearch} finds it (looked for once per process), or empty. */
     static Optional<Cublas> load() {
-        return NativeLibrary.loadFirst(LIBRARIES, FUNCTIONS).map(Cublas::new);
+        Optional<Cublas> l = loaded;
+        if (l == null) {
+            loaded = l = NativeLibrary.search(LIBRARIES, FUNCTIONS, name -> { }).map(Cublas::new);
+        }
+        return l;
     }
 
     int call(String name, Object... args) {

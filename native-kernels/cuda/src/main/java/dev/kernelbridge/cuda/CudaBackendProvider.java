@@ -74,6 +74,7 @@ public final class CudaBackendProvider implements BackendProvider {
         // The user's tuned parameters (same format as OpenCL's); the shipped ones are those the PTX was built with.
         TuningDatabase tuning = TuningDatabase.load(config.cacheDirectory().resolve("tuning").resolve("cuda.json"), null);
         String driver = version(cu);
+        GemmPaths.Mode gemmMode = GemmPaths.mode(config);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment count = a.allocate(ValueLayout.JAVA_INT);
             int r = cu.call("cuDeviceGetCount", count);
@@ -81,7 +82,7 @@ public final class CudaBackendProvider implements BackendProvider {
                 throw new IllegalStateException("cuDeviceGetCount failed with " + cu.errorName(r));
             }
             for (int i = 0; i < count.get(ValueLayout.JAVA_INT, 0); i++) {
-                devices.add(new CudaDevice(cu, name() + ":" + i, i, tuning, driver));
+                devices.add(new CudaDevice(cu, name() + ":" + i, i, tuning, driver, gemmMode));
             }
         } catch (RuntimeException e) {
             devices.forEach(CudaDevice::close);

@@ -20,19 +20,33 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One GPU: its primary context, one non-blocking stream, the GEMM modules per dtype, packing
- * buffers. Every driver call is checked; a sticky error poisons the device — it is reported lost and
- * every later call fails fast with {@link DeviceLostException}, never touching the context again.
- * Thread-safe: GEMMs run one at a time under the device lock (they share the packing buffers).
+ * buffers, page-locked staging. Every driver call is checked; a sticky error poisons the device — it
+ * is reported lost and every later call fails fast with {@link DeviceLostException}, never touching
+ * the context again. Copies and GEMMs run on the device's own stream (a copy on another stream would
+ * race the kernels that read it) and end with one stream synchronisation each.
+ * Thread-safe: GEMMs and copies run one at a time under the device lock (they share the packing and
+ * staging buffers). The context is made current after the lock is taken, with no blocking between
+ * that and the driver calls of the operation, so a virtual thread cannot resume on a carrier without it.
  */
 final class CudaDevice implements BackendDevice {
     static final int ATTRIBUTE_CC_MAJOR = 75, ATTRIBUTE_CC_MINOR = 76;
     static final int STREAM_NON_BLOCKING = 1;
     /** The packed operands of one launch stay below this; bigger batches run in chunks. */
     private static final long PACKING_LIMIT = 512L << 20;
+    /** Page-locked staging for heap copies: two halves, one filled while the other's DMA runs. */
+    private static final long STAGING = 16L << 20;
+    /** Launch ranges (3 x u64 each) that may be in flight on the stream before it is drained. */
+    static final int RANGE_SLOTS = 1024;
+    /** Calibration shapes are capped at this size per dimension (memory; the class's behaviour is set by then). */
+    static final long CALIBRATION_CAP = 4096;
+
+    private static final System.Logger LOG = System.getLogger("dev.kernelbridge.cuda");
 
     private final CudaDriver cu;
     private final String id;
     private final int ordinal;
+    /** The driver's CUdevice handle for the ordinal (cuDeviceGet): what the attribute and context calls take. */
+    private final int handle;
     private final MemorySegment context;
     private final MemorySegment stream;
     private final int computeCapability;
@@ -43,34 +57,38 @@ final class CudaDevice implements BackendDevice {
     private final String driverVersion;
     private final long[] packing = new long[2], packingBytes = new long[2];
     private volatile DeviceLostException poisoned;
-    /** cuBLAS where installed, and per shape class which path measured faster (cuBLAS or gemm.cl). */
     private final Cublas cublas = Cublas.load().orElse(null);
     private MemorySegment cublasHandle;
-    private final Map<Long, Boolean> cublasWins = new java.util.HashMap<>();
-    private final Map<Long, long[]> trials = new java.util.HashMap<>();
+    private final GemmPaths paths;
+    private MemorySegment staging, ranges;
+    private int rangeSlot;
 
-    CudaDevice(CudaDriver cu, String id, int ordinal, TuningDatabase tuning, String driverVersion) {
+    CudaDevice(CudaDriver cu, String id, int ordinal, TuningDatabase tuning, String driverVersion, GemmPaths.Mode gemmMode) {
         this.cu = cu;
         this.id = id;
         this.ordinal = ordinal;
         this.tuning = tuning;
         this.driverVersion = driverVersion;
+        this.paths = new GemmPaths(gemmMode);
         try (Arena a = Arena.ofConfined()) {
+            MemorySegment dev = a.allocate(ValueLayout.JAVA_INT);
+            check("cuDeviceGet", cu.call("cuDeviceGet", dev, ordinal));
+            handle = dev.get(ValueLayout.JAVA_INT, 0);
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            check("cuDevicePrimaryCtxRetain", cu.call("cuDevicePrimaryCtxRetain", out, ordinal));
+            check("cuDevicePrimaryCtxRetain", cu.call("cuDevicePrimaryCtxRetain", out, handle));
             context = out.get(ValueLayout.ADDRESS, 0);
-            check("cuCtxSetCurrent", cu.call("cuCtxSetCurrent", context));
+            check("cuCtxSetCurrent", cu.ctxSetCurrent(context));
             check("cuStreamCreate", cu.call("cuStreamCreate", out, STREAM_NON_BLOCKING));
             stream = out.get(ValueLayout.ADDRESS, 0);
             MemorySegment v = a.allocate(ValueLayout.JAVA_INT);
-            check("cuDeviceGetAttribute", cu.call("cuDeviceGetAttribute", v, ATTRIBUTE_CC_MAJOR, ordinal));
+            check("cuDeviceGetAttribute", cu.call("cuDeviceGetAttribute", v, ATTRIBUTE_CC_MAJOR, handle));
             int major = v.get(ValueLayout.JAVA_INT, 0);
-            check("cuDeviceGetAttribute", cu.call("cuDeviceGetAttribute", v, ATTRIBUTE_CC_MINOR, ordinal));
+            check("cuDeviceGetAttribute", cu.call("cuDeviceGetAttribute", v, ATTRIBUTE_CC_MINOR, handle));
             computeCapability = major * 10 + v.get(ValueLayout.JAVA_INT, 0);
             MemorySegment name = a.allocate(256);
-            check("cuDeviceGetName", cu.call("cuDeviceGetName", name, 256, ordinal));
+            check("cuDeviceGetName", cu.call("cuDeviceGetName", name, 256, handle));
             MemorySegment total = a.allocate(ValueLayout.JAVA_LONG);
-            check("cuDeviceTotalMem", cu.call("cuDeviceTotalMem", total, ordinal));
+            check("cuDeviceTotalMem", cu.call("cuDeviceTotalMem", total, handle));
             info = new DeviceInfo(name.getString(0) + " (sm_" + computeCapability + ")", "NVIDIA", DeviceKind.GPU,
                     total.get(ValueLayout.JAVA_LONG, 0), Set.of(DType.F32, DType.F64));
         }
@@ -97,7 +115,7 @@ final class CudaDevice implements BackendDevice {
         if (p != null) {
             throw new DeviceLostException(id, p.nativeCode(), p.nativeName(), "out of service since an earlier fault: " + p.getMessage(), p);
         }
-        check("cuCtxSetCurrent", cu.call("cuCtxSetCurrent", context));
+        check("cuCtxSetCurrent", cu.ctxSetCurrent(context));
     }
 
     /** Throws the typed exception for a failed call; a sticky error poisons the device first. */
@@ -112,38 +130,133 @@ final class CudaDevice implements BackendDevice {
         throw e;
     }
 
+    /** Waits for everything queued on the stream; a fault of any of it surfaces here. */
+    void synchronize() {
+        check("cuStreamSynchronize", cu.streamSynchronize(stream));
+        rangeSlot = 0;
+    }
+
+    /**
+     * A page-locked slot for one launch's range, which the stream copies to the module when it gets to
+     * the launch (so the slot must outlive the call); the stream is drained when every slot is in flight.
+     * Call under the lock.
+     */
+    MemorySegment rangeSlot() {
+        if (ranges == null) {
+            ranges = pinned(RANGE_SLOTS * 24L);
+        }
+        if (rangeSlot == RANGE_SLOTS) {
+            synchronize();
+        }
+        return ranges.asSlice(24L * rangeSlot++, 24);
+    }
+
+    private MemorySegment pinned(long bytes) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+            check("cuMemAllocHost", cu.call("cuMemAllocHost", out, bytes));
+            return out.get(ValueLayout.ADDRESS, 0).reinterpret(bytes);
+        }
+    }
+
     @Override
     public BackendBuffer allocate(DType dtype, long elements) {
         long bytes = Math.max(1, Math.multiplyExact(elements, (long) dtype.byteSize()));
-        enter();
+        lock.lock();
+        try {
+            enter();
+            return new CudaBuffer(this, deviceAlloc(bytes), bytes);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private long deviceAlloc(long bytes) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.JAVA_LONG);
             check("cuMemAlloc", cu.call("cuMemAlloc", out, bytes));
-            return new CudaBuffer(this, out.get(ValueLayout.JAVA_LONG, 0), bytes);
+            return out.get(ValueLayout.JAVA_LONG, 0);
         }
     }
 
     /** Frees device memory without throwing: a poisoned context is left to the process's end. */
     void free(long pointer) {
-        if (poisoned == null && cu.call("cuCtxSetCurrent", context) == 0) {
-            cu.call("cuMemFree", pointer);
+        lock.lock();
+        try {
+            if (poisoned == null && cu.ctxSetCurrent(context) == 0) {
+                cu.call("cuMemFree", pointer);
+            }
+        } finally {
+            lock.unlock();
         }
+    }
+
+    /** Host to device on the stream: native memory directly, heap memory through the page-locked staging halves. */
+    void copyIn(long target, MemorySegment source) {
+        lock.lock();
+        try {
+            enter();
+            if (source.isNative()) {
+                check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(target, source, source.byteSize(), stream));
+            } else {
+                MemorySegment stage = staging();
+                long half = STAGING / 2;
+                for (long done = 0, i = 0; done < source.byteSize(); done += half, i++) {
+                    if (i >= 2) {
+                        synchronize(); // this half's previous DMA must have read it before it is refilled
+                    }
+                    long n = Math.min(half, source.byteSize() - done);
+                    MemorySegment slot = stage.asSlice((i & 1) * half, n);
+                    MemorySegment.copy(source, done, slot, 0, n);
+                    check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(target + done, slot, n, stream));
+                }
+            }
+            synchronize();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Device to host on the stream, the same way back. */
+    void copyOut(long source, MemorySegment target) {
+        lock.lock();
+        try {
+            enter();
+            if (target.isNative()) {
+                check("cuMemcpyDtoHAsync", cu.memcpyDtoHAsync(target, source, target.byteSize(), stream));
+                synchronize();
+                return;
+            }
+            MemorySegment stage = staging();
+            for (long done = 0; done < target.byteSize(); done += STAGING) {
+                long n = Math.min(STAGING, target.byteSize() - done);
+                check("cuMemcpyDtoHAsync", cu.memcpyDtoHAsync(stage, source + done, n, stream));
+                synchronize();
+                MemorySegment.copy(stage, 0, target, done, n);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private MemorySegment staging() {
+        if (staging == null) {
+            staging = pinned(STAGING);
+        }
+        return staging;
     }
 
     /** Packing buffer {@code slot} (0: A, 1: B) of at least {@code bytes}; call under the lock. */
     long packingBuffer(int slot, long bytes) {
         if (packingBytes[slot] < bytes) {
             if (packing[slot] != 0) {
-                free(packing[slot]);
+                synchronize(); // queued kernels may still read the old one
+                cu.call("cuMemFree", packing[slot]);
                 packing[slot] = 0;
                 packingBytes[slot] = 0;
             }
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment out = a.allocate(ValueLayout.JAVA_LONG);
-                check("cuMemAlloc", cu.call("cuMemAlloc", out, bytes));
-                packing[slot] = out.get(ValueLayout.JAVA_LONG, 0);
-                packingBytes[slot] = bytes;
-            }
+            packing[slot] = deviceAlloc(bytes);
+            packingBytes[slot] = bytes;
         }
         return packing[slot];
     }
@@ -153,33 +266,66 @@ final class CudaDevice implements BackendDevice {
         lock.lock();
         try {
             enter();
-            if (cublas == null || !fitsInt(call)) {
-                ours(call);
-                return;
+            GemmPaths.Path path = paths.pathFor(call, cublas != null, this::timeOnScratch);
+            run(call, path);
+            synchronize(); // one wait per GEMM; a sticky fault inside any of its launches surfaces here
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void run(GemmCall call, GemmPaths.Path path) {
+        if (path == GemmPaths.Path.CUBLAS) {
+            viaCublas(call);
+        } else {
+            ours(call);
+        }
+    }
+
+    /**
+     * Times {@code path} on scratch buffers shaped like {@code call}'s class (batch 1, sizes capped), the
+     * way {@link GemmPaths} wants it: one untimed run, then timed runs, each to the end of the stream;
+     * -1 when the scratch does not fit in memory.
+     */
+    private Long timeOnScratch(GemmCall call, GemmPaths.Path path) {
+        long m = Math.min(call.m(), CALIBRATION_CAP), n = Math.min(call.n(), CALIBRATION_CAP), k = Math.min(call.k(), CALIBRATION_CAP);
+        long es = call.dtype().byteSize();
+        long[] buffers = new long[3], bytes = {Math.max(1, m * k * es), Math.max(1, k * n * es), Math.max(1, m * n * es)};
+        try {
+            for (int i = 0; i < 3; i++) {
+                buffers[i] = deviceAlloc(bytes[i]);
+                check("cuMemsetD8Async", cu.call("cuMemsetD8Async", buffers[i], 0, bytes[i], stream)); // zeros: no NaN or denormal
             }
-            long key = shapeClass(call);
-            Boolean wins = cublasWins.get(key);
-            if (wins != null) {
-                if (wins) {
-                    viaCublas(call);
-                } else {
-                    ours(call);
+            CudaBuffer a = new CudaBuffer(this, buffers[0], m * k * es), b = new CudaBuffer(this, buffers[1], k * n * es);
+            CudaBuffer c = new CudaBuffer(this, buffers[2], m * n * es);
+            long lda = call.transA() == dev.kernelbridge.Transpose.NO_TRANS ? m : k;
+            long ldb = call.transB() == dev.kernelbridge.Transpose.NO_TRANS ? k : n;
+            GemmCall scratch = new GemmCall(call.dtype(), call.transA(), call.transB(), m, n, k, 1, a, 0, Math.max(1, lda), 0,
+                    b, 0, Math.max(1, ldb), 0, 0, c, 0, Math.max(1, m), 0, 1);
+            long t = GemmPaths.time(3, i -> {
+                long t0 = System.nanoTime();
+                run(scratch, path);
+                synchronize();
+                return System.nanoTime() - t0;
+            });
+            LOG.log(System.Logger.Level.DEBUG, "{0}: {1} on {2}x{3}x{4} {5}: {6} us", id, path, m, n, k, call.dtype(), t / 1000);
+            return t;
+        } catch (dev.kernelbridge.DeviceOutOfMemoryException e) {
+            return -1L;
+        } finally {
+            for (long b : buffers) {
+                if (b != 0) {
+                    cu.call("cuMemFree", b);
                 }
-                return;
             }
-            // The first call of a class runs on cuBLAS, the second on gemm.cl; the faster serves the class from then on.
-            long[] t = trials.computeIfAbsent(key, x -> new long[] {-1, -1});
-            boolean tryCublas = t[0] < 0;
-            long t0 = System.nanoTime();
-            if (tryCublas) {
-                viaCublas(call);
-            } else {
-                ours(call);
-            }
-            t[tryCublas ? 0 : 1] = System.nanoTime() - t0;
-            if (t[0] >= 0 && t[1] >= 0) {
-                cublasWins.put(key, t[0] <= t[1]);
-            }
+        }
+    }
+
+    /** The routine serving the class of {@code call} once decided (CUBLAS or KERNEL), or null. For the GPU check's report. */
+    GemmPaths.Path decidedPath(GemmCall call) {
+        lock.lock();
+        try {
+            return paths.decided(call);
         } finally {
             lock.unlock();
         }
@@ -189,6 +335,7 @@ final class CudaDevice implements BackendDevice {
         CudaModule module = gemmModules.get(call.dtype());
         if (module == null) {
             module = CudaModule.load(this, "gemm", call.dtype(), gemmParameters(call.dtype()));
+            LOG.log(System.Logger.Level.DEBUG, "{0}: gemm {1} from {2}", id, call.dtype(), module.origin);
             gemmModules.put(call.dtype(), module);
         }
         CudaGemm.run(this, module, call);
@@ -210,24 +357,11 @@ final class CudaDevice implements BackendDevice {
         }
         GemmParameters p = GemmParameters.fromDefines(match.get().entry().parameters());
         if (p.vw() != 1) {
-            System.getLogger("dev.kernelbridge.cuda").log(System.Logger.Level.WARNING,
+            LOG.log(System.Logger.Level.WARNING,
                     "{0}: tuning entry {1} has KB_VW={2}; CUDA builds need 1, using the shipped parameters", deviceId, p, p.vw());
             return CudaModule.PTX_PARAMETERS;
         }
         return p;
-    }
-
-    /** cuBLAS takes 32-bit sizes and leading dimensions (LP64 build): larger calls go to gemm.cl. */
-    static boolean fitsInt(GemmCall c) {
-        long max = Integer.MAX_VALUE;
-        return c.m() <= max && c.n() <= max && c.k() <= max && c.lda() <= max && c.ldb() <= max && c.ldc() <= max && c.batchCount() <= max;
-    }
-
-    /** dtype and the sizes' binary magnitudes: calls of one class behave alike on either path. */
-    static long shapeClass(GemmCall c) {
-        return ((long) c.dtype().ordinal() << 48) | ((long) (64 - Long.numberOfLeadingZeros(c.m())) << 32)
-                | ((long) (64 - Long.numberOfLeadingZeros(c.n())) << 16) | (64 - Long.numberOfLeadingZeros(Math.max(1, c.k())))
-                | (c.batchCount() > 1 ? 1L << 60 : 0);
     }
 
     private void viaCublas(GemmCall c) {
@@ -244,6 +378,7 @@ final class CudaDevice implements BackendDevice {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment alpha = f64 ? arena.allocateFrom(ValueLayout.JAVA_DOUBLE, c.alpha()) : arena.allocateFrom(ValueLayout.JAVA_FLOAT, (float) c.alpha());
             MemorySegment beta = f64 ? arena.allocateFrom(ValueLayout.JAVA_DOUBLE, c.beta()) : arena.allocateFrom(ValueLayout.JAVA_FLOAT, (float) c.beta());
+            // cuBLAS reads alpha and beta (host pointer mode) before these calls return.
             int status = c.batchCount() == 1
                     ? cublas.call("cublasGemmEx", cublasHandle, ta, tb, (int) c.m(), (int) c.n(), (int) c.k(), alpha,
                             MemorySegment.ofAddress(a), type, (int) c.lda(), MemorySegment.ofAddress(b), type, (int) c.ldb(), beta,
@@ -252,8 +387,8 @@ final class CudaDevice implements BackendDevice {
                             MemorySegment.ofAddress(a), type, (int) c.lda(), c.strideA(), MemorySegment.ofAddress(b), type, (int) c.ldb(),
                             c.strideB(), beta, MemorySegment.ofAddress(cc), type, (int) c.ldc(), c.strideC(), (int) c.batchCount(),
                             compute, Cublas.GEMM_DEFAULT);
-            check("cuStreamSynchronize", cu.call("cuStreamSynchronize", stream)); // a sticky fault inside cuBLAS surfaces here
             if (status != 0) {
+                synchronize(); // a sticky fault inside cuBLAS is the better report
                 throw new DeviceException(id, status, "CUBLAS_STATUS_" + status, "cublasGemmEx failed: " + cublas.statusString(status));
             }
         }
@@ -265,7 +400,8 @@ final class CudaDevice implements BackendDevice {
         }
         lock.lock();
         try {
-            if (cu.call("cuCtxSetCurrent", context) == 0) {
+            if (cu.ctxSetCurrent(context) == 0) {
+                cu.streamSynchronize(stream);
                 for (long p : packing) {
                     if (p != 0) {
                         cu.call("cuMemFree", p);
@@ -277,9 +413,14 @@ final class CudaDevice implements BackendDevice {
                 if (cublasHandle != null) {
                     cublas.call("cublasDestroy_v2", cublasHandle);
                 }
+                for (MemorySegment host : new MemorySegment[] {staging, ranges}) {
+                    if (host != null) {
+                        cu.call("cuMemFreeHost", host);
+                    }
+                }
                 cu.call("cuStreamDestroy", stream);
             }
-            cu.call("cuDevicePrimaryCtxRelease", ordinal);
+            cu.call("cuDevicePrimaryCtxRelease", handle);
         } finally {
             lock.unlock();
         }

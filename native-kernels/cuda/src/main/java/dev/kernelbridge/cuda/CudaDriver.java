@@ -3,6 +3,7 @@ package dev.kernelbridge.cuda;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import java.util.Map;
 import java.util.Optional;
 
@@ -32,6 +33,8 @@ final class CudaDriver {
             fn("cuMemGetInfo_v2", "cuMemGetInfo", P, P),
             fn("cuMemAlloc_v2", "cuMemAlloc", P, L),
             fn("cuMemFree_v2", "cuMemFree", L),
+            fn("cuMemAllocHost_v2", "cuMemAllocHost", P, L),         // page-locked staging: DMA reads it while the stream runs
+            fn("cuMemFreeHost", P),
             fn("cuMemcpyHtoD_v2", "cuMemcpyHtoD", L, P, L),
             fn("cuMemcpyDtoH_v2", "cuMemcpyDtoH", P, L, L),
             fn("cuMemcpyHtoDAsync_v2", "cuMemcpyHtoDAsync", L, P, L, P),
@@ -79,6 +82,54 @@ final class CudaDriver {
     /** Calls the function cuda.h declares as {@code name} (cuMemAlloc, not cuMemAlloc_v2); returns the CUresult. */
     int call(String name, Object... args) {
         return lib.call(name, args);
+    }
+
+    // The calls every GEMM and copy makes, through exact invocations: no boxing, no argument arrays.
+    private MethodHandle setCurrent, launch, htodAsync, dtohAsync, synchronize;
+
+    private MethodHandle handle(MethodHandle cached, String name) {
+        return cached != null ? cached : lib.handle(name);
+    }
+
+    int ctxSetCurrent(MemorySegment context) {
+        try {
+            return (int) (setCurrent = handle(setCurrent, "cuCtxSetCurrent")).invokeExact(context);
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow("cuCtxSetCurrent", t);
+        }
+    }
+
+    int launchKernel(MemorySegment f, int gridX, int blockX, MemorySegment stream, MemorySegment params) {
+        try {
+            return (int) (launch = handle(launch, "cuLaunchKernel")).invokeExact(f, gridX, 1, 1, blockX, 1, 1, 0, stream, params,
+                    MemorySegment.NULL);
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow("cuLaunchKernel", t);
+        }
+    }
+
+    int memcpyHtoDAsync(long target, MemorySegment source, long bytes, MemorySegment stream) {
+        try {
+            return (int) (htodAsync = handle(htodAsync, "cuMemcpyHtoDAsync")).invokeExact(target, source, bytes, stream);
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow("cuMemcpyHtoDAsync", t);
+        }
+    }
+
+    int memcpyDtoHAsync(MemorySegment target, long source, long bytes, MemorySegment stream) {
+        try {
+            return (int) (dtohAsync = handle(dtohAsync, "cuMemcpyDtoHAsync")).invokeExact(target, source, bytes, stream);
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow("cuMemcpyDtoHAsync", t);
+        }
+    }
+
+    int streamSynchronize(MemorySegment stream) {
+        try {
+            return (int) (synchronize = handle(synchronize, "cuStreamSynchronize")).invokeExact(stream);
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow("cuStreamSynchronize", t);
+        }
     }
 
     /** The driver's description of a CUresult ("an illegal memory access was encountered"). */

@@ -14,6 +14,9 @@ import java.util.Set;
 final class CudaErrors {
     static final int CUDA_SUCCESS = 0;
     static final int CUDA_ERROR_OUT_OF_MEMORY = 2;
+    /** The PTX was made by a newer toolkit than this driver understands: load a cubin or compile with NVRTC instead. */
+    static final int CUDA_ERROR_UNSUPPORTED_PTX_VERSION = 222;
+    static final int CUDA_ERROR_INVALID_IMAGE = 200, CUDA_ERROR_NO_BINARY_FOR_GPU = 209, CUDA_ERROR_INVALID_PTX = 218;
 
     /** The codes this class names, by cuda.h's enumerator name. */
     static final Map<String, Integer> CODES = Map.ofEntries(
@@ -30,10 +33,21 @@ final class CudaErrors {
             Map.entry("CUDA_ERROR_LAUNCH_FAILED", 719),
             Map.entry("CUDA_ERROR_DEVICE_UNAVAILABLE", 46),
             Map.entry("CUDA_ERROR_NOT_INITIALIZED", 3),
-            Map.entry("CUDA_ERROR_DEINITIALIZED", 4));
+            Map.entry("CUDA_ERROR_DEINITIALIZED", 4),
+            Map.entry("CUDA_ERROR_NVLINK_UNCORRECTABLE", 220),
+            Map.entry("CUDA_ERROR_UNSUPPORTED_PTX_VERSION", CUDA_ERROR_UNSUPPORTED_PTX_VERSION),
+            Map.entry("CUDA_ERROR_ASSERT", 710),
+            Map.entry("CUDA_ERROR_INVALID_IMAGE", CUDA_ERROR_INVALID_IMAGE),
+            Map.entry("CUDA_ERROR_NO_BINARY_FOR_GPU", CUDA_ERROR_NO_BINARY_FOR_GPU),
+            Map.entry("CUDA_ERROR_INVALID_PTX", CUDA_ERROR_INVALID_PTX),
+            Map.entry("CUDA_ERROR_UNKNOWN", 999));
 
-    /** Faults after which the context is unusable (CUDA programming guide: "sticky" errors), or the device is gone. */
-    private static final Set<Integer> STICKY = Set.of(214, 700, 702, 714, 715, 716, 717, 718, 719, 46, 4);
+    /**
+     * Faults after which the context is unusable (CUDA programming guide: "sticky" errors: a device-side
+     * assert, an illegal access, a failed launch, uncorrectable ECC or NVLink errors), the device is gone,
+     * or the driver cannot say what happened (UNKNOWN: assume the worst).
+     */
+    private static final Set<Integer> STICKY = Set.of(214, 220, 700, 702, 710, 714, 715, 716, 717, 718, 719, 46, 4, 999);
 
     private CudaErrors() { }
 

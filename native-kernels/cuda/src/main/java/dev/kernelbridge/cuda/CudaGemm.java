@@ -13,7 +13,8 @@ import java.util.List;
  * The host side of gemm.cl on CUDA, the same steps as the OpenCL launcher: pack op(A) and op(B) into
  * zero-padded panels, multiply panel pairs, write C; or scale C when k == 0. Every OpenCL range runs
  * as a 1-D grid: its three sizes go to the module's {@code kb_ndrange} on the stream just before the
- * launch (see kernelbridge_compat.h). Called under the device lock.
+ * launch (see kernelbridge_compat.h). Launches are only queued: the caller synchronises the stream once
+ * per GEMM. Called under the device lock.
  */
 final class CudaGemm {
     /** Threads per block where a kernel has no work-group shape of its own. */
@@ -99,17 +100,17 @@ final class CudaGemm {
         }
         CudaDriver cu = device.driver();
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment size = a.allocate(ValueLayout.JAVA_LONG, 3);
+            // The range goes to the module's kb_ndrange on the stream, from a page-locked slot that stays put until the copy runs.
+            MemorySegment size = device.rangeSlot();
             for (int d = 0; d < 3; d++) {
                 size.setAtIndex(ValueLayout.JAVA_LONG, d, range[d]);
             }
-            device.check("cuMemcpyHtoDAsync", cu.call("cuMemcpyHtoDAsync", module.ndrange, size, 24L, device.stream()));
+            device.check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(module.ndrange, size, 24L, device.stream()));
             Args args = new Args(a);
             arguments.accept(args);
-            device.check("cuLaunchKernel " + kernel, cu.call("cuLaunchKernel", module.function(device, kernel), (int) blocks, 1, 1,
-                    block, 1, 1, 0, device.stream(), args.pointers(), MemorySegment.NULL));
-            // kernelParams are read at launch; the range must stay put until this launch has begun, hence one sync per launch
-            device.check("cuStreamSynchronize", cu.call("cuStreamSynchronize", device.stream()));
+            // The driver copies kernelParams when the launch is queued: the arena may go when this returns.
+            device.check("cuLaunchKernel " + kernel, cu.launchKernel(module.function(device, kernel), (int) blocks, block,
+                    device.stream(), args.pointers()));
         }
     }
 

@@ -73,46 +73,97 @@ final class CudaModule {
         return out;
     }
 
+    /** One module image to try: where it comes from, and its bytes (null: compile with NVRTC when tried). */
+    record Image(String origin, byte[] bytes) { }
+
     /**
-     * Loads {@code family} for {@code dtype} built with {@code wanted}: the shipped PTX when it was built
-     * with those parameters and suits the GPU, else NVRTC. Tuned parameters without NVRTC fall back to
-     * the shipped PTX's, with a warning.
+     * The images to try for {@code family}/{@code dtype} on compute capability {@code cc}, in order: for the
+     * shipped parameters, the shipped CUBIN for the GPU's own architecture (no PTX JIT: runs on a driver
+     * older than the nvcc that built the jar), then the newest shipped PTX it runs; last (or only, for
+     * tuned parameters) NVRTC for the GPU's own architecture, as a CUBIN.
+     */
+    static List<Image> images(String family, DType dtype, int cc, GemmParameters wanted) {
+        List<Image> out = new java.util.ArrayList<>();
+        if (wanted.equals(PTX_PARAMETERS)) {
+            for (int arch : CUBIN_ARCHS) {
+                if (arch / 10 == cc / 10 && arch <= cc) {
+                    byte[] cubin = bytes(PTX + family + "-" + dtype.label() + "-sm_" + arch + ".cubin");
+                    if (cubin != null) {
+                        out.add(new Image("shipped CUBIN sm_" + arch + " (" + PTX_PARAMETERS + ")", cubin));
+                    }
+                }
+            }
+            String ptx = shippedPtx(family, dtype, cc);
+            if (ptx != null) {
+                out.add(new Image("shipped PTX (" + PTX_PARAMETERS + ")", (ptx + "\0").getBytes(StandardCharsets.UTF_8)));
+            }
+        }
+        out.add(new Image("NVRTC for sm_" + cc + " (" + wanted + ")", null));
+        return out;
+    }
+
+    /** Architectures build-ptx also ships as CUBIN (binary for that major version, from its minor up). */
+    static final List<Integer> CUBIN_ARCHS = List.of(90);
+
+    /**
+     * Loads {@code family} for {@code dtype} built with {@code wanted}: the first of {@link #images} the
+     * driver takes. An image the driver refuses for its format (a PTX ISA newer than the driver,
+     * CUDA_ERROR_UNSUPPORTED_PTX_VERSION; no binary for this GPU) gives way to the next. Tuned parameters
+     * without NVRTC fall back to the shipped images, with a warning.
      */
     static CudaModule load(CudaDevice device, String family, DType dtype, GemmParameters wanted) {
         int cc = device.computeCapability();
-        String ptx = wanted.equals(PTX_PARAMETERS) ? shippedPtx(family, dtype, cc) : null;
-        String origin = "shipped PTX (" + PTX_PARAMETERS + ")";
-        if (ptx == null) {
-            Nvrtc nvrtc = Nvrtc.load().orElse(null);
-            if (nvrtc == null) {
-                ptx = shippedPtx(family, dtype, cc);
-                if (ptx == null) {
-                    throw new DeviceException(device.id(), 0, "NO_KERNEL_IMAGE", "no shipped PTX suits compute capability " + cc
-                            + " and NVRTC (libnvrtc.so) is not installed");
+        Nvrtc nvrtc = Nvrtc.load().orElse(null);
+        if (nvrtc == null && !wanted.equals(PTX_PARAMETERS)) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: tuned parameters {1} need NVRTC (libnvrtc), which was not found;"
+                    + " running the shipped kernels ({2})", device.id(), wanted, PTX_PARAMETERS);
+            wanted = PTX_PARAMETERS;
+        }
+        DeviceException first = null;
+        for (Image image : images(family, dtype, cc, wanted)) {
+            byte[] bytes = image.bytes();
+            if (bytes == null) {
+                if (nvrtc == null) {
+                    continue;
                 }
-                LOG.log(System.Logger.Level.WARNING, "{0}: tuned parameters {1} need NVRTC (libnvrtc.so), which is not installed;"
-                        + " running the shipped PTX ({2})", device.id(), wanted, PTX_PARAMETERS);
-                wanted = PTX_PARAMETERS;
-            } else {
                 String source = resource(SOURCES + "kernelbridge_compat.h") + "\n" + resource(SOURCES + family + ".cl");
                 List<String> options = new java.util.ArrayList<>(List.of("-DKB_DOUBLE=" + (dtype == DType.F64 ? 1 : 0)));
                 wanted.asDefines().forEach((k, v) -> options.add("-D" + k + "=" + v));
                 try {
-                    ptx = nvrtc.compile(source, family + ".cu", "compute_" + cc, options);
+                    bytes = nvrtc.compile(source, family + ".cu", "sm_" + cc, options);
                 } catch (IllegalStateException e) {
                     throw new DeviceException(device.id(), 0, "NVRTC_ERROR_COMPILATION", e.getMessage());
                 }
-                origin = "NVRTC for compute_" + cc + " (" + wanted + ")";
+            }
+            try {
+                return load(device, bytes, wanted, image.origin());
+            } catch (DeviceException e) {
+                if (!refusedImage(e.nativeCode())) {
+                    throw e;
+                }
+                LOG.log(System.Logger.Level.DEBUG, "{0}: {1} refused ({2}); trying the next image", device.id(), image.origin(), e.nativeName());
+                first = first == null ? e : first;
             }
         }
+        throw first != null ? first : new DeviceException(device.id(), 0, "NO_KERNEL_IMAGE", "no shipped kernel image suits compute"
+                + " capability " + cc + " and NVRTC (libnvrtc) was not found (kernelbridge.cuda.lib.path)");
+    }
+
+    /** The driver refused the image itself (its format or architecture), not the device: another image may do. */
+    static boolean refusedImage(long code) {
+        return code == CudaErrors.CUDA_ERROR_UNSUPPORTED_PTX_VERSION || code == CudaErrors.CUDA_ERROR_NO_BINARY_FOR_GPU
+                || code == CudaErrors.CUDA_ERROR_INVALID_PTX || code == CudaErrors.CUDA_ERROR_INVALID_IMAGE;
+    }
+
+    private static CudaModule load(CudaDevice device, byte[] image, GemmParameters parameters, String origin) {
         CudaDriver cu = device.driver();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            device.check("cuModuleLoadData", cu.call("cuModuleLoadData", out, a.allocateFrom(ptx)));
+            device.check("cuModuleLoadData", cu.call("cuModuleLoadData", out, a.allocateFrom(ValueLayout.JAVA_BYTE, image)));
             MemorySegment module = out.get(ValueLayout.ADDRESS, 0);
             MemorySegment ptr = a.allocate(ValueLayout.JAVA_LONG), size = a.allocate(ValueLayout.JAVA_LONG);
             device.check("cuModuleGetGlobal", cu.call("cuModuleGetGlobal", ptr, size, module, a.allocateFrom("kb_ndrange")));
-            return new CudaModule(module, ptr.get(ValueLayout.JAVA_LONG, 0), wanted, origin);
+            return new CudaModule(module, ptr.get(ValueLayout.JAVA_LONG, 0), parameters, origin);
         }
     }
 
@@ -127,8 +178,13 @@ final class CudaModule {
     }
 
     private static String resource(String path) {
+        byte[] b = bytes(path);
+        return b == null ? null : new String(b, StandardCharsets.UTF_8);
+    }
+
+    private static byte[] bytes(String path) {
         try (InputStream in = CudaModule.class.getResourceAsStream(path)) {
-            return in == null ? null : new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            return in == null ? null : in.readAllBytes();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

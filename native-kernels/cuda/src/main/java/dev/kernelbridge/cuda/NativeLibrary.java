@@ -28,6 +28,24 @@ final class NativeLibrary {
         return Optional.of(new NativeLibrary(lib, table));
     }
 
+    /**
+     * The first of {@code names} found by {@link LibrarySearch} (each name in each folder, then on the
+     * loader's path) that loads and has every function of {@code table}; {@code beforeEach} runs
+     * before each attempt (NVRTC preloads its builtins from the same folder).
+     */
+    static Optional<NativeLibrary> search(List<String> names, Map<String, NativeFunction> table,
+                                          java.util.function.Consumer<String> beforeEach) {
+        List<String> candidates = LibrarySearch.candidates(names, LibrarySearch.folders(dev.kernelbridge.Config.fromEnvironment()));
+        for (String candidate : candidates) {
+            beforeEach.accept(candidate);
+            Optional<NativeLibrary> lib = loadFirst(List.of(candidate), table);
+            if (lib.isPresent()) {
+                return lib;
+            }
+        }
+        return Optional.empty();
+    }
+
     /** The first of {@code names} that loads and has every function of {@code table}; empty when none does. */
     static Optional<NativeLibrary> loadFirst(List<String> names, Map<String, NativeFunction> table) {
         for (String name : names) {
@@ -41,6 +59,25 @@ final class NativeLibrary {
             }
         }
         return Optional.empty();
+    }
+
+    /** The bound handle of {@code name}, for callers that invoke it exactly (hot paths). */
+    MethodHandle handle(String name) {
+        MethodHandle h = handles.get(name);
+        if (h == null) {
+            throw new IllegalArgumentException(name + " is not in this library's table");
+        }
+        return h;
+    }
+
+    static RuntimeException rethrow(String name, Throwable t) {
+        if (t instanceof RuntimeException r) {
+            return r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IllegalStateException(name + " failed", t);
     }
 
     /** Calls {@code name} (a function returning a status int); returns the status. */

@@ -40,8 +40,15 @@ final class Nccl {
         this.lib = lib;
     }
 
+    private static volatile Optional<Nccl> loaded;
+
+    /** The library where {@link LibrarySearch} finds it (looked for once per process), or empty. */
     static Optional<Nccl> load() {
-        return NativeLibrary.loadFirst(LIBRARIES, FUNCTIONS).map(Nccl::new);
+        Optional<Nccl> l = loaded;
+        if (l == null) {
+            loaded = l = NativeLibrary.search(LIBRARIES, FUNCTIONS, name -> { }).map(Nccl::new);
+        }
+        return l;
     }
 
     int call(String name, Object... args) {

@@ -23,6 +23,8 @@ final class Nvrtc {
             NativeFunction.of("nvrtcCompileProgram", I, P, I, P),
             NativeFunction.of("nvrtcGetPTXSize", I, P, P),
             NativeFunction.of("nvrtcGetPTX", I, P, P),
+            NativeFunction.of("nvrtcGetCUBINSize", I, P, P),
+            NativeFunction.of("nvrtcGetCUBIN", I, P, P),
             NativeFunction.of("nvrtcGetProgramLogSize", I, P, P),
             NativeFunction.of("nvrtcGetProgramLog", I, P, P),
             NativeFunction.of("nvrtcDestroyProgram", I, P),
@@ -37,12 +39,47 @@ final class Nvrtc {
         this.lib = lib;
     }
 
+    private static volatile Optional<Nvrtc> loaded;
+
+    /**
+     * NVRTC where {@link LibrarySearch} finds it (looked for once per process), or empty. NVRTC opens its
+     * builtins library (libnvrtc-builtins.so.MAJOR.MINOR) by name at compile time; when NVRTC comes from a
+     * folder off the loader's path (a Python wheel), the builtins beside it are loaded first so that the
+     * loader finds them already there.
+     */
     static Optional<Nvrtc> load() {
-        return NativeLibrary.loadFirst(LIBRARIES, FUNCTIONS).map(Nvrtc::new);
+        Optional<Nvrtc> l = loaded;
+        if (l == null) {
+            loaded = l = NativeLibrary.search(LIBRARIES, FUNCTIONS, Nvrtc::preloadBuiltins).map(Nvrtc::new);
+        }
+        return l;
     }
 
-    /** The PTX of {@code source} for {@code arch} (e.g. "compute_80") with {@code options}; the build log on failure. */
-    String compile(String source, String name, String arch, List<String> options) {
+    private static void preloadBuiltins(String candidate) {
+        java.nio.file.Path lib = java.nio.file.Path.of(candidate);
+        if (!lib.isAbsolute() || lib.getParent() == null) {
+            return;
+        }
+        try (java.nio.file.DirectoryStream<java.nio.file.Path> s = java.nio.file.Files.newDirectoryStream(lib.getParent(), "libnvrtc-builtins.so.*")) {
+            for (java.nio.file.Path builtins : s) {
+                try {
+                    java.lang.foreign.SymbolLookup.libraryLookup(builtins, java.lang.foreign.Arena.global());
+                    return;
+                } catch (IllegalArgumentException unusable) {
+                    // another version's file: try the next
+                }
+            }
+        } catch (java.io.IOException e) {
+            // no builtins beside it: NVRTC will report its own error at compile time
+        }
+    }
+
+    /**
+     * The module image of {@code source} for {@code arch} with {@code options}, as cuModuleLoadData takes
+     * it: PTX text (NUL-terminated) for a virtual architecture ("compute_80"), a CUBIN for a real one
+     * ("sm_90": no PTX JIT, so no PTX ISA version the driver must know). The build log on failure.
+     */
+    byte[] compile(String source, String name, String arch, List<String> options) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment prog = a.allocate(ValueLayout.ADDRESS);
             check("nvrtcCreateProgram", call("nvrtcCreateProgram", prog, a.allocateFrom(source), a.allocateFrom(name), 0,
@@ -59,11 +96,13 @@ final class Nvrtc {
                 if (r != 0) {
                     throw new IllegalStateException("NVRTC could not compile " + name + " for " + arch + ": " + errorString(r) + "\n" + log(a, handle));
                 }
+                String kind = arch.startsWith("sm_") ? "CUBIN" : "PTX";
                 MemorySegment size = a.allocate(ValueLayout.JAVA_LONG);
-                check("nvrtcGetPTXSize", call("nvrtcGetPTXSize", handle, size));
-                MemorySegment ptx = a.allocate(size.get(ValueLayout.JAVA_LONG, 0));
-                check("nvrtcGetPTX", call("nvrtcGetPTX", handle, ptx));
-                return ptx.getString(0);
+                check("nvrtcGet" + kind + "Size", call("nvrtcGet" + kind + "Size", handle, size));
+                MemorySegment image = a.allocate(size.get(ValueLayout.JAVA_LONG, 0));
+                check("nvrtcGet" + kind, call("nvrtcGet" + kind, handle, image));
+                return image.toArray(ValueLayout.JAVA_BYTE); // the PTX size counts its NUL
+
             } finally {
                 call("nvrtcDestroyProgram", prog);
             }

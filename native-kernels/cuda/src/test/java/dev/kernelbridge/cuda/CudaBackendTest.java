@@ -68,7 +68,7 @@ class CudaBackendTest {
         assertEquals("cuda:0", lost.deviceId());
         assertEquals(700, lost.nativeCode());
         assertTrue(lost.getMessage().contains("cuLaunchKernel gemm_packed") && lost.getMessage().contains("CUDA_ERROR_ILLEGAL_ADDRESS"));
-        for (int sticky : new int[] {700, 702, 714, 715, 716, 719, 46}) {
+        for (int sticky : new int[] {700, 702, 710, 714, 715, 716, 719, 46, 220, 999}) {
             assertInstanceOf(DeviceLostException.class, CudaErrors.exception("cuda:1", "x", sticky, "N", "d"), "code " + sticky);
         }
         DeviceException oom = CudaErrors.exception("cuda:0", "cuMemAlloc", 2, "CUDA_ERROR_OUT_OF_MEMORY", "out of memory");
@@ -80,11 +80,66 @@ class CudaBackendTest {
     @Test
     void cublasOnlyGetsCallsItsThirtyTwoBitInterfaceCanExpress() {
         GemmCall small = call(1000, 1000, 1000, 1);
-        assertTrue(CudaDevice.fitsInt(small));
-        assertTrue(!CudaDevice.fitsInt(call(1L << 31, 1, 1, 1)), "m beyond 2^31-1 goes to gemm.cl, never narrowed");
-        assertEquals(CudaDevice.shapeClass(call(1000, 1000, 1000, 1)), CudaDevice.shapeClass(call(900, 1000, 1000, 1)));
-        assertTrue(CudaDevice.shapeClass(call(1000, 1000, 1000, 1)) != CudaDevice.shapeClass(call(1000, 1000, 1000, 8)), "batched is its own class");
-        assertTrue(CudaDevice.shapeClass(call(64, 64, 64, 1)) != CudaDevice.shapeClass(call(4096, 64, 64, 1)));
+        assertTrue(GemmPaths.fitsInt(small));
+        assertTrue(!GemmPaths.fitsInt(call(1L << 31, 1, 1, 1)), "m beyond 2^31-1 goes to gemm.cl, never narrowed");
+        GemmPaths auto = new GemmPaths(GemmPaths.Mode.AUTO);
+        assertEquals(GemmPaths.Path.KERNEL, auto.pathFor(call(1L << 31, 1, 1, 1), true, (c, p) -> { throw new AssertionError("no timing"); }));
+        assertEquals(GemmPaths.Path.KERNEL, auto.pathFor(small, false, (c, p) -> { throw new AssertionError("no timing"); }));
+    }
+
+    @Test
+    void theRoutineOfAShapeClassIsChosenOnceBeforeItsFirstCallAndBatchesShareIt() {
+        assertEquals(GemmPaths.shapeClass(call(1000, 1000, 1000, 1)), GemmPaths.shapeClass(call(900, 1000, 1000, 1)));
+        assertEquals(GemmPaths.shapeClass(call(1000, 1000, 1000, 1)), GemmPaths.shapeClass(call(1000, 1000, 1000, 8)),
+                "a batch's items take the routine of single calls: the same bits");
+        assertTrue(GemmPaths.shapeClass(call(64, 64, 64, 1)) != GemmPaths.shapeClass(call(4096, 64, 64, 1)));
+
+        GemmPaths auto = new GemmPaths(GemmPaths.Mode.AUTO);
+        java.util.List<GemmPaths.Path> timed = new java.util.ArrayList<>();
+        java.util.function.BiFunction<GemmCall, GemmPaths.Path, Long> clock = (c, p) -> {
+            timed.add(p);
+            return p == GemmPaths.Path.KERNEL ? 900L : 1000L;
+        };
+        assertEquals(GemmPaths.Path.KERNEL, auto.pathFor(call(1000, 1000, 1000, 1), true, clock));
+        for (int i = 0; i < 5; i++) {
+            assertEquals(GemmPaths.Path.KERNEL, auto.pathFor(call(1000, 1000, 1000, 4), true, (c, p) -> 1L),
+                    "decided once: later timings never switch it");
+        }
+        assertEquals(java.util.List.of(GemmPaths.Path.CUBLAS, GemmPaths.Path.KERNEL), timed, "each routine timed once, before the first call");
+        assertEquals(GemmPaths.Path.KERNEL, GemmPaths.faster(-1, 500), "cuBLAS that cannot run there loses");
+        assertEquals(GemmPaths.Path.CUBLAS, GemmPaths.faster(500, -1), "so does the kernel");
+        assertEquals(GemmPaths.Path.CUBLAS, new GemmPaths(GemmPaths.Mode.CUBLAS).pathFor(call(8, 8, 8, 1), true, null));
+        assertEquals(GemmPaths.Path.KERNEL, new GemmPaths(GemmPaths.Mode.KERNEL).pathFor(call(8, 8, 8, 1), true, null));
+        assertEquals(3, GemmPaths.time(3, i -> i < 0 ? 100 : 3 + i), "the untimed first run is not counted; the minimum is");
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> GemmPaths.mode(dev.kernelbridge.Config.defaults().with(GemmPaths.SETTING, "fast")));
+        assertTrue(e.getMessage().startsWith("kernelbridge.cuda.gemm must be auto, cublas or kernel"), e.getMessage());
+    }
+
+    @Test
+    void aHopperGpuLoadsTheShippedCubinFirstAndEveryGpuEndsWithNvrtc() {
+        boolean built = CudaModule.class.getResource("/dev/kernelbridge/cuda/ptx/gemm-f32-sm_90.cubin") != null;
+        if (CudaToolkit.required()) {
+            assertTrue(built, "nvcc is here, so build-ptx must have put the sm_90 CUBINs in the jar resources");
+        }
+        assumeTrue(built, "no CUBIN built here (no nvcc)");
+        var hopper = CudaModule.images("gemm", DType.F32, 90, CudaModule.PTX_PARAMETERS);
+        assertEquals(3, hopper.size(), hopper.toString());
+        assertTrue(hopper.get(0).origin().startsWith("shipped CUBIN sm_90"));
+        byte[] elf = hopper.get(0).bytes();
+        assertTrue(elf[0] == 0x7f && elf[1] == 'E' && elf[2] == 'L' && elf[3] == 'F', "a CUBIN is an ELF image");
+        assertTrue(hopper.get(1).origin().startsWith("shipped PTX"));
+        assertEquals(0, hopper.get(1).bytes()[hopper.get(1).bytes().length - 1], "PTX goes to the driver NUL-terminated");
+        assertNull(hopper.get(2).bytes(), "last: NVRTC for the GPU's own architecture");
+        var ampere = CudaModule.images("gemm", DType.F64, 86, CudaModule.PTX_PARAMETERS);
+        assertEquals(2, ampere.size(), "no CUBIN for sm_86: the sm_80 PTX, then NVRTC");
+        var blackwell = CudaModule.images("gemm", DType.F32, 100, CudaModule.PTX_PARAMETERS);
+        assertTrue(blackwell.get(0).origin().startsWith("shipped PTX"), "an sm_90 CUBIN does not run on sm_100");
+        var tuned = CudaModule.images("gemm", DType.F32, 90, dev.kernelbridge.tuning.GemmParameters.fromDefines(
+                java.util.Map.of("KB_MV", 8, "KB_NR", 8, "KB_KU", 2, "KB_WG", 64, "KB_LA", 0, "KB_KC", 256, "KB_VW", 1)));
+        assertEquals(1, tuned.size(), "tuned parameters exist only through NVRTC");
+        assertTrue(CudaModule.refusedImage(CudaErrors.CUDA_ERROR_UNSUPPORTED_PTX_VERSION), "a PTX too new for the driver gives way");
+        assertTrue(!CudaModule.refusedImage(700), "a fault is not a format problem");
     }
 
     private static GemmCall call(long m, long n, long k, long batch) {

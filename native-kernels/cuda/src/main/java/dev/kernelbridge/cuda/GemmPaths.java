@@ -1,0 +1,99 @@
+package dev.kernelbridge.cuda;
+
+import dev.kernelbridge.Config;
+import dev.kernelbridge.spi.GemmCall;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.ToLongFunction;
+
+/**
+ * Which routine serves GEMMs of a shape class on one GPU — cuBLAS or the shared gemm.cl kernel —
+ * decided once, before the first call of the class runs, and kept: the two sum in different orders,
+ * so switching mid-run would change a result's bits between two identical calls. Batched and single
+ * calls of a class take the same routine (a batch's items equal the single calls). In {@code auto},
+ * each routine is timed on scratch buffers of the class's shape after an untimed run (handle
+ * creation, module load and JIT are not the routine's speed); the faster wins. Not thread-safe:
+ * used under the device lock.
+ */
+final class GemmPaths {
+    enum Path { CUBLAS, KERNEL }
+
+    enum Mode { AUTO, CUBLAS, KERNEL }
+
+    static final Config.Knob SETTING = new Config.Knob("cuda.gemm", "auto",
+            "GEMM routine on CUDA devices: auto (per shape class, the faster of cuBLAS and the shared kernel, measured once on"
+                    + " scratch buffers), cublas, or kernel. Calls beyond cuBLAS's 32-bit sizes, or without cuBLAS, use the kernel.");
+
+    private final Mode mode;
+    private final Map<Long, Path> chosen = new HashMap<>();
+
+    GemmPaths(Mode mode) {
+        this.mode = mode;
+    }
+
+    static Mode mode(Config config) {
+        String v = config.get(SETTING).trim().toLowerCase(Locale.ROOT);
+        return switch (v) {
+            case "auto" -> Mode.AUTO;
+            case "cublas" -> Mode.CUBLAS;
+            case "kernel" -> Mode.KERNEL;
+            default -> throw new IllegalArgumentException(SETTING.property() + " must be auto, cublas or kernel, got '" + v + "'");
+        };
+    }
+
+    /**
+     * The routine for {@code call}. {@code timeNanos} times one routine on the class's scratch shape
+     * (called only in auto mode, twice per class: once per routine); a negative time means the routine
+     * could not run there (out of memory) and loses.
+     */
+    Path pathFor(GemmCall call, boolean cublasPresent, java.util.function.BiFunction<GemmCall, Path, Long> timeNanos) {
+        if (!cublasPresent || !fitsInt(call) || mode == Mode.KERNEL) {
+            return Path.KERNEL;
+        }
+        if (mode == Mode.CUBLAS) {
+            return Path.CUBLAS;
+        }
+        return chosen.computeIfAbsent(shapeClass(call), key -> {
+            long cublas = timeNanos.apply(call, Path.CUBLAS), kernel = timeNanos.apply(call, Path.KERNEL);
+            return faster(cublas, kernel);
+        });
+    }
+
+    /** The routine a decision for the class of {@code call} has fixed, or null while undecided. */
+    Path decided(GemmCall call) {
+        return chosen.get(shapeClass(call));
+    }
+
+    static Path faster(long cublasNanos, long kernelNanos) {
+        if (cublasNanos < 0) {
+            return Path.KERNEL;
+        }
+        return kernelNanos >= 0 && kernelNanos < cublasNanos ? Path.KERNEL : Path.CUBLAS;
+    }
+
+    /** cuBLAS takes 32-bit sizes and leading dimensions (LP64 build): larger calls go to gemm.cl. */
+    static boolean fitsInt(GemmCall c) {
+        long max = Integer.MAX_VALUE;
+        return c.m() <= max && c.n() <= max && c.k() <= max && c.lda() <= max && c.ldb() <= max && c.ldc() <= max && c.batchCount() <= max;
+    }
+
+    /** dtype, transposes and the sizes' binary magnitudes; not the batch count (a batch's items are single calls). */
+    static long shapeClass(GemmCall c) {
+        return ((long) c.dtype().ordinal() << 56) | ((long) c.transA().ordinal() << 52) | ((long) c.transB().ordinal() << 48)
+                | ((long) (64 - Long.numberOfLeadingZeros(c.m())) << 32) | ((long) (64 - Long.numberOfLeadingZeros(c.n())) << 16)
+                | (64 - Long.numberOfLeadingZeros(Math.max(1, c.k())));
+    }
+
+    /** The minimum of {@code runs} timings of {@code run}, after one untimed run; negative if it cannot run. */
+    static long time(int runs, ToLongFunction<Integer> run) {
+        if (run.applyAsLong(-1) < 0) {
+            return -1;
+        }
+        long best = Long.MAX_VALUE;
+        for (int i = 0; i < runs; i++) {
+            best = Math.min(best, run.applyAsLong(i));
+        }
+        return best;
+    }
+}
