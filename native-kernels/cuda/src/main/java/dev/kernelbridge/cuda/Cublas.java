@@ -41,6 +41,11 @@ final class Cublas {
 
     private static volatile Optional<Cublas> loaded;
 
+    /** Where it was loaded from (a path, or a soname the loader resolved). */
+    String location() {
+        return lib.name;
+    }
+
     /** The library where {@link LibrarySearch} finds it (looked for once per process), or empty. */
     static Optional<Cublas> load() {
         Optional<Cublas> l = loaded;

@@ -31,7 +31,8 @@ public final class CudaBackendProvider implements BackendProvider {
 
     @Override
     public Availability probe() {
-        String library = library(Config.fromEnvironment());
+        Config config = Config.fromEnvironment();
+        String library = library(config);
         Optional<CudaDriver> driver;
         try {
             driver = CudaDriver.load(library);
@@ -57,8 +58,9 @@ public final class CudaBackendProvider implements BackendProvider {
                 return Availability.unavailable("CUDA_ERROR_NO_DEVICE: the driver reports no CUDA device");
             }
             return Availability.ok(n + " CUDA device(s), driver " + version(cu) + ", "
-                    + (Cublas.load().isPresent() ? "cuBLAS present" : "no cuBLAS") + ", "
-                    + (Nvrtc.load().isPresent() ? "NVRTC present" : "no NVRTC (shipped PTX only)"));
+                    + Cublas.load().map(c -> "cuBLAS " + c.location()).orElse("no cuBLAS") + ", "
+                    + Nvrtc.load().map(c -> "NVRTC " + c.location()).orElse("no NVRTC (shipped kernels only)")
+                    + "; routine per shape class: " + config.get(GemmPaths.SETTING));
         }
     }
 

@@ -12,8 +12,11 @@ import java.util.Optional;
 /** A loaded vendor library with every function of its {@link NativeFunction} table bound, called by declared name. */
 final class NativeLibrary {
     private final Map<String, MethodHandle> handles;
+    /** The name or path it was loaded by. */
+    final String name;
 
-    private NativeLibrary(SymbolLookup lib, Map<String, NativeFunction> table) {
+    private NativeLibrary(String name, SymbolLookup lib, Map<String, NativeFunction> table) {
+        this.name = name;
         this.handles = NativeFunction.bind(lib, table);
     }
 
@@ -25,7 +28,7 @@ final class NativeLibrary {
         } catch (IllegalArgumentException absent) {
             return Optional.empty();
         }
-        return Optional.of(new NativeLibrary(lib, table));
+        return Optional.of(new NativeLibrary(name, lib, table));
     }
 
     /**

@@ -41,6 +41,11 @@ final class Nvrtc {
 
     private static volatile Optional<Nvrtc> loaded;
 
+    /** Where it was loaded from (a path, or a soname the loader resolved). */
+    String location() {
+        return lib.name;
+    }
+
     /**
      * NVRTC where {@link LibrarySearch} finds it (looked for once per process), or empty. NVRTC opens its
      * builtins library (libnvrtc-builtins.so.MAJOR.MINOR) by name at compile time; when NVRTC comes from a

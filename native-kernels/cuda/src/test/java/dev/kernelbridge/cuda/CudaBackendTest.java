@@ -88,6 +88,20 @@ class CudaBackendTest {
     }
 
     @Test
+    void theExactInvocationsOnTheHotPathMatchTheirTableEntries() {
+        // CudaDriver invokes these handles exactly (no boxing): a type that differs from the table would throw on the GPU.
+        Class<?> seg = java.lang.foreign.MemorySegment.class;
+        Map<String, java.lang.invoke.MethodType> called = Map.of(
+                "cuCtxSetCurrent", java.lang.invoke.MethodType.methodType(int.class, seg),
+                "cuLaunchKernel", java.lang.invoke.MethodType.methodType(int.class, seg, int.class, int.class, int.class, int.class, int.class,
+                        int.class, int.class, seg, seg, seg),
+                "cuMemcpyHtoDAsync", java.lang.invoke.MethodType.methodType(int.class, long.class, seg, long.class, seg),
+                "cuMemcpyDtoHAsync", java.lang.invoke.MethodType.methodType(int.class, seg, long.class, long.class, seg),
+                "cuStreamSynchronize", java.lang.invoke.MethodType.methodType(int.class, seg));
+        called.forEach((name, type) -> assertEquals(type, CudaDriver.FUNCTIONS.get(name).descriptor().toMethodType(), name));
+    }
+
+    @Test
     void theRoutineOfAShapeClassIsChosenOnceBeforeItsFirstCallAndBatchesShareIt() {
         assertEquals(GemmPaths.shapeClass(call(1000, 1000, 1000, 1)), GemmPaths.shapeClass(call(900, 1000, 1000, 1)));
         assertEquals(GemmPaths.shapeClass(call(1000, 1000, 1000, 1)), GemmPaths.shapeClass(call(1000, 1000, 1000, 8)),
