@@ -39,6 +39,15 @@ final class Trainer {
         void step(long step, long total, double loss, double accuracy, double samplesPerSecond, String health);
 
         void checkpoint(long step, java.nio.file.Path file);
+
+        /** Hears nothing: for runs that only want the result. */
+        Listener SILENT = new Listener() {
+            @Override
+            public void step(long step, long total, double loss, double accuracy, double samplesPerSecond, String health) { }
+
+            @Override
+            public void checkpoint(long step, java.nio.file.Path file) { }
+        };
     }
 
     record RankFigures(int rank, String device, double computeSeconds, double allReduceSeconds) { }

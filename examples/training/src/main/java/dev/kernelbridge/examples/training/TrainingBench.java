@@ -104,13 +104,7 @@ public final class TrainingBench {
         TrainConfig c = new TrainConfig(STEPS, 1, devices, false, null, 256, 64, 256, 2, 16, 0.002, patch == null ? null : patch.checkpoint(),
                 50, patch == null ? 0 : patch.stopAfter(), patch != null && patch.resume());
         try (KernelBridge kb = KernelBridge.open(settings)) {
-            return new Trainer(kb, c, new Trainer.Listener() {
-                @Override
-                public void step(long step, long total, double loss, double accuracy, double samplesPerSecond, String health) { }
-
-                @Override
-                public void checkpoint(long step, Path file) { }
-            }).run();
+            return new Trainer(kb, c, Trainer.Listener.SILENT).run();
         }
     }
 

@@ -43,13 +43,7 @@ class TrainingMpiTest {
     private static String referenceLosses(int steps) throws InterruptedException {
         TrainConfig c = new TrainConfig(steps, 11, List.of("cpu:0", "cpu:0"), false, null, 64, 32, 64, 2, 8, 0.003, null, 5, 0, false);
         try (KernelBridge kb = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu"))) {
-            Trainer.Result r = new Trainer(kb, c, new Trainer.Listener() {
-                @Override
-                public void step(long step, long total, double loss, double accuracy, double samplesPerSecond, String health) { }
-
-                @Override
-                public void checkpoint(long step, Path file) { }
-            }).run();
+            Trainer.Result r = new Trainer(kb, c, Trainer.Listener.SILENT).run();
             return TrainMain.Json.write(TrainMain.summary(c, r).get("losses"));
         }
     }

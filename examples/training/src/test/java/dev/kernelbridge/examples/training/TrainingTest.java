@@ -34,13 +34,7 @@ class TrainingTest {
 
     private static Trainer.Result train(Config settings, TrainConfig config) throws InterruptedException {
         try (KernelBridge kb = KernelBridge.open(settings)) {
-            return new Trainer(kb, config, new Trainer.Listener() {
-                @Override
-                public void step(long step, long total, double loss, double accuracy, double samplesPerSecond, String health) { }
-
-                @Override
-                public void checkpoint(long step, Path file) { }
-            }).run();
+            return new Trainer(kb, config, Trainer.Listener.SILENT).run();
         }
     }
 
