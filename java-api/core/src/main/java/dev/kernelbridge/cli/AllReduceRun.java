@@ -23,7 +23,7 @@ import java.util.concurrent.CompletableFuture;
  */
 final class AllReduceRun {
     record Result(int ranks, long count, DType dtype, ReduceOp op, String device, double seconds,
-                  double algBandwidthGBs, double busBandwidthGBs, Boolean verified) { }
+                  double algBandwidthGBs, double busBandwidthGBs, Boolean verified, WarmUp.Spread spread, int runs) { }
 
     private AllReduceRun() { }
 
@@ -63,12 +63,13 @@ final class AllReduceRun {
                 allReduce(comms, sends, recvs, count, op);
                 times[i] = (System.nanoTime() - t0) * 1e-9;
             }
-            double seconds = GemmRun.median(times);
+            WarmUp.Spread spread = WarmUp.Spread.of(times);
+            double seconds = spread.median();
             double alg = seconds > 0 ? count * (double) dtype.byteSize() / seconds * 1e-9 : 0;
             double bus = alg * 2.0 * (ranks - 1) / ranks;
             String device = devices.stream().map(Device::id).distinct().reduce((x, y) -> x + "," + y).orElse("")
                     + (ranks > comms.size() ? " (per process)" : "");
-            return new Result(ranks, count, dtype, op, device, seconds, alg, bus, verified);
+            return new Result(ranks, count, dtype, op, device, seconds, alg, bus, verified, spread, repeat);
         } finally {
             sends.forEach(DeviceBuffer::close);
             recvs.forEach(DeviceBuffer::close);
@@ -76,10 +77,10 @@ final class AllReduceRun {
     }
 
     /**
-     * Warms up for a time budget, as {@link GemmRun#warmUp} does, but a collective loop must issue the
-     * same number of calls on every rank, and each process measures time on its own clock: so after
-     * every round the ranks vote (an all-reduce MIN of "go on") and all stop at the first round any
-     * rank wants to stop at.
+     * Warms up until the timing settles, as {@link WarmUp} does, but a collective loop must issue the
+     * same number of calls on every rank, and each process judges its own timings on its own clock: so
+     * after every round the ranks vote (an all-reduce MIN of "go on") and all stop at the first round
+     * any rank wants to stop at.
      */
     static void agreedWarmUp(KernelBridge bridge, List<Communicator> comms, Runnable round) {
         List<DeviceBuffer> votes = new ArrayList<>();
@@ -87,13 +88,12 @@ final class AllReduceRun {
             for (Communicator c : comms) {
                 votes.add(bridge.allocate(c.device(), DType.F64, 1));
             }
-            long start = System.nanoTime();
+            WarmUp warmUp = new WarmUp();
             double[] vote = new double[1];
-            for (int i = 0; ; i++) {
+            while (true) {
+                long t0 = System.nanoTime();
                 round.run();
-                boolean goOn = i + 1 < GemmRun.WARM_UP_MAX_ROUNDS
-                        && (i + 1 < GemmRun.WARM_UP_MIN_ROUNDS || System.nanoTime() - start < GemmRun.WARM_UP_NANOS);
-                vote[0] = goOn ? 1 : 0;
+                vote[0] = warmUp.goOn(System.nanoTime() - t0) ? 1 : 0;
                 for (DeviceBuffer v : votes) {
                     v.copyFrom(vote);
                 }

@@ -18,7 +18,7 @@ import java.util.SplittableRandom;
  */
 final class GemmRun {
     record Result(String device, DType dtype, long m, long n, long k, double seconds, double gflops,
-                  Boolean verified, double maxRelError) { }
+                  Boolean verified, double maxRelError, WarmUp.Spread spread, int runs) { }
 
     record Shape(DType dtype, long m, long n, long k, Transpose transA, Transpose transB, Layout layout,
                  double alpha, double beta) { }
@@ -47,7 +47,7 @@ final class GemmRun {
                 maxRel = projectionError(s, rounded, roundedB, roundedC, c);
                 verified = maxRel <= 2.0 * Math.max(1, s.k()) * s.dtype().unitRoundoff() + 4 * s.dtype().unitRoundoff();
             }
-            warmUp(() -> bridge.gemm(op));
+            WarmUp.run(() -> bridge.gemm(op));
             double[] times = new double[repeat];
             for (int r = 0; r < repeat; r++) {
                 progress.step(r + 1, repeat, s.m() + "x" + s.n() + "x" + s.k() + " " + s.dtype().label());
@@ -55,24 +55,14 @@ final class GemmRun {
                 bridge.gemm(op);
                 times[r] = (System.nanoTime() - t0) * 1e-9;
             }
-            double seconds = median(times);
+            WarmUp.Spread spread = WarmUp.Spread.of(times);
+            double seconds = spread.median();
             double gflops = seconds > 0 ? op.flops() / seconds * 1e-9 : 0;
-            return new Result(device.id(), s.dtype(), s.m(), s.n(), s.k(), seconds, gflops, verified, maxRel);
+            return new Result(device.id(), s.dtype(), s.m(), s.n(), s.k(), seconds, gflops, verified, maxRel, spread, repeat);
         }
     }
 
     /** Runs {@code op} until the JIT has had a chance: 3 runs and 0.3 s, or 50 runs, whichever first. */
-    static final int WARM_UP_MIN_ROUNDS = 3, WARM_UP_MAX_ROUNDS = 50;
-    static final long WARM_UP_NANOS = 300_000_000L;
-
-    /** Runs {@code op} at least 3 and at most 50 times, stopping after 0.3 s. Not for collectives: see AllReduceRun.agreedWarmUp. */
-    static void warmUp(Runnable op) {
-        long start = System.nanoTime();
-        for (int i = 0; i < WARM_UP_MAX_ROUNDS && (i < WARM_UP_MIN_ROUNDS || System.nanoTime() - start < WARM_UP_NANOS); i++) {
-            op.run();
-        }
-    }
-
     static double median(double[] xs) {
         if (xs.length == 0) {
             return Double.NaN;

@@ -159,10 +159,11 @@ public final class Main {
                 j.put("gflops", r.gflops());
                 j.put("verified", r.verified());
                 j.put("maxRelError", Double.isNaN(r.maxRelError()) ? null : r.maxRelError());
+                spread(j, r.spread(), r.runs());
                 out.println(Json.write(j));
             } else {
-                out.printf("gemm %s %dx%dx%d on %s: %.6f s (median of %d), %.1f GFLOP/s%s%n", r.dtype().label(), m, n, k, r.device(),
-                        r.seconds(), repeat, r.gflops(), r.verified() == null ? "" : r.verified()
+                out.printf("gemm %s %dx%dx%d on %s: %.6f s (%s), %.1f GFLOP/s%s%n", r.dtype().label(), m, n, k, r.device(),
+                        r.seconds(), r.spread().describe(r.runs()), r.gflops(), r.verified() == null ? "" : r.verified()
                                 ? String.format(", verified (max rel. error %.2e)", r.maxRelError())
                                 : String.format(", VERIFICATION FAILED (max rel. error %.2e)", r.maxRelError()));
             }
@@ -214,8 +215,9 @@ public final class Main {
             if (a.flag("json")) {
                 out.println(Json.write(allReduceJson(r)));
             } else {
-                out.printf("allreduce %s %s of %d elements over %d ranks on %s: %.6f s (median of %d), algorithm %.2f GB/s, bus %.2f GB/s%s%n",
-                        op.name().toLowerCase(java.util.Locale.ROOT), dtype.label(), count, r.ranks(), r.device(), r.seconds(), repeat,
+                out.printf("allreduce %s %s of %d elements over %d ranks on %s: %.6f s (%s), algorithm %.2f GB/s, bus %.2f GB/s%s%n",
+                        op.name().toLowerCase(java.util.Locale.ROOT), dtype.label(), count, r.ranks(), r.device(), r.seconds(),
+                        r.spread().describe(r.runs()),
                         r.algBandwidthGBs(), r.busBandwidthGBs(),
                         r.verified() == null ? "" : r.verified() ? ", verified" : ", VERIFICATION FAILED");
             }
@@ -412,7 +414,17 @@ public final class Main {
         j.put("algBandwidthGBs", r.algBandwidthGBs());
         j.put("busBandwidthGBs", r.busBandwidthGBs());
         j.put("verified", r.verified());
+        spread(j, r.spread(), r.runs());
         return j;
+    }
+
+    /** The timed runs' spread in a JSON result: fastest, slowest, (slowest - fastest) / median, and whether that is wide. */
+    private static void spread(Map<String, Object> j, WarmUp.Spread s, int runs) {
+        j.put("runs", runs);
+        j.put("minSeconds", s.min());
+        j.put("maxSeconds", s.max());
+        j.put("spread", s.relative());
+        j.put("spreadWide", s.wide());
     }
 
     private static Map<String, Object> describe(Device d) {
