@@ -16,10 +16,12 @@ import java.util.Map;
  *   <li>{@code corrupt-every:N} — the Nth launches succeed but one value of C is wrong;</li>
  *   <li>{@code oom-every:N} — every Nth allocation reports out of memory;</li>
  *   <li>{@code latency:D} — every launch takes D longer;</li>
+ *   <li>{@code latency-from:N} — with latency, only from the Nth launch on (a device that slows down);</li>
  *   <li>{@code times:T} — stop injecting after T faults (so a probe can later pass).</li>
  * </ul>
  */
-public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corruptEvery, long oomEvery, Duration latency, long times) {
+public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corruptEvery, long oomEvery, Duration latency, long latencyFrom,
+                        long times) {
 
     /** Plans per device id from the knob's value; empty when the knob is empty. */
     public static Map<String, FaultPlan> parse(String spec) {
@@ -42,7 +44,7 @@ public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corrup
     }
 
     private static FaultPlan parseOne(String spec, String faults) {
-        long fail = 0, lose = 0, hang = 0, corrupt = 0, oom = 0, times = Long.MAX_VALUE;
+        long fail = 0, lose = 0, hang = 0, corrupt = 0, oom = 0, latencyFrom = 1, times = Long.MAX_VALUE;
         Duration latency = Duration.ZERO;
         for (String item : faults.split(",")) {
             String t = item.trim().toLowerCase(Locale.ROOT);
@@ -61,11 +63,12 @@ public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corrup
                 case "oom-every" -> oom = count(spec, name, value);
                 case "times" -> times = count(spec, name, value);
                 case "latency" -> latency = Config.parseDuration(value, "latency in kernelbridge.faults");
+                case "latency-from" -> latencyFrom = count(spec, name, value);
                 default -> throw bad(spec, "unknown fault '" + name
-                        + "' (known: fail-every, lose-at, hang, hang-every, corrupt-every, oom-every, latency, times)");
+                        + "' (known: fail-every, lose-at, hang, hang-every, corrupt-every, oom-every, latency, latency-from, times)");
             }
         }
-        return new FaultPlan(fail, lose, hang, corrupt, oom, latency, times);
+        return new FaultPlan(fail, lose, hang, corrupt, oom, latency, latencyFrom, times);
     }
 
     private static long count(String spec, String name, String value) {

@@ -86,7 +86,7 @@ public final class FaultyDevice implements BackendDevice {
         if (lost) {
             throw new DeviceLostException(id, -999, "INJECTED_DEVICE_LOST", "device was lost at an earlier launch", null);
         }
-        if (!plan.latency().isZero()) {
+        if (!plan.latency().isZero() && n >= plan.latencyFrom()) {
             sleep(plan.latency().toMillis());
         }
         if (plan.loseAt() > 0 && n >= plan.loseAt() && take()) {
