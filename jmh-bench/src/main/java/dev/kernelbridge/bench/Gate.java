@@ -14,7 +14,10 @@ import java.util.Map;
  * A peer that is not installed is reported as such, never as a regression.
  */
 public final class Gate {
-    public enum Status { OK, IMPROVED, REGRESSED, PEER_UNAVAILABLE, MISSING, NEW }
+    public enum Status { OK, IMPROVED, REGRESSED, PEER_UNAVAILABLE, PEER_CHANGED, MISSING, NEW }
+
+    /** A peer whose own speed moved by more than this (and beyond noise) makes its ratio incomparable. */
+    static final double PEER_CHANGE = 0.10;
 
     public record Verdict(String name, double baselineRatio, double ratio, double change, double noise, Status status) { }
 
@@ -34,6 +37,9 @@ public final class Gate {
                 out.add(new Verdict(b.name(), b.ratio(), Double.NaN, Double.NaN, Double.NaN, Status.MISSING));
             } else if (!f.peerAvailable() || !b.peerAvailable()) {
                 out.add(new Verdict(b.name(), b.ratio(), f.ratio(), Double.NaN, Double.NaN, Status.PEER_UNAVAILABLE));
+            } else if (peerChanged(b, f)) {
+                // The yardstick itself moved (another build or configuration of the peer): reported, not gated.
+                out.add(new Verdict(b.name(), b.ratio(), f.ratio(), f.ratio() - b.ratio(), Double.NaN, Status.PEER_CHANGED));
             } else {
                 double change = f.ratio() - b.ratio();
                 double noise = Math.sqrt(square(b.ratioError()) + square(f.ratioError()));
@@ -47,6 +53,12 @@ public final class Gate {
         return out;
     }
 
+    static boolean peerChanged(Figure baseline, Figure now) {
+        double change = Math.abs(now.peer() - baseline.peer());
+        double noise = Math.sqrt(square(baseline.peerError()) + square(now.peerError()));
+        return change > noise && change > PEER_CHANGE * baseline.peer();
+    }
+
     public static boolean passes(List<Verdict> verdicts) {
         return verdicts.stream().noneMatch(v -> v.status() == Status.REGRESSED);
     }
@@ -57,7 +69,11 @@ public final class Gate {
         for (Verdict v : verdicts) {
             t.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s |%n", v.name(), num(v.baselineRatio()), num(v.ratio()),
                     Double.isNaN(v.change()) ? "" : String.format(Locale.ROOT, "%+.1f %%", 100 * v.change() / v.baselineRatio()),
-                    num(v.noise()), v.status() == Status.PEER_UNAVAILABLE ? "peer unavailable" : v.status().name().toLowerCase(Locale.ROOT)));
+                    num(v.noise()), switch (v.status()) {
+                        case PEER_UNAVAILABLE -> "peer unavailable";
+                        case PEER_CHANGED -> "peer's own speed changed: not gated";
+                        default -> v.status().name().toLowerCase(Locale.ROOT);
+                    }));
         }
         return t.toString();
     }

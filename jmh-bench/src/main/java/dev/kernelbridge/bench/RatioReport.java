@@ -34,18 +34,18 @@ public final class RatioReport {
         boolean updateBaseline = false;
         String only = "all";
         Path report = null;
-        Path baseline = null;
+        Path baselines = null;
         Path history = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick" -> quick = true;
                 case "--only" -> only = args[++i];
                 case "--report" -> report = Path.of(args[++i]);
-                case "--baseline" -> baseline = Path.of(args[++i]);
+                case "--baselines" -> baselines = Path.of(args[++i]);
                 case "--update-baseline" -> updateBaseline = true;
                 case "--history" -> history = Path.of(args[++i]);
                 default -> {
-                    System.err.println("usage: RatioReport [--quick] [--only gemm|opencl|allreduce] [--report DIR] [--history DIR] [--baseline FILE [--update-baseline]]");
+                    System.err.println("usage: RatioReport [--quick] [--only gemm|opencl|allreduce] [--report DIR] [--history DIR] [--baselines DIR [--update-baseline]]");
                     System.exit(2);
                 }
             }
@@ -141,15 +141,10 @@ public final class RatioReport {
         }
         Results results = new Results(Instant.now().toString(), Results.fingerprint(OpenBlas.get().map(OpenBlas::coreName).orElse("unavailable")), figures);
         boolean pass = true;
-        if (baseline != null && !updateBaseline) {
-            if (Files.exists(baseline)) {
-                List<Gate.Verdict> verdicts = new Gate(0.03).compare(Results.read(baseline).figures(), figures);
-                pass = Gate.passes(verdicts);
-                md.append("## Gate against ").append(baseline).append("\n\n").append(Gate.table(verdicts))
-                        .append(pass ? "\nGate: pass\n" : "\nGate: FAIL (a ratio dropped beyond the noise of both runs and 3 %)\n");
-            } else {
-                md.append("## Gate\n\nNo baseline at ").append(baseline).append("; record one with --update-baseline.\n");
-            }
+        if (baselines != null) {
+            Baselines.Outcome gate = Baselines.gate(baselines, results, quick ? "quick" : "full", updateBaseline);
+            md.append(gate.markdown());
+            pass = gate.pass();
         }
         System.out.println(md);
         if (report != null) {
@@ -158,10 +153,6 @@ public final class RatioReport {
             results.write(report.resolve("results.json"));
             HtmlReport.write(report, results, md.toString(), fmaPeak, history);
             System.out.println("written: " + report.resolve("report.md") + ", results.json, report.html and charts");
-        }
-        if (baseline != null && updateBaseline) {
-            results.write(baseline);
-            System.out.println("baseline updated: " + baseline);
         }
         if (!pass) {
             System.exit(1);
