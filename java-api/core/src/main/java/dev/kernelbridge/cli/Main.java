@@ -418,7 +418,7 @@ public final class Main {
         return j;
     }
 
-    /** The timed runs' spread in a JSON result: fastest, slowest, (slowest - fastest) / median, and whether that is wide. */
+    /** The timed runs' spread in a JSON result: fastest, slowest, interquartile range / median, and whether that is wide. */
     private static void spread(Map<String, Object> j, WarmUp.Spread s, int runs) {
         j.put("runs", runs);
         j.put("minSeconds", s.min());

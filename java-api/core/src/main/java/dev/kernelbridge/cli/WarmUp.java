@@ -5,14 +5,16 @@ import java.util.Arrays;
 /**
  * Warm-up until the timing has settled, and what the timed runs then say. A cold JVM times the
  * interpreter and the JIT, not the device (a 32³ GEMM once printed 0.35 GFLOP/s): rounds go on until
- * the last {@value #WINDOW} agree within {@value #TOLERANCE_PERCENT}% and at least 0.2 s has passed (the
- * JIT compiles small kernels after many calls), or until {@value #LIMIT_SECONDS} s. Not thread-safe.
+ * the last {@value #WINDOW} agree within {@value #TOLERANCE_PERCENT}% and at least 1 s has passed, or
+ * until {@value #LIMIT_SECONDS} s. The second rule matters: the Vector API kernels run interpreted, a
+ * thousand times slower and quite steadily, until C2 compiles them — here between 0.3 and 1 s into a
+ * loop of 32³ GEMMs, which "settled" at 100 µs a call before that and 1.7 µs after. Not thread-safe.
  */
 final class WarmUp {
     static final int WINDOW = 5;
     static final int TOLERANCE_PERCENT = 10;
-    static final int LIMIT_SECONDS = 3;
-    private static final long MIN_NANOS = 200_000_000L;
+    static final int LIMIT_SECONDS = 5;
+    private static final long MIN_NANOS = 1_000_000_000L;
 
     private final long start = System.nanoTime();
     private final long[] recent = new long[WINDOW];
@@ -46,18 +48,27 @@ final class WarmUp {
         } while (w.goOn(System.nanoTime() - t0));
     }
 
-    /** Median, fastest and slowest of the timed runs, in seconds. */
-    record Spread(double median, double min, double max) {
+    /** Median, quartiles, fastest and slowest of the timed runs, in seconds. */
+    record Spread(double median, double q1, double q3, double min, double max) {
         static Spread of(double[] seconds) {
+            if (seconds.length == 0) {
+                return new Spread(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+            }
             double[] s = seconds.clone();
             Arrays.sort(s);
-            double median = s.length == 0 ? Double.NaN : s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-            return new Spread(median, s.length == 0 ? Double.NaN : s[0], s.length == 0 ? Double.NaN : s[s.length - 1]);
+            return new Spread(quantile(s, 0.5), quantile(s, 0.25), quantile(s, 0.75), s[0], s[s.length - 1]);
         }
 
-        /** (slowest - fastest) / median. */
+        /** Linear interpolation between the closest ranks of sorted {@code s}. */
+        private static double quantile(double[] s, double p) {
+            double at = p * (s.length - 1);
+            int lo = (int) Math.floor(at), hi = (int) Math.ceil(at);
+            return s[lo] + (s[hi] - s[lo]) * (at - lo);
+        }
+
+        /** The interquartile range over the median: one stray run (a GC pause, a timer tick) does not widen it. */
         double relative() {
-            return median > 0 ? (max - min) / median : 0;
+            return median > 0 ? (q3 - q1) / median : 0;
         }
 
         /** Wider than 20%: a busy machine, or too few runs; the figure is a rough one. */
@@ -66,8 +77,8 @@ final class WarmUp {
         }
 
         String describe(int runs) {
-            return runs < 2 ? "one timed run" : String.format(java.util.Locale.ROOT, "median of %d, spread %.0f%%%s", runs, 100 * relative(),
-                    wide() ? " (wide: a busy machine? repeat with more --repeat)" : "");
+            return runs < 2 ? "one timed run" : String.format(java.util.Locale.ROOT, "median of %d, interquartile range %.0f%%%s", runs,
+                    100 * relative(), wide() ? " (wide: a busy machine? repeat with more --repeat)" : "");
         }
     }
 }
