@@ -62,16 +62,6 @@ final class GemmRun {
         }
     }
 
-    /** Runs {@code op} until the JIT has had a chance: 3 runs and 0.3 s, or 50 runs, whichever first. */
-    static double median(double[] xs) {
-        if (xs.length == 0) {
-            return Double.NaN;
-        }
-        double[] s = xs.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
     private static double projectionError(Shape s, double[] a, double[] b, double[] c0, double[] c) {
         long m = s.m(), n = s.n(), k = s.k();
         SplittableRandom rnd = new SplittableRandom(7);

@@ -39,8 +39,6 @@ final class Cublas {
         this.lib = lib;
     }
 
-    private static volatile Optional<Cublas> loaded;
-
     /** Where it was loaded from (a path, or a soname the loader resolved). */
     String location() {
         return lib.name;
@@ -48,11 +46,12 @@ final class Cublas {
 
     /** The library where {@link LibrarySearch} finds it (looked for once per process), or empty. */
     static Optional<Cublas> load() {
-        Optional<Cublas> l = loaded;
-        if (l == null) {
-            loaded = l = NativeLibrary.search(LIBRARIES, FUNCTIONS, name -> { }).map(Cublas::new);
-        }
-        return l;
+        return Found.LIBRARY;
+    }
+
+    /** Looked for once per process, on first use (class initialisation is lazy and thread-safe). */
+    private static final class Found {
+        static final Optional<Cublas> LIBRARY = NativeLibrary.search(LIBRARIES, FUNCTIONS, name -> { }).map(Cublas::new);
     }
 
     int call(String name, Object... args) {

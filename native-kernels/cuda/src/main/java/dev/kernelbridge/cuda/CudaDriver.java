@@ -72,6 +72,11 @@ final class CudaDriver {
 
     private CudaDriver(NativeLibrary lib) {
         this.lib = lib;
+        this.setCurrent = lib.handle("cuCtxSetCurrent");
+        this.launch = lib.handle("cuLaunchKernel");
+        this.htodAsync = lib.handle("cuMemcpyHtoDAsync");
+        this.dtohAsync = lib.handle("cuMemcpyDtoHAsync");
+        this.synchronize = lib.handle("cuStreamSynchronize");
     }
 
     /** The driver, or empty with nothing loaded when the library is not on this machine. */
@@ -85,15 +90,11 @@ final class CudaDriver {
     }
 
     // The calls every GEMM and copy makes, through exact invocations: no boxing, no argument arrays.
-    private MethodHandle setCurrent, launch, htodAsync, dtohAsync, synchronize;
-
-    private MethodHandle handle(MethodHandle cached, String name) {
-        return cached != null ? cached : lib.handle(name);
-    }
+    private final MethodHandle setCurrent, launch, htodAsync, dtohAsync, synchronize;
 
     int ctxSetCurrent(MemorySegment context) {
         try {
-            return (int) (setCurrent = handle(setCurrent, "cuCtxSetCurrent")).invokeExact(context);
+            return (int) setCurrent.invokeExact(context);
         } catch (Throwable t) {
             throw NativeLibrary.rethrow("cuCtxSetCurrent", t);
         }
@@ -101,7 +102,7 @@ final class CudaDriver {
 
     int launchKernel(MemorySegment f, int gridX, int blockX, MemorySegment stream, MemorySegment params) {
         try {
-            return (int) (launch = handle(launch, "cuLaunchKernel")).invokeExact(f, gridX, 1, 1, blockX, 1, 1, 0, stream, params,
+            return (int) launch.invokeExact(f, gridX, 1, 1, blockX, 1, 1, 0, stream, params,
                     MemorySegment.NULL);
         } catch (Throwable t) {
             throw NativeLibrary.rethrow("cuLaunchKernel", t);
@@ -110,7 +111,7 @@ final class CudaDriver {
 
     int memcpyHtoDAsync(long target, MemorySegment source, long bytes, MemorySegment stream) {
         try {
-            return (int) (htodAsync = handle(htodAsync, "cuMemcpyHtoDAsync")).invokeExact(target, source, bytes, stream);
+            return (int) htodAsync.invokeExact(target, source, bytes, stream);
         } catch (Throwable t) {
             throw NativeLibrary.rethrow("cuMemcpyHtoDAsync", t);
         }
@@ -118,7 +119,7 @@ final class CudaDriver {
 
     int memcpyDtoHAsync(MemorySegment target, long source, long bytes, MemorySegment stream) {
         try {
-            return (int) (dtohAsync = handle(dtohAsync, "cuMemcpyDtoHAsync")).invokeExact(target, source, bytes, stream);
+            return (int) dtohAsync.invokeExact(target, source, bytes, stream);
         } catch (Throwable t) {
             throw NativeLibrary.rethrow("cuMemcpyDtoHAsync", t);
         }
@@ -126,7 +127,7 @@ final class CudaDriver {
 
     int streamSynchronize(MemorySegment stream) {
         try {
-            return (int) (synchronize = handle(synchronize, "cuStreamSynchronize")).invokeExact(stream);
+            return (int) synchronize.invokeExact(stream);
         } catch (Throwable t) {
             throw NativeLibrary.rethrow("cuStreamSynchronize", t);
         }

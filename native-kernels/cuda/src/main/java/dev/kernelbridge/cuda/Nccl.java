@@ -40,15 +40,14 @@ final class Nccl {
         this.lib = lib;
     }
 
-    private static volatile Optional<Nccl> loaded;
-
     /** The library where {@link LibrarySearch} finds it (looked for once per process), or empty. */
     static Optional<Nccl> load() {
-        Optional<Nccl> l = loaded;
-        if (l == null) {
-            loaded = l = NativeLibrary.search(LIBRARIES, FUNCTIONS, name -> { }).map(Nccl::new);
-        }
-        return l;
+        return Found.LIBRARY;
+    }
+
+    /** Looked for once per process, on first use (class initialisation is lazy and thread-safe). */
+    private static final class Found {
+        static final Optional<Nccl> LIBRARY = NativeLibrary.search(LIBRARIES, FUNCTIONS, name -> { }).map(Nccl::new);
     }
 
     int call(String name, Object... args) {

@@ -39,8 +39,6 @@ final class Nvrtc {
         this.lib = lib;
     }
 
-    private static volatile Optional<Nvrtc> loaded;
-
     /** Where it was loaded from (a path, or a soname the loader resolved). */
     String location() {
         return lib.name;
@@ -53,11 +51,12 @@ final class Nvrtc {
      * loader finds them already there.
      */
     static Optional<Nvrtc> load() {
-        Optional<Nvrtc> l = loaded;
-        if (l == null) {
-            loaded = l = NativeLibrary.search(LIBRARIES, FUNCTIONS, Nvrtc::preloadBuiltins).map(Nvrtc::new);
-        }
-        return l;
+        return Found.LIBRARY;
+    }
+
+    /** Looked for once per process, on first use (class initialisation is lazy and thread-safe). */
+    private static final class Found {
+        static final Optional<Nvrtc> LIBRARY = NativeLibrary.search(LIBRARIES, FUNCTIONS, Nvrtc::preloadBuiltins).map(Nvrtc::new);
     }
 
     private static void preloadBuiltins(String candidate) {

@@ -133,7 +133,7 @@ final class Trainer {
             RankOutcome o = new Rank(comm).train();
             // Fault counts are per process: the job's are their sum (one more agreed collective).
             var m = bridge.metrics();
-            double[] counts = sum(comm, new double[] {m.failovers(), m.canaryMismatches(), quarantines.get(), failures(m), timeouts(m),
+            double[] counts = allReduce(comm, ReduceOp.SUM, new double[] {m.failovers(), m.canaryMismatches(), quarantines.get(), failures(m), timeouts(m),
                     nanosLost.get() * 1e-9});
             return o.result(comm.rank() == 0, List.of(o.figures), (long) counts[0], (long) counts[1], (long) counts[2], (long) counts[3],
                     (long) counts[4], counts[5]);
@@ -150,10 +150,11 @@ final class Trainer {
         return m.devices().stream().mapToLong(d -> d.timeouts()).sum();
     }
 
-    private double[] sum(Communicator comm, double[] values) {
+    /** A few host values combined across the ranks (one collective; every rank calls it at the same point). */
+    private double[] allReduce(Communicator comm, ReduceOp op, double[] values) {
         try (DeviceBuffer b = bridge.allocate(comm.device(), DType.F64, values.length)) {
             b.copyFrom(values);
-            comm.allReduce(b, b, values.length, ReduceOp.SUM);
+            comm.allReduce(b, b, values.length, op);
             return b.copyTo(new double[values.length]);
         }
     }
@@ -253,12 +254,7 @@ final class Trainer {
                     start = c.step();
                 }
             }
-            double[] agreed = new double[] {start, -start};
-            try (DeviceBuffer b = bridge.allocate(comm.device(), DType.F64, 2)) {
-                b.copyFrom(agreed);
-                comm.allReduce(b, b, 2, ReduceOp.MAX);
-                b.copyTo(agreed);
-            }
+            double[] agreed = allReduce(comm, ReduceOp.MAX, new double[] {start, -start});
             if (agreed[0] != start || -agreed[1] != start) {
                 throw new IllegalStateException("rank " + comm.rank() + " resumes from step " + start + " but other ranks from steps "
                         + (long) -agreed[1] + ".." + (long) agreed[0] + ": the ranks must see the same checkpoint directory");

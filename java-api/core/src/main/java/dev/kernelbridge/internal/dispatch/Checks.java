@@ -38,21 +38,20 @@ final class Checks {
                 if (Double.compare(x, y) == 0 || (Double.isNaN(x) && Double.isNaN(y))) {
                     continue;
                 }
-                double gauge = 0;
+                double gauge = 0, dot = 0;
                 for (long q = 0; q < p.k(); q++) {
-                    gauge += Math.abs(p.opA(item, i0 + i, q) * p.opB(item, q, j0 + j));
+                    double product = p.opA(item, i0 + i, q) * p.opB(item, q, j0 + j);
+                    gauge += Math.abs(product);
+                    dot += product;
                 }
-                gauge = Math.abs(p.alpha()) * gauge + (p.beta() == 0 ? 0 : Math.abs(p.beta() * p.cAt(item, i0 + i, j0 + j)));
+                double betaC = p.beta() == 0 ? 0 : p.beta() * p.cAt(item, i0 + i, j0 + j);
+                gauge = Math.abs(p.alpha()) * gauge + Math.abs(betaC);
                 double bound = 2.0 * (p.k() + 2) * u * gauge + Double.MIN_NORMAL;
                 if (!Double.isFinite(gauge) || !(Math.abs(x - y) <= bound)) {
                     if (!Double.isFinite(gauge) && (Double.isNaN(x) == Double.isNaN(y)) && Double.isNaN(x)) {
                         continue;
                     }
-                    double host = 0;
-                    for (long q = 0; q < p.k(); q++) {
-                        host += p.opA(item, i0 + i, q) * p.opB(item, q, j0 + j);
-                    }
-                    host = p.alpha() * host + (p.beta() == 0 ? 0 : p.beta() * p.cAt(item, i0 + i, j0 + j));
+                    double host = p.alpha() * dot + betaC;
                     return new Mismatch(String.format("C(%d,%d) of %s is %s, expected %s (bound %.3g)", i0 + i, j0 + j, p.describePart(p), x, y,
                             bound), x, y, host, bound);
                 }
