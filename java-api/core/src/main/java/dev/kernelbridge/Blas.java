@@ -81,6 +81,58 @@ public final class Blas {
         run(DType.F64, layout, transA, transB, m, n, k, alpha, beta, a, 0, lda, strideA, b, 0, ldb, strideB, c, 0, ldc, strideC, batchCount);
     }
 
+    /**
+     * OpenBLAS's {@code cblas_sbgemm}: C := alpha·op(A)·op(B) + beta·C with A and B in BF16 (raw bits,
+     * two bytes an element) and C in F32; products exact, accumulated in F32.
+     */
+    public void sbgemm(Layout layout, Transpose transA, Transpose transB, long m, long n, long k, float alpha,
+                       MemorySegment a, long lda, MemorySegment b, long ldb, float beta, MemorySegment c, long ldc) {
+        gemm(layout, transA, transB, m, n, k, alpha, DType.BF16, a, lda, b, ldb, beta, DType.F32, c, ldc);
+    }
+
+    /** Netlib-style sbgemm on arrays: BF16 bits in {@code short[]}, C in {@code float[]}, column-major. */
+    public void sbgemm(String transa, String transb, int m, int n, int k, float alpha, short[] a, int offa, int lda,
+                       short[] b, int offb, int ldb, float beta, float[] c, int offc, int ldc) {
+        run(DType.BF16, DType.F32, Layout.COLUMN_MAJOR, Transpose.parse(transa, "transa"), Transpose.parse(transb, "transb"), m, n, k,
+                alpha, beta, a == null ? null : MemorySegment.ofArray(a), offa, lda, 0, b == null ? null : MemorySegment.ofArray(b), offb, ldb, 0,
+                c == null ? null : MemorySegment.ofArray(c), offc, ldc, 0, 1, 0, 0);
+    }
+
+    /** As {@link #sbgemm(Layout, Transpose, Transpose, long, long, long, float, MemorySegment, long, MemorySegment, long, float, MemorySegment, long)} with A and B in IEEE F16. */
+    public void shgemm(Layout layout, Transpose transA, Transpose transB, long m, long n, long k, float alpha,
+                       MemorySegment a, long lda, MemorySegment b, long ldb, float beta, MemorySegment c, long ldc) {
+        gemm(layout, transA, transB, m, n, k, alpha, DType.F16, a, lda, b, ldb, beta, DType.F32, c, ldc);
+    }
+
+    /** Netlib-style shgemm on arrays: F16 bits in {@code short[]}, C in {@code float[]}, column-major. */
+    public void shgemm(String transa, String transb, int m, int n, int k, float alpha, short[] a, int offa, int lda,
+                       short[] b, int offb, int ldb, float beta, float[] c, int offc, int ldc) {
+        run(DType.F16, DType.F32, Layout.COLUMN_MAJOR, Transpose.parse(transa, "transa"), Transpose.parse(transb, "transb"), m, n, k,
+                alpha, beta, a == null ? null : MemorySegment.ofArray(a), offa, lda, 0, b == null ? null : MemorySegment.ofArray(b), offb, ldb, 0,
+                c == null ? null : MemorySegment.ofArray(c), offc, ldc, 0, 1, 0, 0);
+    }
+
+    /**
+     * GEMM of any type pair on segments: A and B hold {@code inputType}, C holds {@code outputType}
+     * (F32→F32, F64→F64, BF16→BF16|F32, F16→F16|F32, I8→I32; see {@link GemmOp}). For I8, alpha and
+     * beta must be integers.
+     */
+    public void gemm(Layout layout, Transpose transA, Transpose transB, long m, long n, long k, double alpha,
+                     DType inputType, MemorySegment a, long lda, MemorySegment b, long ldb,
+                     double beta, DType outputType, MemorySegment c, long ldc) {
+        gemm(layout, transA, transB, m, n, k, alpha, inputType, a, lda, b, ldb, beta, outputType, c, ldc, 0, 0);
+    }
+
+    /** I8 GEMM with per-tensor zero points: C := alpha·(A − zeroPointA)·(B − zeroPointB) + beta·C in I32. */
+    public void gemm(Layout layout, Transpose transA, Transpose transB, long m, long n, long k, double alpha,
+                     DType inputType, MemorySegment a, long lda, MemorySegment b, long ldb,
+                     double beta, DType outputType, MemorySegment c, long ldc, int zeroPointA, int zeroPointB) {
+        GemmChecks.requireNonNull(inputType, "inputType must not be null");
+        GemmChecks.requireNonNull(outputType, "outputType must not be null");
+        run(inputType, outputType, layout, transA, transB, m, n, k, alpha, beta, a, 0, lda, 0, b, 0, ldb, 0, c, 0, ldc, 0, 1,
+                zeroPointA, zeroPointB);
+    }
+
     /** The dispatch this facade places GEMMs by. */
     public Dispatch dispatch() { return dispatch; }
 
@@ -94,13 +146,21 @@ public final class Blas {
                      double alpha, double beta, MemorySegment a, long offA, long lda, long strideA,
                      MemorySegment b, long offB, long ldb, long strideB,
                      MemorySegment c, long offC, long ldc, long strideC, long batchCount) {
+        run(dtype, dtype, layout, transA, transB, m, n, k, alpha, beta, a, offA, lda, strideA, b, offB, ldb, strideB,
+                c, offC, ldc, strideC, batchCount, 0, 0);
+    }
+
+    private void run(DType inputType, DType dtype, Layout layout, Transpose transA, Transpose transB, long m, long n, long k,
+                     double alpha, double beta, MemorySegment a, long offA, long lda, long strideA,
+                     MemorySegment b, long offB, long ldb, long strideB,
+                     MemorySegment c, long offC, long ldc, long strideC, long batchCount, int zeroPointA, int zeroPointB) {
         if (batchCount < 0) {
             throw new IllegalArgumentException("batchCount must be >= 0, got " + batchCount);
         }
-        Region ra = region("a", a, dtype, offA, lda, strideA);
-        Region rb = region("b", b, dtype, offB, ldb, strideB);
+        Region ra = region("a", a, inputType, offA, lda, strideA);
+        Region rb = region("b", b, inputType, offB, ldb, strideB);
         Region rc = region("c", c, dtype, offC, ldc, strideC);
-        boolean work = GemmChecks.check(layout, transA, transB, m, n, k, alpha, beta, ra, rb, rc, batchCount);
+        boolean work = GemmChecks.check(layout, transA, transB, m, n, k, alpha, beta, ra, rb, rc, batchCount, zeroPointA, zeroPointB);
         GemmChecks.require(!c.isReadOnly(), "c must be writable, got a read-only segment");
         for (MemorySegment s : new MemorySegment[] {a, b, c}) {
             if (!s.scope().isAlive()) {
@@ -115,7 +175,8 @@ public final class Blas {
         }
         bridge.lifetime.acquire();
         try {
-            bridge.scheduler().run(GemmChecks.toHost(layout, transA, transB, m, n, k, alpha, beta, ra, a, rb, b, rc, c, batchCount), dispatch);
+            bridge.scheduler().run(GemmChecks.toHost(layout, transA, transB, m, n, k, alpha, beta, ra, a, rb, b, rc, c, batchCount,
+                    zeroPointA, zeroPointB), dispatch);
         } finally {
             bridge.lifetime.release();
         }

@@ -1,5 +1,6 @@
 package dev.kernelbridge;
 
+import dev.kernelbridge.internal.Convert;
 import dev.kernelbridge.internal.Lifetime;
 import dev.kernelbridge.spi.BackendBuffer;
 import java.lang.foreign.MemorySegment;
@@ -39,17 +40,46 @@ public final class DeviceBuffer implements AutoCloseable {
 
     public boolean isClosed() { return lifetime.isClosed(); }
 
-    /** Copies all of {@code source} into elements 0…source.length−1. Needs an F32 buffer. */
+    /**
+     * Copies all of {@code source} into elements 0…source.length−1. Needs an F32 buffer, or a BF16
+     * or F16 one: then each value is rounded to nearest, ties to even (see {@link NarrowFloat}).
+     */
     public DeviceBuffer copyFrom(float[] source) {
         GemmChecks.requireNonNull(source, "source must not be null");
-        requireType(DType.F32, "source");
-        return copyFrom(0, MemorySegment.ofArray(source));
+        requireType("source", "float[]", DType.F32, DType.BF16, DType.F16);
+        if (dtype == DType.F32) {
+            return copyFrom(0, MemorySegment.ofArray(source));
+        }
+        short[] bits = new short[source.length];
+        Convert.fromFloats(dtype, source, 0, MemorySegment.ofArray(bits), 0, source.length);
+        return copyFrom(0, MemorySegment.ofArray(bits));
     }
 
     /** Copies all of {@code source} into elements 0…source.length−1. Needs an F64 buffer. */
     public DeviceBuffer copyFrom(double[] source) {
         GemmChecks.requireNonNull(source, "source must not be null");
-        requireType(DType.F64, "source");
+        requireType("source", "double[]", DType.F64);
+        return copyFrom(0, MemorySegment.ofArray(source));
+    }
+
+    /** Copies raw BF16 or F16 bits into elements 0…source.length−1. Needs a BF16 or F16 buffer. */
+    public DeviceBuffer copyFrom(short[] source) {
+        GemmChecks.requireNonNull(source, "source must not be null");
+        requireType("source", "short[]", DType.BF16, DType.F16);
+        return copyFrom(0, MemorySegment.ofArray(source));
+    }
+
+    /** Copies all of {@code source} into elements 0…source.length−1. Needs an I8 buffer. */
+    public DeviceBuffer copyFrom(byte[] source) {
+        GemmChecks.requireNonNull(source, "source must not be null");
+        requireType("source", "byte[]", DType.I8);
+        return copyFrom(0, MemorySegment.ofArray(source));
+    }
+
+    /** Copies all of {@code source} into elements 0…source.length−1. Needs an I32 buffer. */
+    public DeviceBuffer copyFrom(int[] source) {
+        GemmChecks.requireNonNull(source, "source must not be null");
+        requireType("source", "int[]", DType.I32);
         return copyFrom(0, MemorySegment.ofArray(source));
     }
 
@@ -61,18 +91,48 @@ public final class DeviceBuffer implements AutoCloseable {
         return this;
     }
 
-    /** Copies elements 0…target.length−1 into {@code target}. Needs an F32 buffer. */
+    /** Copies elements 0…target.length−1 into {@code target}. Needs an F32, BF16 or F16 buffer (widened exactly). */
     public float[] copyTo(float[] target) {
         GemmChecks.requireNonNull(target, "target must not be null");
-        requireType(DType.F32, "target");
-        copyTo(0, MemorySegment.ofArray(target));
+        requireType("target", "float[]", DType.F32, DType.BF16, DType.F16);
+        if (dtype == DType.F32) {
+            copyTo(0, MemorySegment.ofArray(target));
+        } else {
+            short[] bits = new short[target.length];
+            copyTo(0, MemorySegment.ofArray(bits));
+            Convert.toFloats(dtype, MemorySegment.ofArray(bits), 0, target, 0, target.length);
+        }
         return target;
     }
 
     /** Copies elements 0…target.length−1 into {@code target}. Needs an F64 buffer. */
     public double[] copyTo(double[] target) {
         GemmChecks.requireNonNull(target, "target must not be null");
-        requireType(DType.F64, "target");
+        requireType("target", "double[]", DType.F64);
+        copyTo(0, MemorySegment.ofArray(target));
+        return target;
+    }
+
+    /** Copies the raw bits of elements 0…target.length−1 into {@code target}. Needs a BF16 or F16 buffer. */
+    public short[] copyTo(short[] target) {
+        GemmChecks.requireNonNull(target, "target must not be null");
+        requireType("target", "short[]", DType.BF16, DType.F16);
+        copyTo(0, MemorySegment.ofArray(target));
+        return target;
+    }
+
+    /** Copies elements 0…target.length−1 into {@code target}. Needs an I8 buffer. */
+    public byte[] copyTo(byte[] target) {
+        GemmChecks.requireNonNull(target, "target must not be null");
+        requireType("target", "byte[]", DType.I8);
+        copyTo(0, MemorySegment.ofArray(target));
+        return target;
+    }
+
+    /** Copies elements 0…target.length−1 into {@code target}. Needs an I32 buffer. */
+    public int[] copyTo(int[] target) {
+        GemmChecks.requireNonNull(target, "target must not be null");
+        requireType("target", "int[]", DType.I32);
         copyTo(0, MemorySegment.ofArray(target));
         return target;
     }
@@ -87,16 +147,28 @@ public final class DeviceBuffer implements AutoCloseable {
         use(() -> spi.copyOut(offset, target));
     }
 
-    /** The whole buffer as a new array. Needs an F32 buffer of at most 2^31−1 elements. */
+    /** The whole buffer as a new array. Needs an F32, BF16 or F16 buffer of at most 2^31−1 elements. */
     public float[] toFloatArray() {
-        requireType(DType.F32, "this buffer");
+        requireType("this buffer", "float[]", DType.F32, DType.BF16, DType.F16);
         return copyTo(new float[arrayLength()]);
     }
 
     /** The whole buffer as a new array. Needs an F64 buffer of at most 2^31−1 elements. */
     public double[] toDoubleArray() {
-        requireType(DType.F64, "this buffer");
+        requireType("this buffer", "double[]", DType.F64);
         return copyTo(new double[arrayLength()]);
+    }
+
+    /** The whole buffer as a new array. Needs an I32 buffer of at most 2^31−1 elements. */
+    public int[] toIntArray() {
+        requireType("this buffer", "int[]", DType.I32);
+        return copyTo(new int[arrayLength()]);
+    }
+
+    /** The whole buffer as a new array. Needs an I8 buffer of at most 2^31−1 elements. */
+    public byte[] toByteArray() {
+        requireType("this buffer", "byte[]", DType.I8);
+        return copyTo(new byte[arrayLength()]);
     }
 
     /** Frees the device memory. Idempotent; waits for operations that use the buffer. */
@@ -135,10 +207,14 @@ public final class DeviceBuffer implements AutoCloseable {
         return (int) length;
     }
 
-    private void requireType(DType expected, String argument) {
-        if (dtype != expected) {
-            throw new IllegalArgumentException(argument + " must match the buffer type " + dtype.label() + ", got " + expected.label());
+    private void requireType(String argument, String arrayType, DType... accepted) {
+        for (DType t : accepted) {
+            if (dtype == t) {
+                return;
+            }
         }
+        throw new IllegalArgumentException(argument + " (" + arrayType + ") does not fit the buffer type " + dtype.label() + "; "
+                + arrayType + " goes with " + java.util.Arrays.stream(accepted).map(DType::label).collect(java.util.stream.Collectors.joining(", ")));
     }
 
     private long checkRange(long index, long bytes, String argument) {

@@ -22,7 +22,7 @@ final class GemmChecks {
      * Returns false when BLAS says to return at once, without touching anything.
      */
     static boolean check(Layout layout, Transpose transA, Transpose transB, long m, long n, long k,
-                         double alpha, double beta, Region a, Region b, Region c, long batchCount) {
+                         double alpha, double beta, Region a, Region b, Region c, long batchCount, int zeroPointA, int zeroPointB) {
         if (layout == null) {
             throw new IllegalArgumentException("layout must not be null");
         }
@@ -55,12 +55,7 @@ final class GemmChecks {
                 throw new IllegalArgumentException(r.name() + " must not be null");
             }
         }
-        if (a.dtype() != c.dtype()) {
-            throw new IllegalArgumentException("a must have the element type of c (" + c.dtype().label() + "), got " + a.dtype().label());
-        }
-        if (b.dtype() != c.dtype()) {
-            throw new IllegalArgumentException("b must have the element type of c (" + c.dtype().label() + "), got " + b.dtype().label());
-        }
+        checkTypes(a.dtype(), b.dtype(), c.dtype(), alpha, beta, zeroPointA, zeroPointB);
 
         long footA = footprint(layout, rowsA, colsA, a.ld());
         long footB = footprint(layout, rowsB, colsB, b.ld());
@@ -89,33 +84,74 @@ final class GemmChecks {
      */
     static GemmCall toCall(Layout layout, Transpose transA, Transpose transB, long m, long n, long k,
                            double alpha, double beta, Region a, BackendBuffer bufA, Region b, BackendBuffer bufB,
-                           Region c, BackendBuffer bufC, long batchCount) {
+                           Region c, BackendBuffer bufC, long batchCount, int zeroPointA, int zeroPointB) {
         long kk = alpha == 0 ? 0 : k;
         if (layout == Layout.ROW_MAJOR) {
             return new GemmCall(c.dtype(), transB, transA, n, m, kk, alpha,
                     bufB, b.offset(), b.ld(), b.stride(),
                     bufA, a.offset(), a.ld(), a.stride(),
-                    beta, bufC, c.offset(), c.ld(), c.stride(), batchCount);
+                    beta, bufC, c.offset(), c.ld(), c.stride(), batchCount, a.dtype(), zeroPointB, zeroPointA);
         }
         return new GemmCall(c.dtype(), transA, transB, m, n, kk, alpha,
                 bufA, a.offset(), a.ld(), a.stride(),
                 bufB, b.offset(), b.ld(), b.stride(),
-                beta, bufC, c.offset(), c.ld(), c.stride(), batchCount);
+                beta, bufC, c.offset(), c.ld(), c.stride(), batchCount, a.dtype(), zeroPointA, zeroPointB);
     }
 
     /** The checked call on host memory, in the same column-major form as {@link #toCall}. */
     static dev.kernelbridge.internal.dispatch.HostGemm toHost(Layout layout, Transpose transA, Transpose transB, long m, long n, long k,
                            double alpha, double beta, Region a, java.lang.foreign.MemorySegment segA, Region b,
-                           java.lang.foreign.MemorySegment segB, Region c, java.lang.foreign.MemorySegment segC, long batchCount) {
+                           java.lang.foreign.MemorySegment segB, Region c, java.lang.foreign.MemorySegment segC, long batchCount,
+                           int zeroPointA, int zeroPointB) {
         long kk = alpha == 0 ? 0 : k;
         if (layout == Layout.ROW_MAJOR) {
             return new dev.kernelbridge.internal.dispatch.HostGemm(c.dtype(), transB, transA, n, m, kk, alpha,
                     segB, b.offset(), b.ld(), b.stride(), segA, a.offset(), a.ld(), a.stride(),
-                    beta, segC, c.offset(), c.ld(), c.stride(), batchCount);
+                    beta, segC, c.offset(), c.ld(), c.stride(), batchCount, a.dtype(), zeroPointB, zeroPointA);
         }
         return new dev.kernelbridge.internal.dispatch.HostGemm(c.dtype(), transA, transB, m, n, kk, alpha,
                 segA, a.offset(), a.ld(), a.stride(), segB, b.offset(), b.ld(), b.stride(),
-                beta, segC, c.offset(), c.ld(), c.stride(), batchCount);
+                beta, segC, c.offset(), c.ld(), c.stride(), batchCount, a.dtype(), zeroPointA, zeroPointB);
+    }
+
+    /** The type pairs of {@link dev.kernelbridge.spi.GemmCall}, with the integer rules of I8. */
+    static void checkTypes(DType a, DType b, DType c, double alpha, double beta, int zeroPointA, int zeroPointB) {
+        if (b != a) {
+            throw new IllegalArgumentException("b must have the element type of a (" + a.label() + "), got " + b.label());
+        }
+        java.util.List<DType> outputs = switch (a) {
+            case F32 -> java.util.List.of(DType.F32);
+            case F64 -> java.util.List.of(DType.F64);
+            case BF16 -> java.util.List.of(DType.BF16, DType.F32);
+            case F16 -> java.util.List.of(DType.F16, DType.F32);
+            case I8 -> java.util.List.of(DType.I32);
+            case I32 -> throw new IllegalArgumentException("a must be a GEMM input type (f32, f64, bf16, f16 or i8), got i32");
+        };
+        if (!outputs.contains(c)) {
+            throw new IllegalArgumentException("c must be " + outputs.stream().map(DType::label).collect(java.util.stream.Collectors.joining(" or "))
+                    + " for " + a.label() + " inputs, got " + c.label());
+        }
+        if (a == DType.I8) {
+            requireInt32("alpha", alpha);
+            requireInt32("beta", beta);
+            requireZeroPoint("zeroPointA", zeroPointA);
+            requireZeroPoint("zeroPointB", zeroPointB);
+        } else if (zeroPointA != 0 || zeroPointB != 0) {
+            throw new IllegalArgumentException("zero points need i8 inputs, got zeroPointA " + zeroPointA + " and zeroPointB " + zeroPointB
+                    + " with " + a.label());
+        }
+    }
+
+    private static void requireInt32(String name, double value) {
+        if (!(value == Math.rint(value) && value >= Integer.MIN_VALUE && value <= Integer.MAX_VALUE)) {
+            throw new IllegalArgumentException(name + " must be an integer in the i32 range for i8 inputs, got " + value);
+        }
+    }
+
+    private static void requireZeroPoint(String name, int value) {
+        if (value < -128 || value > 127) {
+            throw new IllegalArgumentException(name + " must be in [-128, 127], got " + value);
+        }
     }
 
     private static void checkLd(String name, long ld, Layout layout, long rows, long cols) {
@@ -172,9 +208,9 @@ final class GemmChecks {
         if (spanC == 0 || spanOther == 0 || c.memory() != other.memory()) {
             return;
         }
-        long es = c.dtype().byteSize();
+        long es = c.dtype().byteSize(), eo = other.dtype().byteSize();
         long c0 = c.baseByte() + c.offset() * es, c1 = c0 + spanC * es;
-        long o0 = other.baseByte() + other.offset() * es, o1 = o0 + spanOther * es;
+        long o0 = other.baseByte() + other.offset() * eo, o1 = o0 + spanOther * eo;
         if (!(c1 <= o0 || o1 <= c0)) {
             throw new IllegalArgumentException("c must not overlap " + other.name() + " (BLAS leaves that undefined)");
         }

@@ -21,6 +21,7 @@ public final class GemmOp {
     final long offsetA, offsetB, offsetC;
     final long lda, ldb, ldc;
     final long batchCount, strideA, strideB, strideC;
+    final int zeroPointA, zeroPointB;
 
     private GemmOp(Builder x) {
         layout = x.layout;
@@ -44,6 +45,8 @@ public final class GemmOp {
         strideA = x.strideA;
         strideB = x.strideB;
         strideC = x.strideC;
+        zeroPointA = x.zeroPointA;
+        zeroPointB = x.zeroPointB;
     }
 
     public static Builder builder() { return new Builder(); }
@@ -74,6 +77,8 @@ public final class GemmOp {
     public long strideA() { return strideA; }
     public long strideB() { return strideB; }
     public long strideC() { return strideC; }
+    public int zeroPointA() { return zeroPointA; }
+    public int zeroPointB() { return zeroPointB; }
 
     /** Floating-point operations of the whole op, counting a multiply-add as two. */
     public double flops() { return 2.0 * m * n * k * batchCount; }
@@ -99,6 +104,7 @@ public final class GemmOp {
         private long offsetA, offsetB, offsetC;
         private long lda = TIGHT, ldb = TIGHT, ldc = TIGHT;
         private long batchCount = 1, strideA, strideB, strideC;
+        private int zeroPointA, zeroPointB;
 
         private Builder() { }
 
@@ -136,6 +142,13 @@ public final class GemmOp {
             this.strideC = strideC;
             return this;
         }
+
+        /**
+         * Per-tensor zero points of an I8 GEMM (as ONNX MatMulInteger): C := alpha·(A − a)·(B − b) + beta·C,
+         * each in [−128, 127]. Unsigned 8-bit activations x with zero point z are stored as x − 128
+         * with zero point z − 128: the differences, and so the result, are the same.
+         */
+        public Builder zeroPoints(int a, int b) { this.zeroPointA = a; this.zeroPointB = b; return this; }
 
         public GemmOp build() { return new GemmOp(this); }
     }

@@ -589,7 +589,7 @@ public final class KernelBridge implements AutoCloseable {
         Region a = region("a", op.a, op.offsetA, op.lda, op.strideA);
         Region b = region("b", op.b, op.offsetB, op.ldb, op.strideB);
         Region c = region("c", op.c, op.offsetC, op.ldc, op.strideC);
-        boolean work = GemmChecks.check(op.layout, op.transA, op.transB, op.m, op.n, op.k, op.alpha, op.beta, a, b, c, op.batchCount);
+        boolean work = GemmChecks.check(op.layout, op.transA, op.transB, op.m, op.n, op.k, op.alpha, op.beta, a, b, c, op.batchCount, op.zeroPointA, op.zeroPointB);
         Device device = op.c.device();
         for (DeviceBuffer input : new DeviceBuffer[] {op.a, op.b}) {
             if (input.device() != device) {
@@ -605,7 +605,7 @@ public final class KernelBridge implements AutoCloseable {
             return null;
         }
         GemmCall call = GemmChecks.toCall(op.layout, op.transA, op.transB, op.m, op.n, op.k, op.alpha, op.beta,
-                a, op.a.spi, b, op.b.spi, c, op.c.spi, op.batchCount);
+                a, op.a.spi, b, op.b.spi, c, op.c.spi, op.batchCount, op.zeroPointA, op.zeroPointB);
         return new Prepared(device, call, release);
     }
 

@@ -33,6 +33,10 @@ final class OpenMpiAbi implements MpiAbi {
         return symbol(switch (dtype) {
             case F32 -> "ompi_mpi_float";
             case F64 -> "ompi_mpi_double";
+            case I32 -> "ompi_mpi_int";
+            case I8 -> "ompi_mpi_int8_t";
+            // Narrow floats travel as 16-bit integers and are reduced by KernelBridge, never by MPI.
+            case BF16, F16 -> "ompi_mpi_uint16_t";
         });
     }
 

@@ -4,6 +4,7 @@ import dev.kernelbridge.DType;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.GemmCall;
 import java.lang.foreign.MemorySegment;
+import dev.kernelbridge.internal.Convert;
 import java.lang.foreign.ValueLayout;
 
 /**
@@ -78,61 +79,90 @@ final class BlockedGemm implements GemmEngine {
         if (i0 >= i1 || j0 >= j1) {
             return;
         }
+        long offC = call.offsetC() + item * call.strideC();
+        if (!call.dtype().isNarrowFloat() || call.k() <= blocking.kc()) {
+            compute(call, a, b, c, call.dtype(), offC, call.ldc(), item, i0, i1, j0, j1, s);
+            return;
+        }
+        // A BF16/F16 C deeper than one k slice: accumulate every slice in an F32 copy of this part
+        // of C and round once at the end, as one rounding per element promises.
+        int rows = (int) (i1 - i0), cols = (int) (j1 - j0);
+        MemorySegment wide = MemorySegment.ofArray(new float[Math.multiplyExact(rows, cols)]);
+        long first = offC + i0 + j0 * call.ldc();
+        float[] column = new float[rows];
+        if (call.beta() != 0) {
+            for (int j = 0; j < cols; j++) {
+                Convert.toFloats(call.dtype(), c, first + j * call.ldc(), column, 0, rows);
+                MemorySegment.copy(column, 0, wide, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) j * rows * 4, rows);
+            }
+        }
+        compute(call, a, b, wide, DType.F32, -i0 - j0 * rows, rows, item, i0, i1, j0, j1, s);
+        for (int j = 0; j < cols; j++) {
+            MemorySegment.copy(wide, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) j * rows * 4, column, 0, rows);
+            Convert.fromFloats(call.dtype(), column, 0, c, first + j * call.ldc(), rows);
+        }
+    }
+
+    /** The five loops, with C of {@code cType} at {@code offC} (element (i, j) at offC + i + j·ldc). */
+    private void compute(GemmCall call, MemorySegment a, MemorySegment b, MemorySegment c, DType cType, long offC, long ldc,
+                         long item, long i0, long i1, long j0, long j1, Scratch s) {
         long offA = call.offsetA() + item * call.strideA();
         long offB = call.offsetB() + item * call.strideB();
-        long offC = call.offsetC() + item * call.strideC();
         boolean transA = call.transA() == Transpose.TRANS;
         boolean transB = call.transB() == Transpose.TRANS;
+        DType in = call.inputType();
+        // I32 results: each k slice is an exact sum from zero, scaled by alpha as an integer when stored.
+        double tileAlpha = cType == DType.I32 ? 1 : call.alpha();
         int mr = kernel.mr(), nr = kernel.nr();
-        long k = call.k(), ldc = call.ldc();
+        long k = call.k();
         for (long jc = j0; jc < j1; jc += blocking.nc()) {
             int nc = (int) Math.min(blocking.nc(), j1 - jc);
             for (long pc = 0; pc < k; pc += blocking.kc()) {
                 int kc = (int) Math.min(blocking.kc(), k - pc);
                 // Later k slices accumulate onto what the first one wrote.
                 double beta = pc == 0 ? call.beta() : 1;
-                kernel.packB(s, b, offB, call.ldb(), transB, pc, kc, jc, nc);
+                kernel.packB(s, in, call.zeroPointB(), b, offB, call.ldb(), transB, pc, kc, jc, nc);
                 for (long ic = i0; ic < i1; ic += blocking.mc()) {
                     int mc = (int) Math.min(blocking.mc(), i1 - ic);
-                    kernel.packA(s, a, offA, call.lda(), transA, ic, mc, pc, kc);
+                    kernel.packA(s, in, call.zeroPointA(), a, offA, call.lda(), transA, ic, mc, pc, kc);
                     // One strip of C (mc rows, NR columns) at a time: loaded once, updated by every
                     // tile of the strip, stored once. Edges are handled here, never in the kernel.
                     int lds = roundUp(mc, mr);
                     for (int jr = 0; jr < nc; jr += nr) {
                         int cols = Math.min(nr, nc - jr);
                         long cAt = offC + ic + (jc + jr) * ldc;
-                        kernel.loadStrip(s, c, cAt, ldc, mc, cols, beta);
+                        kernel.loadStrip(s, cType, c, cAt, ldc, mc, cols, beta);
                         for (int ir = 0; ir < mc; ir += mr) {
-                            kernel.tile(s, kc, ir * kc, jr * kc, ir, lds, call.alpha());
+                            kernel.tile(s, kc, ir * kc, jr * kc, ir, lds, tileAlpha);
                         }
-                        kernel.storeStrip(s, c, cAt, ldc, mc, cols);
+                        kernel.storeStrip(s, cType, c, cAt, ldc, mc, cols, call.alpha(), beta);
                     }
                 }
             }
         }
     }
 
-    /** k == 0 (or alpha == 0): C := beta·C, with beta == 0 writing +0 over anything. */
+    /** k == 0 (or alpha == 0): C := beta·C, with beta == 0 writing zero over anything (NaN included). */
     static void scale(GemmCall call, MemorySegment c) {
+        DType type = call.dtype();
         for (long item = 0; item < call.batchCount(); item++) {
             long off = call.offsetC() + item * call.strideC();
             for (long j = 0; j < call.n(); j++) {
                 long col = off + j * call.ldc();
-                if (call.dtype() == DType.F32) {
-                    float beta = (float) call.beta();
-                    for (long i = 0; i < call.m(); i++) {
-                        ValueLayout.OfFloat e = ValueLayout.JAVA_FLOAT_UNALIGNED;
-                        c.setAtIndex(e, col + i, beta == 0 ? 0f : c.getAtIndex(e, col + i) * beta);
-                    }
-                } else {
-                    double beta = call.beta();
-                    for (long i = 0; i < call.m(); i++) {
-                        ValueLayout.OfDouble e = ValueLayout.JAVA_DOUBLE_UNALIGNED;
-                        c.setAtIndex(e, col + i, beta == 0 ? 0d : c.getAtIndex(e, col + i) * beta);
-                    }
+                for (long i = 0; i < call.m(); i++) {
+                    Convert.set(type, c, col + i, call.beta() == 0 ? 0 : scaled(type, call.beta(), Convert.get(type, c, col + i)));
                 }
             }
         }
+    }
+
+    /** beta·x in the arithmetic of {@code type}: F32 for the float types, wrapping i32 for I32. */
+    private static double scaled(DType type, double beta, double x) {
+        return switch (type) {
+            case F64 -> beta * x;
+            case I32 -> (int) ((long) beta * (long) x);
+            default -> (float) beta * (float) x;
+        };
     }
 
     static int roundUp(int value, int multiple) {

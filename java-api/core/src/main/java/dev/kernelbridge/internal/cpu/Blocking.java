@@ -25,6 +25,17 @@ record Blocking(int kc, int mc, int nc, long parallelMinFlops) {
         return new Blocking(kc, mc, nc, lookup(type, vectorBits, "parallel.min.flops"));
     }
 
+    /**
+     * I8 runs on the F32 microkernel: products of values in [−255, 255] (zero points included) are
+     * below 2^16, so a k slice of at most 256 sums exactly within F32's 24-bit significand and
+     * becomes an exact integer before it is added to C in i32. This bound is correctness, not tuning.
+     */
+    static Blocking exactI8(Blocking b) {
+        return new Blocking(Math.min(b.kc(), EXACT_I8_KC), b.mc(), b.nc(), b.parallelMinFlops());
+    }
+
+    static final int EXACT_I8_KC = 256;
+
     private static long lookup(String type, int vectorBits, String key) {
         for (String name : new String[] {type + "." + vectorBits + "." + key, type + "." + key, key}) {
             String v = DATA.getProperty(name);

@@ -18,7 +18,8 @@ import java.util.Set;
 /** The host CPU as a device: buffers are native memory the host reads directly. Thread-safe. */
 final class CpuDevice implements BackendDevice {
     private final DeviceInfo info;
-    private final GemmEngine f32, f64;
+    /** By input type: F32, BF16 and F16 share the F32 engine; I8 runs on the F32 kernel with exact k slices. */
+    private final GemmEngine f32, f64, i8;
 
     CpuDevice(CpuWorkers workers, boolean vector) {
         if (vector) {
@@ -27,14 +28,15 @@ final class CpuDevice implements BackendDevice {
             PackedVectorGemmF64 d = new PackedVectorGemmF64();
             this.f32 = new BlockedGemm(s, Blocking.of("f32", bits, s.mr(), s.nr()), workers);
             this.f64 = new BlockedGemm(d, Blocking.of("f64", bits, d.mr(), d.nr()), workers);
+            this.i8 = new BlockedGemm(s, Blocking.exactI8(Blocking.of("i8", bits, s.mr(), s.nr())), workers);
         } else {
-            this.f32 = this.f64 = new ScalarGemm();
+            this.f32 = this.f64 = this.i8 = new ScalarGemm();
         }
         String model = cpuInfo("model name").orElse(System.getProperty("os.arch"));
         String vendor = cpuInfo("vendor_id").map(CpuDevice::vendorName).orElse("unknown");
         String kernels = vector ? VectorGate.preferredBits() + "-bit vectors" : "scalar";
         this.info = new DeviceInfo(model + " (" + workers.threads() + " threads, " + kernels + ")", vendor,
-                DeviceKind.CPU, totalMemory(), Set.of(DType.F32, DType.F64));
+                DeviceKind.CPU, totalMemory(), Set.of(DType.values()));
     }
 
     @Override
@@ -58,7 +60,11 @@ final class CpuDevice implements BackendDevice {
         MemorySegment a = HostBuffer.segmentOf(call.a());
         MemorySegment b = HostBuffer.segmentOf(call.b());
         MemorySegment c = HostBuffer.segmentOf(call.c());
-        (call.dtype() == DType.F32 ? f32 : f64).run(call, a, b, c);
+        (switch (call.inputType()) {
+            case F64 -> f64;
+            case I8 -> i8;
+            default -> f32;
+        }).run(call, a, b, c);
     }
 
     private static long totalMemory() {

@@ -1,5 +1,9 @@
+// GENERATED from src/template/dev/kernelbridge/internal/cpu/PackedVectorGemm.java.template by
+// ci/generate-sources; edit the template, not this file (GeneratedSourcesTest checks they agree).
 package dev.kernelbridge.internal.cpu;
 
+import dev.kernelbridge.DType;
+import dev.kernelbridge.internal.Convert;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -9,19 +13,17 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * double GEMM pieces on the Vector API's preferred species: a 2V×12 register-blocked microkernel
  * (V = lanes per vector; 24 accumulators, two A vectors and one broadcast fit the 32 registers of
- * AVX-512; narrower machines spill a little) over packed panels. Mirrors the other
- * PackedVectorGemm file line by line; only the element type differs.
- * Load only after {@link VectorGate} said the Vector API is readable.
+ * AVX-512; narrower machines spill a little) over packed panels. Storage types convert while they
+ * are packed ({@link Convert#toDoubles}): one microkernel per computation type serves every storage
+ * type computed in it. Load only after {@link VectorGate} said the Vector API is readable.
  */
 final class PackedVectorGemmF64 implements PackedKernel {
     private static final VectorSpecies<Double> S = DoubleVector.SPECIES_PREFERRED;
     private static final int V = S.length();
     static final int MR = 2 * V;
     static final int NR = 12;
-    private static final ValueLayout.OfDouble E = ValueLayout.JAVA_DOUBLE_UNALIGNED;
     /** Columns of A packed together; see packA. */
     private static final int PACK_COLUMNS = 8;
-    private static final long BYTES = 8;
 
     @Override
     public int mr() { return MR; }
@@ -30,7 +32,8 @@ final class PackedVectorGemmF64 implements PackedKernel {
     public int nr() { return NR; }
 
     @Override
-    public void packA(Scratch scratch, MemorySegment a, long offset, long ld, boolean trans, long i0, int mc, long p0, int kc) {
+    public void packA(Scratch scratch, DType type, int zeroPoint, MemorySegment a, long offset, long ld, boolean trans,
+                      long i0, int mc, long p0, int kc) {
         double[] dst = scratch.doubleA(BlockedGemm.roundUp(mc, MR) * kc);
         if (!trans) {
             // Columns of A are contiguous. Walk a few columns at a time down the whole block, so
@@ -42,7 +45,8 @@ final class PackedVectorGemmF64 implements PackedKernel {
                     int rows = Math.min(MR, mc - ir);
                     for (int p = p0b; p < pEnd; p++) {
                         int at = ir * kc + p * MR;
-                        MemorySegment.copy(a, E, (offset + i0 + ir + (p0 + p) * ld) * BYTES, dst, at, rows);
+                        Convert.toDoubles(type, a, offset + i0 + ir + (p0 + p) * ld, dst, at, rows);
+                        shift(dst, at, rows, zeroPoint);
                         if (rows < MR) {
                             Arrays.fill(dst, at + rows, at + MR, 0);
                         }
@@ -51,13 +55,16 @@ final class PackedVectorGemmF64 implements PackedKernel {
             }
             return;
         }
+        // Row i of op(A) is contiguous over p: one bulk read, then a scatter inside the heap.
+        double[] row = scratch.doubleColumn(kc);
         for (int ir = 0; ir < mc; ir += MR) {
             int rows = Math.min(MR, mc - ir);
             int panel = ir * kc;
             for (int r = 0; r < rows; r++) {
-                long row = offset + p0 + (i0 + ir + r) * ld;
+                Convert.toDoubles(type, a, offset + p0 + (i0 + ir + r) * ld, row, 0, kc);
+                shift(row, 0, kc, zeroPoint);
                 for (int p = 0; p < kc; p++) {
-                    dst[panel + p * MR + r] = a.getAtIndex(E, row + p);
+                    dst[panel + p * MR + r] = row[p];
                 }
             }
             for (int r = rows; r < MR; r++) {
@@ -69,25 +76,28 @@ final class PackedVectorGemmF64 implements PackedKernel {
     }
 
     @Override
-    public void packB(Scratch scratch, MemorySegment b, long offset, long ld, boolean trans, long p0, int kc, long j0, int nc) {
+    public void packB(Scratch scratch, DType type, int zeroPoint, MemorySegment b, long offset, long ld, boolean trans,
+                      long p0, int kc, long j0, int nc) {
         double[] dst = scratch.doubleB(BlockedGemm.roundUp(nc, NR) * kc);
         for (int jr = 0; jr < nc; jr += NR) {
             int cols = Math.min(NR, nc - jr);
             int panel = jr * kc;
             if (trans) {
-                // Row p of op(B) is contiguous in memory: one bulk copy per packed row.
+                // Row p of op(B) is contiguous in memory: one bulk read per packed row.
                 for (int p = 0; p < kc; p++) {
-                    long src = (offset + j0 + jr + (p0 + p) * ld) * BYTES;
-                    MemorySegment.copy(b, E, src, dst, panel + p * NR, cols);
+                    int at = panel + p * NR;
+                    Convert.toDoubles(type, b, offset + j0 + jr + (p0 + p) * ld, dst, at, cols);
+                    shift(dst, at, cols, zeroPoint);
                     if (cols < NR) {
-                        Arrays.fill(dst, panel + p * NR + cols, panel + (p + 1) * NR, 0);
+                        Arrays.fill(dst, at + cols, panel + (p + 1) * NR, 0);
                     }
                 }
             } else {
-                // Column j is contiguous over p: one bulk copy, then a scatter inside the heap.
+                // Column j is contiguous over p: one bulk read, then a scatter inside the heap.
                 double[] column = scratch.doubleColumn(kc);
                 for (int col = 0; col < cols; col++) {
-                    MemorySegment.copy(b, E, (offset + p0 + (j0 + jr + col) * ld) * BYTES, column, 0, kc);
+                    Convert.toDoubles(type, b, offset + p0 + (j0 + jr + col) * ld, column, 0, kc);
+                    shift(column, 0, kc, zeroPoint);
                     for (int p = 0; p < kc; p++) {
                         dst[panel + p * NR + col] = column[p];
                     }
@@ -97,6 +107,15 @@ final class PackedVectorGemmF64 implements PackedKernel {
                         dst[panel + p * NR + col] = 0;
                     }
                 }
+            }
+        }
+    }
+
+    /** x − zeroPoint for every packed value; I8 differences are exact in any float type. */
+    private static void shift(double[] values, int at, int n, int zeroPoint) {
+        if (zeroPoint != 0) {
+            for (int i = at; i < at + n; i++) {
+                values[i] -= zeroPoint;
             }
         }
     }
@@ -216,16 +235,17 @@ final class PackedVectorGemmF64 implements PackedKernel {
     }
 
     @Override
-    public void loadStrip(Scratch scratch, MemorySegment c, long cOffset, long ldc, int rows, int cols, double betaIn) {
+    public void loadStrip(Scratch scratch, DType type, MemorySegment c, long cOffset, long ldc, int rows, int cols, double betaIn) {
         int lds = BlockedGemm.roundUp(rows, MR);
         double[] cs = scratch.doubleStrip(lds * NR);
         double beta = (double) betaIn;
-        if (beta == 0) {
+        // I32 results: the tiles sum one exact slice from zero; storeStrip folds it into C.
+        if (beta == 0 || type == DType.I32) {
             Arrays.fill(cs, 0, lds * NR, 0);
             return;
         }
         for (int j = 0; j < cols; j++) {
-            MemorySegment.copy(c, E, (cOffset + j * ldc) * BYTES, cs, j * lds, rows);
+            Convert.toDoubles(type, c, cOffset + j * ldc, cs, j * lds, rows);
         }
         if (beta != 1) {
             for (int i = 0; i < lds * cols; i++) {
@@ -235,10 +255,24 @@ final class PackedVectorGemmF64 implements PackedKernel {
     }
 
     @Override
-    public void storeStrip(Scratch scratch, MemorySegment c, long cOffset, long ldc, int rows, int cols) {
+    public void storeStrip(Scratch scratch, DType type, MemorySegment c, long cOffset, long ldc, int rows, int cols,
+                           double alpha, double beta) {
         int lds = BlockedGemm.roundUp(rows, MR);
+        double[] cs = scratch.doubleStrip;
+        if (type == DType.I32) {
+            // C := beta·C + alpha·slice in i32 arithmetic, wrapping as the integer GEMMs of BLAS do.
+            int a = (int) alpha, bt = (int) beta;
+            for (int j = 0; j < cols; j++) {
+                for (int i = 0; i < rows; i++) {
+                    long at = cOffset + i + j * ldc;
+                    int old = bt == 0 ? 0 : c.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, at);
+                    c.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, at, bt * old + a * (int) cs[j * lds + i]);
+                }
+            }
+            return;
+        }
         for (int j = 0; j < cols; j++) {
-            MemorySegment.copy(scratch.doubleStrip, j * lds, c, E, (cOffset + j * ldc) * BYTES, rows);
+            Convert.fromDoubles(type, cs, j * lds, c, cOffset + j * ldc, rows);
         }
     }
 }

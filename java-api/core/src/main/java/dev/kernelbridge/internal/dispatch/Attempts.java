@@ -150,8 +150,8 @@ final class Attempts implements AutoCloseable {
                 attempt.alone = launch(node, part.call(a, b, bc));
                 return c;
             }
-            BackendBuffer a = hold(held, upload(node, part.dtype(), part.sliceA(), true));
-            BackendBuffer b = hold(held, upload(node, part.dtype(), part.sliceB(), true));
+            BackendBuffer a = hold(held, upload(node, part.inputType(), part.sliceA(), true));
+            BackendBuffer b = hold(held, upload(node, part.inputType(), part.sliceB(), true));
             BackendBuffer c = hold(held, upload(node, part.dtype(), part.sliceC(), part.beta() != 0));
             attempt.alone = launch(node, part.call(a, b, c));
             long bytes = part.spanC() * part.dtype().byteSize();

@@ -30,7 +30,9 @@ final class Checks {
      * with two devices alone, a corrupt checker would otherwise quarantine an honest worker.
      */
     static Mismatch compareTile(HostGemm p, MemorySegment result, HostGemm tile, MemorySegment check, long item, long i0, long j0) {
-        double u = p.dtype().unitRoundoff();
+        // Narrow inputs accumulate in F32 and round C once more to its own type.
+        double u = p.dtype().computeType().unitRoundoff();
+        double uOut = p.inputType() == p.dtype() ? 0 : p.dtype().unitRoundoff();
         for (long j = 0; j < tile.n(); j++) {
             for (long i = 0; i < tile.m(); i++) {
                 double x = p.resultAt(result, item, i0 + i, j0 + j);
@@ -46,12 +48,12 @@ final class Checks {
                 }
                 double betaC = p.beta() == 0 ? 0 : p.beta() * p.cAt(item, i0 + i, j0 + j);
                 gauge = Math.abs(p.alpha()) * gauge + Math.abs(betaC);
-                double bound = 2.0 * (p.k() + 2) * u * gauge + Double.MIN_NORMAL;
+                double bound = 2.0 * (p.k() + 2) * u * gauge + 2 * uOut * gauge + Double.MIN_NORMAL;
                 if (!Double.isFinite(gauge) || !(Math.abs(x - y) <= bound)) {
                     if (!Double.isFinite(gauge) && (Double.isNaN(x) == Double.isNaN(y)) && Double.isNaN(x)) {
                         continue;
                     }
-                    double host = p.alpha() * dot + betaC;
+                    double host = p.dtype() == DType.I32 ? (int) (long) (p.alpha() * dot + betaC) : p.alpha() * dot + betaC;
                     return new Mismatch(String.format("C(%d,%d) of %s is %s, expected %s (bound %.3g)", i0 + i, j0 + j, p.describePart(p), x, y,
                             bound), x, y, host, bound);
                 }
@@ -66,14 +68,15 @@ final class Checks {
      */
     static String probeFailure(Node n, Attempts attempts) {
         int m = 64, nn = 48, k = 40;
-        for (DType dtype : List.of(DType.F32, DType.F64)) {
+        for (DType dtype : List.of(DType.F32, DType.F64, DType.BF16, DType.F16, DType.I8)) {
             if (!n.spi.info().dtypes().contains(dtype)) {
                 continue;
             }
+            DType out = dtype.computeType();
             try (Arena arena = Arena.ofShared()) {
                 MemorySegment a = arena.allocate((long) m * k * dtype.byteSize(), 64);
                 MemorySegment b = arena.allocate((long) k * nn * dtype.byteSize(), 64);
-                MemorySegment c = arena.allocate((long) m * nn * dtype.byteSize(), 64);
+                MemorySegment c = arena.allocate((long) m * nn * out.byteSize(), 64);
                 long[] av = new long[m * k], bv = new long[k * nn];
                 for (int i = 0; i < av.length; i++) {
                     av[i] = (i * 7L % 9) - 4;
@@ -84,10 +87,10 @@ final class Checks {
                     set(b, dtype, i, bv[i]);
                 }
                 for (int i = 0; i < m * nn; i++) {
-                    set(c, dtype, i, Double.NaN);
+                    set(c, out, i, out.isFloatingPoint() ? Double.NaN : Integer.MIN_VALUE);
                 }
-                HostGemm job = new HostGemm(dtype, dev.kernelbridge.Transpose.NO_TRANS, dev.kernelbridge.Transpose.NO_TRANS, m, nn, k, 1,
-                        a, 0, m, 0, b, 0, k, 0, 0, c, 0, m, 0, 1);
+                HostGemm job = new HostGemm(out, dev.kernelbridge.Transpose.NO_TRANS, dev.kernelbridge.Transpose.NO_TRANS, m, nn, k, 1,
+                        a, 0, m, 0, b, 0, k, 0, 0, c, 0, m, 0, 1, dtype, 0, 0);
                 Attempts.Attempt at = attempts.start(n, job);
                 Throwable failure = attempts.await(at, PROBE_DEADLINE);
                 if (failure != null) {
@@ -116,10 +119,6 @@ final class Checks {
     }
 
     private static void set(MemorySegment s, DType dtype, long i, double v) {
-        if (dtype == DType.F32) {
-            s.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, (float) v);
-        } else {
-            s.setAtIndex(java.lang.foreign.ValueLayout.JAVA_DOUBLE, i, v);
-        }
+        dev.kernelbridge.internal.Convert.set(dtype, s, i, v);
     }
 }

@@ -1,6 +1,7 @@
 package dev.kernelbridge.internal.dispatch;
 
 import dev.kernelbridge.DType;
+import dev.kernelbridge.internal.Convert;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.GemmCall;
@@ -9,13 +10,23 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * A checked GEMM on host memory in the column-major form of {@link GemmCall} (offsets, leading
- * dimensions and strides in elements), and the pieces it can be cut into: row blocks, column
+ * dimensions and strides in elements; A and B hold {@code inputType}, C holds {@code dtype}), and the pieces it can be cut into: row blocks, column
  * blocks and batch ranges are the same memory at other offsets.
  */
 public record HostGemm(DType dtype, Transpose transA, Transpose transB, long m, long n, long k, double alpha,
                        MemorySegment a, long offsetA, long lda, long strideA,
                        MemorySegment b, long offsetB, long ldb, long strideB,
-                       double beta, MemorySegment c, long offsetC, long ldc, long strideC, long batchCount) {
+                       double beta, MemorySegment c, long offsetC, long ldc, long strideC, long batchCount,
+                       DType inputType, int zeroPointA, int zeroPointB) {
+
+    /** A GEMM whose A, B and C all hold {@code dtype}. */
+    public HostGemm(DType dtype, Transpose transA, Transpose transB, long m, long n, long k, double alpha,
+                    MemorySegment a, long offsetA, long lda, long strideA,
+                    MemorySegment b, long offsetB, long ldb, long strideB,
+                    double beta, MemorySegment c, long offsetC, long ldc, long strideC, long batchCount) {
+        this(dtype, transA, transB, m, n, k, alpha, a, offsetA, lda, strideA, b, offsetB, ldb, strideB,
+                beta, c, offsetC, ldc, strideC, batchCount, dtype, 0, 0);
+    }
 
     public double flops() { return 2.0 * m * n * Math.max(k, 1) * batchCount; }
 
@@ -23,20 +34,21 @@ public record HostGemm(DType dtype, Transpose transA, Transpose transB, long m, 
     HostGemm rows(long from, long to) {
         long offA = offsetA + (transA == Transpose.NO_TRANS ? from : from * lda);
         return new HostGemm(dtype, transA, transB, to - from, n, k, alpha, a, offA, lda, strideA, b, offsetB, ldb, strideB,
-                beta, c, offsetC + from, ldc, strideC, batchCount);
+                beta, c, offsetC + from, ldc, strideC, batchCount, inputType, zeroPointA, zeroPointB);
     }
 
     /** Columns [from, to) of C. */
     HostGemm columns(long from, long to) {
         long offB = offsetB + (transB == Transpose.NO_TRANS ? from * ldb : from);
         return new HostGemm(dtype, transA, transB, m, to - from, k, alpha, a, offsetA, lda, strideA, b, offB, ldb, strideB,
-                beta, c, offsetC + from * ldc, ldc, strideC, batchCount);
+                beta, c, offsetC + from * ldc, ldc, strideC, batchCount, inputType, zeroPointA, zeroPointB);
     }
 
     /** Batch items [from, to). */
     HostGemm batches(long from, long to) {
         return new HostGemm(dtype, transA, transB, m, n, k, alpha, a, offsetA + from * strideA, lda, strideA,
-                b, offsetB + from * strideB, ldb, strideB, beta, c, offsetC + from * strideC, ldc, strideC, to - from);
+                b, offsetB + from * strideB, ldb, strideB, beta, c, offsetC + from * strideC, ldc, strideC, to - from,
+                inputType, zeroPointA, zeroPointB);
     }
 
     /** Elements from A's first to one past its last (0 when A is not read). */
@@ -57,23 +69,23 @@ public record HostGemm(DType dtype, Transpose transA, Transpose transB, long m, 
     /** The call with each operand in its own buffer whose element 0 is the operand's first element. */
     GemmCall call(BackendBuffer bufA, BackendBuffer bufB, BackendBuffer bufC) {
         return new GemmCall(dtype, transA, transB, m, n, k, alpha, bufA, 0, lda, strideA, bufB, 0, ldb, strideB,
-                beta, bufC, 0, ldc, strideC, batchCount);
+                beta, bufC, 0, ldc, strideC, batchCount, inputType, zeroPointA, zeroPointB);
     }
 
     /** The call on the caller's own memory, each buffer being a whole segment. */
     GemmCall callInPlace(BackendBuffer bufA, BackendBuffer bufB, BackendBuffer bufC) {
         return new GemmCall(dtype, transA, transB, m, n, k, alpha, bufA, offsetA, lda, strideA, bufB, offsetB, ldb, strideB,
-                beta, bufC, offsetC, ldc, strideC, batchCount);
+                beta, bufC, offsetC, ldc, strideC, batchCount, inputType, zeroPointA, zeroPointB);
     }
 
-    MemorySegment sliceA() { return slice(a, offsetA, spanA()); }
+    MemorySegment sliceA() { return slice(a, inputType, offsetA, spanA()); }
 
-    MemorySegment sliceB() { return slice(b, offsetB, spanB()); }
+    MemorySegment sliceB() { return slice(b, inputType, offsetB, spanB()); }
 
-    MemorySegment sliceC() { return slice(c, offsetC, spanC()); }
+    MemorySegment sliceC() { return slice(c, dtype, offsetC, spanC()); }
 
-    private MemorySegment slice(MemorySegment s, long offset, long elements) {
-        return s.asSlice(offset * dtype.byteSize(), elements * dtype.byteSize());
+    private static MemorySegment slice(MemorySegment s, DType type, long offset, long elements) {
+        return s.asSlice(offset * type.byteSize(), elements * type.byteSize());
     }
 
     /**
@@ -106,33 +118,29 @@ public record HostGemm(DType dtype, Transpose transA, Transpose transB, long m, 
 
     /** Element (i, j) of C in batch item {@code item} of a segment laid out like C from element 0. */
     double resultAt(MemorySegment result, long item, long i, long j) {
-        long at = item * strideC + i + j * ldc;
-        return dtype == DType.F32 ? result.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, at)
-                : result.getAtIndex(java.lang.foreign.ValueLayout.JAVA_DOUBLE, at);
+        return Convert.get(dtype, result, item * strideC + i + j * ldc);
     }
 
     /** Element (i, j) of op(A), op(B) or C of the caller. */
     double opA(long item, long i, long p) {
         long at = offsetA + item * strideA + (transA == Transpose.NO_TRANS ? i + p * lda : p + i * lda);
-        return get(a, at);
+        return Convert.get(inputType, a, at) - zeroPointA;
     }
 
     double opB(long item, long p, long j) {
         long at = offsetB + item * strideB + (transB == Transpose.NO_TRANS ? p + j * ldb : j + p * ldb);
-        return get(b, at);
+        return Convert.get(inputType, b, at) - zeroPointB;
     }
 
     double cAt(long item, long i, long j) {
-        return get(c, offsetC + item * strideC + i + j * ldc);
+        return Convert.get(dtype, c, offsetC + item * strideC + i + j * ldc);
     }
 
-    private double get(MemorySegment s, long index) {
-        return dtype == DType.F32 ? s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, index)
-                : s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_DOUBLE, index);
-    }
+    /** "f32", or "bf16->f32" where A and B hold another type than C. */
+    public String types() { return inputType == dtype ? dtype.label() : inputType.label() + "->" + dtype.label(); }
 
     /** The shape class this GEMM's throughput is filed under ({@link ShapeClass}). */
-    long shapeClass() { return ShapeClass.of(dtype, m, n, k, batchCount); }
+    long shapeClass() { return ShapeClass.of(inputType, m, n, k, batchCount); }
 
     /** What {@code this} covers of {@code whole}, for events and logs. */
     String describePart(HostGemm whole) {

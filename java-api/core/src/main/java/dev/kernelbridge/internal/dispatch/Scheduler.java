@@ -80,12 +80,12 @@ public final class Scheduler implements AutoCloseable {
     public void run(HostGemm job, Dispatch dispatch) {
         telemetry.operations.incrementAndGet();
         long cls = job.shapeClass();
-        List<Node> candidates = placement.candidates(job.dtype(), dispatch.devices());
+        List<Node> candidates = placement.candidates(job.inputType(), dispatch.devices());
         boolean canary = sampleCanary();
         List<Placement.Part> plan = switch (dispatch.policy()) {
             case PINNED -> List.of(new Placement.Part(job, pinned(dispatch, job, cls)));
-            case FASTEST -> List.of(new Placement.Part(job, placement.fastest(candidates.isEmpty() ? placement.candidates(job.dtype(), List.of()) : candidates, cls)));
-            case SPLIT -> placement.split(job, candidates.isEmpty() ? placement.candidates(job.dtype(), List.of()) : candidates, cls, dispatch.splitsAlways());
+            case FASTEST -> List.of(new Placement.Part(job, placement.fastest(candidates.isEmpty() ? placement.candidates(job.inputType(), List.of()) : candidates, cls)));
+            case SPLIT -> placement.split(job, candidates.isEmpty() ? placement.candidates(job.inputType(), List.of()) : candidates, cls, dispatch.splitsAlways());
         };
         selected(job, dispatch, plan);
         if (plan.size() == 1 && plan.getFirst().node().trusted && !canary && inPlaceOk(job)) {
@@ -180,7 +180,7 @@ public final class Scheduler implements AutoCloseable {
             if (!dispatch.fallback()) {
                 throw error;
             }
-            Node next = placement.next(part.dtype(), tried, cls);
+            Node next = placement.next(part.inputType(), tried, cls);
             if (next == null) {
                 error.addSuppressed(new IllegalStateException("no other device can take " + part.describePart(job)
                         + " (tried " + tried + "; " + healthSummary() + ")"));
@@ -221,15 +221,15 @@ public final class Scheduler implements AutoCloseable {
     /** The pinned device; when it cannot take work, the next healthy one (with an event) or, without fallback, an error. */
     private Node pinned(Dispatch dispatch, HostGemm job, long cls) {
         Node n = node(dispatch.devices().getFirst());
-        if (n.health.dispatchable() && n.spi.info().dtypes().contains(job.dtype())) {
+        if (n.health.dispatchable() && n.spi.info().dtypes().contains(job.inputType())) {
             return n;
         }
-        String why = n.id + (n.health.dispatchable() ? " has no " + job.dtype().label() : " is " + n.health.state() + " (" + n.health.snapshot().reason() + ")");
+        String why = n.id + (n.health.dispatchable() ? " has no " + job.inputType().label() : " is " + n.health.state() + " (" + n.health.snapshot().reason() + ")");
         if (!dispatch.fallback()) {
             throw n.health.state() == HealthState.LOST ? new DeviceLostException(n.id, 0, "DEVICE_LOST", why, null)
                     : new DeviceException(n.id, 0, n.health.state().name(), why + "; fallback is forbidden");
         }
-        Node next = placement.next(job.dtype(), Set.of(n), cls);
+        Node next = placement.next(job.inputType(), Set.of(n), cls);
         if (next != null) {
             telemetry.rerouted(operation(job), n.id, next.id, "pinned device unavailable: " + why);
             n.health.failoverFrom();
@@ -263,7 +263,7 @@ public final class Scheduler implements AutoCloseable {
 
     private void selected(HostGemm job, Dispatch dispatch, List<Placement.Part> plan) {
         if (plan.getFirst().node() == null) {
-            throw new DeviceException("none", 0, "NO_HEALTHY_DEVICE", "no device can take a " + job.dtype().label()
+            throw new DeviceException("none", 0, "NO_HEALTHY_DEVICE", "no device can take a " + job.types()
                     + " GEMM now: " + healthSummary());
         }
         BackendSelectedEvent e = new BackendSelectedEvent();
@@ -297,7 +297,7 @@ public final class Scheduler implements AutoCloseable {
     }
 
     private static String operation(HostGemm job) {
-        return job.dtype().label() + " gemm " + job.m() + "x" + job.n() + "x" + job.k() + (job.batchCount() > 1 ? " x" + job.batchCount() : "");
+        return job.types() + " gemm " + job.m() + "x" + job.n() + "x" + job.k() + (job.batchCount() > 1 ? " x" + job.batchCount() : "");
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -317,7 +317,7 @@ public final class Scheduler implements AutoCloseable {
             throw state == HealthState.LOST ? new DeviceLostException(id, 0, "DEVICE_LOST", why, null)
                     : new DeviceException(id, 0, "QUARANTINED", why + "; KernelBridge.probe(device) tests it now, host-memory GEMMs (Blas) fail over");
         }
-        long cls = ShapeClass.of(call.dtype(), call.m(), call.n(), call.k(), call.batchCount());
+        long cls = ShapeClass.of(call.inputType(), call.m(), call.n(), call.k(), call.batchCount());
         double flops = 2.0 * call.m() * call.n() * Math.max(1, call.k()) * call.batchCount();
         if (node.trusted) {
             long t0 = System.nanoTime();
@@ -364,7 +364,7 @@ public final class Scheduler implements AutoCloseable {
         int index = rnd.nextInt(done.size());
         Done d = done.get(index);
         HostGemm p = d.part;
-        Node checker = checker(p.dtype(), d.node);
+        Node checker = checker(p.inputType(), d.node);
         if (checker == null) {
             return;
         }
@@ -398,7 +398,7 @@ public final class Scheduler implements AutoCloseable {
         done.remove(index);
         d.release();
         Set<Node> tried = new HashSet<>(List.of(d.node));
-        Node next = placement.next(p.dtype(), tried, p.shapeClass());
+        Node next = placement.next(p.inputType(), tried, p.shapeClass());
         if (next == null) {
             throw new DeviceException(d.node.id, 0, "CANARY_MISMATCH", "result canary: " + mismatch + "; no other device can re-run it");
         }

@@ -113,7 +113,9 @@ public final class FaultyDevice implements BackendDevice {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment one = arena.allocate(es, es);
             call.c().copyOut(at, one);
-            if (es == 4) {
+            if (es == 2) {
+                one.set(ValueLayout.JAVA_SHORT, 0, (short) (one.get(ValueLayout.JAVA_SHORT, 0) ^ (1 << 14)));
+            } else if (es == 4) {
                 one.set(ValueLayout.JAVA_INT, 0, one.get(ValueLayout.JAVA_INT, 0) ^ (1 << 30));
             } else {
                 one.set(ValueLayout.JAVA_LONG, 0, one.get(ValueLayout.JAVA_LONG, 0) ^ (1L << 62));

@@ -1,0 +1,115 @@
+package dev.kernelbridge.internal;
+
+import dev.kernelbridge.DType;
+import dev.kernelbridge.NarrowFloat;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Bulk conversion between memory of any {@link DType} and the arrays computation happens in
+ * ({@code float[]} for F32, BF16, F16 and I8; {@code int[]} for I32). Written once here and used by
+ * packing, reductions and copies, so every path rounds the same way. Indices count elements.
+ */
+public final class Convert {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfShort BITS16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED;
+
+    private Convert() { }
+
+    /** dst[at … at+n) := elements [index, index+n) of {@code src}, widened exactly to float. */
+    public static void toFloats(DType type, MemorySegment src, long index, float[] dst, int at, int n) {
+        switch (type) {
+            case F32 -> MemorySegment.copy(src, F32, index * 4, dst, at, n);
+            case BF16 -> {
+                long base = index * 2;
+                for (int i = 0; i < n; i++) {
+                    dst[at + i] = Float.intBitsToFloat(src.get(BITS16, base + 2L * i) << 16);
+                }
+            }
+            case F16 -> {
+                long base = index * 2;
+                for (int i = 0; i < n; i++) {
+                    dst[at + i] = Float.float16ToFloat(src.get(BITS16, base + 2L * i));
+                }
+            }
+            case I8 -> {
+                for (int i = 0; i < n; i++) {
+                    dst[at + i] = src.get(ValueLayout.JAVA_BYTE, index + i);
+                }
+            }
+            default -> throw new IllegalArgumentException("no float view of " + type.label());
+        }
+    }
+
+    /** Elements [index, index+n) of {@code dst} := src[at … at+n), rounded once to {@code type} (F32, BF16, F16). */
+    public static void fromFloats(DType type, float[] src, int at, MemorySegment dst, long index, int n) {
+        switch (type) {
+            case F32 -> MemorySegment.copy(src, at, dst, F32, index * 4, n);
+            case BF16 -> {
+                long base = index * 2;
+                for (int i = 0; i < n; i++) {
+                    dst.set(BITS16, base + 2L * i, NarrowFloat.toBf16(src[at + i]));
+                }
+            }
+            case F16 -> {
+                long base = index * 2;
+                for (int i = 0; i < n; i++) {
+                    dst.set(BITS16, base + 2L * i, Float.floatToFloat16(src[at + i]));
+                }
+            }
+            default -> throw new IllegalArgumentException("cannot round floats to " + type.label());
+        }
+    }
+
+    /** dst[at … at+n) := elements [index, index+n) of {@code src}; F64 is the only type computed in double. */
+    public static void toDoubles(DType type, MemorySegment src, long index, double[] dst, int at, int n) {
+        if (type != DType.F64) {
+            throw new IllegalArgumentException("no double view of " + type.label());
+        }
+        MemorySegment.copy(src, ValueLayout.JAVA_DOUBLE_UNALIGNED, index * 8, dst, at, n);
+    }
+
+    public static void fromDoubles(DType type, double[] src, int at, MemorySegment dst, long index, int n) {
+        if (type != DType.F64) {
+            throw new IllegalArgumentException("cannot store doubles as " + type.label());
+        }
+        MemorySegment.copy(src, at, dst, ValueLayout.JAVA_DOUBLE_UNALIGNED, index * 8, n);
+    }
+
+    public static void toInts(MemorySegment src, long index, int[] dst, int at, int n) {
+        MemorySegment.copy(src, I32, index * 4, dst, at, n);
+    }
+
+    public static void fromInts(int[] src, int at, MemorySegment dst, long index, int n) {
+        MemorySegment.copy(src, at, dst, I32, index * 4, n);
+    }
+
+    /** Element {@code index} of {@code s} as a double (exact for every type). */
+    public static double get(DType type, MemorySegment s, long index) {
+        return switch (type) {
+            case F32 -> s.getAtIndex(F32, index);
+            case F64 -> s.getAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED, index);
+            case BF16 -> NarrowFloat.fromBf16(s.getAtIndex(BITS16, index));
+            case F16 -> NarrowFloat.fromF16(s.getAtIndex(BITS16, index));
+            case I8 -> s.get(ValueLayout.JAVA_BYTE, index);
+            case I32 -> s.getAtIndex(I32, index);
+        };
+    }
+
+    /**
+     * Stores {@code value} as element {@code index}: floats round once to the type (a double is
+     * first rounded to float for the narrow types, exact for the values that come from F32
+     * arithmetic); integers must already be exact and in range.
+     */
+    public static void set(DType type, MemorySegment s, long index, double value) {
+        switch (type) {
+            case F32 -> s.setAtIndex(F32, index, (float) value);
+            case F64 -> s.setAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED, index, value);
+            case BF16 -> s.setAtIndex(BITS16, index, NarrowFloat.toBf16((float) value));
+            case F16 -> s.setAtIndex(BITS16, index, NarrowFloat.toF16((float) value));
+            case I8 -> s.set(ValueLayout.JAVA_BYTE, index, (byte) value);
+            case I32 -> s.setAtIndex(I32, index, (int) (long) value);
+        }
+    }
+}
