@@ -72,6 +72,7 @@ public final class Communicator implements AutoCloseable {
     private CompletableFuture<Void> allReduce(DeviceBuffer send, DeviceBuffer recv, long count, ReduceOp op, Duration timeout, boolean inline) {
         GemmChecks.requireNonNull(op, "op must not be null");
         checkBuffers(send, recv, count, count, count, timeout);
+        checkReducible(send.dtype(), op);
         return submit(new CollectiveRequest(Kind.ALL_REDUCE, send.dtype(), count, op, 0, send.spi, recv.spi, send == recv), send, recv, timeout, inline);
     }
 
@@ -91,6 +92,7 @@ public final class Communicator implements AutoCloseable {
         GemmChecks.requireNonNull(op, "op must not be null");
         long total = total(recvCount, "recvCount");
         checkBuffers(send, recv, recvCount, total, send == recv ? total : recvCount, timeout);
+        checkReducible(send.dtype(), op);
         return submit(new CollectiveRequest(Kind.REDUCE_SCATTER, send.dtype(), recvCount, op, 0, send.spi, recv.spi, send == recv), send, recv, timeout, inline);
     }
 
@@ -145,6 +147,19 @@ public final class Communicator implements AutoCloseable {
             return Math.multiplyExact(count, (long) size());
         } catch (ArithmeticException e) {
             throw new IllegalArgumentException(name + " * ranks overflows a 64-bit element count: " + count + " * " + size());
+        }
+    }
+
+    /**
+     * Floats reduce with every op (BF16 and F16 in F32, rounded once); I32 with sum, prod, min and max
+     * (wrapping, so any order gives the same bits); I8 only moves (all-gather, broadcast).
+     */
+    private static void checkReducible(DType dtype, ReduceOp op) {
+        if (dtype == DType.I8) {
+            throw new IllegalArgumentException("send must hold a reducible type (f32, f64, bf16, f16, i32), got i8; i8 only moves with allGather and broadcast");
+        }
+        if (dtype == DType.I32 && op == ReduceOp.AVG) {
+            throw new IllegalArgumentException("op avg is not defined for i32 (an integer mean would round); use sum and divide");
         }
     }
 

@@ -40,6 +40,12 @@ public record GemmCall(
                 beta, c, offsetC, ldc, strideC, batchCount, dtype, 0, 0);
     }
 
+    /** The same call on other buffers (for decorators that wrap a backend's buffers). */
+    public GemmCall withBuffers(BackendBuffer a, BackendBuffer b, BackendBuffer c) {
+        return new GemmCall(dtype, transA, transB, m, n, k, alpha, a, offsetA, lda, strideA, b, offsetB, ldb, strideB,
+                beta, c, offsetC, ldc, strideC, batchCount, inputType, zeroPointA, zeroPointB);
+    }
+
     /** True when A and B hold another type than C (BF16/F16 → F32, I8 → I32). */
     public boolean mixed() { return inputType != dtype; }
 }

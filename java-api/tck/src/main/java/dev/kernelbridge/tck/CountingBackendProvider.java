@@ -79,10 +79,7 @@ public final class CountingBackendProvider implements BackendProvider {
         @Override
         public void gemm(GemmCall call) {
             gemmLaunches.incrementAndGet();
-            inner.gemm(new GemmCall(call.dtype(), call.transA(), call.transB(), call.m(), call.n(), call.k(), call.alpha(),
-                    unwrap(call.a()), call.offsetA(), call.lda(), call.strideA(),
-                    unwrap(call.b()), call.offsetB(), call.ldb(), call.strideB(),
-                    call.beta(), unwrap(call.c()), call.offsetC(), call.ldc(), call.strideC(), call.batchCount()));
+            inner.gemm(call.withBuffers(unwrap(call.a()), unwrap(call.b()), unwrap(call.c())));
         }
 
         @Override

@@ -254,31 +254,19 @@ public final class InProcessGroup implements CollectiveGroup {
                                    List<BackendBuffer> outs, long outOffset, long n) {
         long es = dtype.byteSize();
         int step = (int) Math.min(STEP, n);
-        float[] accF = dtype == DType.F32 ? new float[step] : null, nextF = dtype == DType.F32 ? new float[step] : null;
-        double[] accD = dtype == DType.F64 ? new double[step] : null, nextD = dtype == DType.F64 ? new double[step] : null;
+        ReduceKernels.Lanes lanes = new ReduceKernels.Lanes(dtype, step);
         for (long done = 0; done < n; done += step) {
             int len = (int) Math.min(step, n - done);
-            long bytes = len * es;
-            MemorySegment acc = dtype == DType.F32 ? MemorySegment.ofArray(accF) : MemorySegment.ofArray(accD);
-            MemorySegment next = dtype == DType.F32 ? MemorySegment.ofArray(nextF) : MemorySegment.ofArray(nextD);
-            ins.getFirst().copyOut(inOffset + done * es, acc.asSlice(0, bytes));
+            long at = inOffset + done * es;
+            ins.getFirst().copyOut(at, lanes.raw(len));
+            lanes.start(len);
             for (int r = 1; r < ins.size(); r++) {
-                ins.get(r).copyOut(inOffset + done * es, next.asSlice(0, bytes));
-                if (dtype == DType.F32) {
-                    ReduceKernels.combine(op, accF, nextF, len);
-                } else {
-                    ReduceKernels.combine(op, accD, nextD, len);
-                }
+                ins.get(r).copyOut(at, lanes.raw(len));
+                lanes.combine(op, len);
             }
-            if (op == ReduceOp.AVG) {
-                if (dtype == DType.F32) {
-                    ReduceKernels.divide(accF, ins.size(), len);
-                } else {
-                    ReduceKernels.divide(accD, ins.size(), len);
-                }
-            }
+            MemorySegment result = lanes.finish(op, ins.size(), len);
             for (BackendBuffer out : outs) {
-                out.copyIn(outOffset + done * es, acc.asSlice(0, bytes));
+                out.copyIn(outOffset + done * es, result);
             }
         }
     }

@@ -1,6 +1,9 @@
 package dev.kernelbridge.internal.collective;
 
+import dev.kernelbridge.DType;
 import dev.kernelbridge.ReduceOp;
+import dev.kernelbridge.internal.Convert;
+import java.lang.foreign.MemorySegment;
 
 /**
  * Element-wise combining loops, plain enough for C2 to vectorise (add, mul, min, max on arrays).
@@ -8,6 +11,103 @@ import dev.kernelbridge.ReduceOp;
  */
 final class ReduceKernels {
     private ReduceKernels() { }
+
+    /**
+     * One step of a fold in the type's compute type: F32 and F64 combine as they are, BF16 and F16
+     * widen to F32 and round once when the step is finished, I32 wraps. Reads land in {@link #raw};
+     * the first read of a step starts the accumulator, each later one is combined into it.
+     */
+    static final class Lanes {
+        private final DType dtype;
+        private final float[] accF, nextF;
+        private final double[] accD, nextD;
+        private final int[] accI, nextI;
+        private final short[] bits;
+
+        Lanes(DType dtype, int step) {
+            this.dtype = dtype;
+            boolean f = dtype.computeType() == DType.F32, d = dtype == DType.F64, i = dtype == DType.I32;
+            if (!f && !d && !i) {
+                throw new IllegalArgumentException(dtype.label() + " does not reduce");
+            }
+            accF = f ? new float[step] : null;
+            nextF = f ? new float[step] : null;
+            accD = d ? new double[step] : null;
+            nextD = d ? new double[step] : null;
+            accI = i ? new int[step] : null;
+            nextI = i ? new int[step] : null;
+            bits = dtype.isNarrowFloat() ? new short[step] : null;
+        }
+
+        /** Where the next input of {@code len} elements is copied to. */
+        MemorySegment raw(int len) {
+            long bytes = (long) len * dtype.byteSize();
+            return switch (dtype) {
+                case F32 -> MemorySegment.ofArray(nextF).asSlice(0, bytes);
+                case F64 -> MemorySegment.ofArray(nextD).asSlice(0, bytes);
+                case I32 -> MemorySegment.ofArray(nextI).asSlice(0, bytes);
+                default -> MemorySegment.ofArray(bits).asSlice(0, bytes);
+            };
+        }
+
+        /** The first input (just read) becomes the accumulator. */
+        void start(int len) {
+            switch (dtype.computeType()) {
+                case F64 -> System.arraycopy(nextD, 0, accD, 0, len);
+                case I32 -> System.arraycopy(nextI, 0, accI, 0, len);
+                default -> widen(accF, len);
+            }
+        }
+
+        /** Combines the input just read into the accumulator. */
+        void combine(ReduceOp op, int len) {
+            switch (dtype.computeType()) {
+                case F64 -> ReduceKernels.combine(op, accD, nextD, len);
+                case I32 -> ReduceKernels.combine(op, accI, nextI, len);
+                default -> {
+                    widen(nextF, len);
+                    ReduceKernels.combine(op, accF, nextF, len);
+                }
+            }
+        }
+
+        /** Divides for AVG and rounds to the type, once; returns the step's result as the type's bytes. */
+        MemorySegment finish(ReduceOp op, int ranks, int len) {
+            long bytes = (long) len * dtype.byteSize();
+            switch (dtype.computeType()) {
+                case F64 -> {
+                    if (op == ReduceOp.AVG) {
+                        divide(accD, ranks, len);
+                    }
+                    return MemorySegment.ofArray(accD).asSlice(0, bytes);
+                }
+                case I32 -> {
+                    return MemorySegment.ofArray(accI).asSlice(0, bytes);
+                }
+                default -> {
+                    if (op == ReduceOp.AVG) {
+                        divide(accF, ranks, len);
+                    }
+                    if (dtype == DType.F32) {
+                        return MemorySegment.ofArray(accF).asSlice(0, bytes);
+                    }
+                    MemorySegment out = MemorySegment.ofArray(bits).asSlice(0, bytes);
+                    Convert.fromFloats(dtype, accF, 0, out, 0, len);
+                    return out;
+                }
+            }
+        }
+
+        private void widen(float[] into, int len) {
+            if (dtype == DType.F32) {
+                if (into != nextF) {
+                    System.arraycopy(nextF, 0, into, 0, len);
+                }
+                return;
+            }
+            Convert.toFloats(dtype, MemorySegment.ofArray(bits), 0, into, 0, len);
+        }
+    }
 
     static void combine(ReduceOp op, float[] acc, float[] x, int n) {
         switch (op) {
@@ -24,6 +124,17 @@ final class ReduceKernels {
             case PROD -> { for (int i = 0; i < n; i++) { acc[i] *= x[i]; } }
             case MIN -> { for (int i = 0; i < n; i++) { acc[i] = Math.min(acc[i], x[i]); } }
             case MAX -> { for (int i = 0; i < n; i++) { acc[i] = Math.max(acc[i], x[i]); } }
+        }
+    }
+
+    /** Integer ops wrap modulo 2^32, so every order of combination gives the same bits. */
+    static void combine(ReduceOp op, int[] acc, int[] x, int n) {
+        switch (op) {
+            case SUM -> { for (int i = 0; i < n; i++) { acc[i] += x[i]; } }
+            case PROD -> { for (int i = 0; i < n; i++) { acc[i] *= x[i]; } }
+            case MIN -> { for (int i = 0; i < n; i++) { acc[i] = Math.min(acc[i], x[i]); } }
+            case MAX -> { for (int i = 0; i < n; i++) { acc[i] = Math.max(acc[i], x[i]); } }
+            case AVG -> throw new IllegalArgumentException("op avg is not defined for i32");
         }
     }
 
