@@ -2,6 +2,8 @@ package dev.kernelbridge.cli;
 
 import dev.kernelbridge.Communicator;
 import dev.kernelbridge.DType;
+import dev.kernelbridge.NarrowFloat;
+import dev.kernelbridge.internal.Convert;
 import dev.kernelbridge.Device;
 import dev.kernelbridge.DeviceBuffer;
 import dev.kernelbridge.KernelBridge;
@@ -120,16 +122,17 @@ final class AllReduceRun {
         return ((i * 7 + rank * 13L) % 17 - 8) / 8.0 + rank;
     }
 
+    /** Rank {@code rank}'s element {@code i} in {@code dtype}: exact in every float type; scaled by 8 for I32. */
+    static double value(long i, int rank, DType dtype) {
+        return dtype == DType.I32 ? 8 * value(i, rank) : value(i, rank);
+    }
+
     private static void fill(DeviceBuffer buf, int rank) {
         try (Arena arena = Arena.ofConfined()) {
             long n = buf.length();
             MemorySegment host = arena.allocate(Math.max(1, buf.byteSize())).asSlice(0, buf.byteSize());
             for (long i = 0; i < n; i++) {
-                if (buf.dtype() == DType.F32) {
-                    host.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) value(i, rank));
-                } else {
-                    host.setAtIndex(ValueLayout.JAVA_DOUBLE, i, value(i, rank));
-                }
+                Convert.set(buf.dtype(), host, i, value(i, rank, buf.dtype()));
             }
             buf.copyFrom(0, host);
         }
@@ -193,10 +196,12 @@ final class AllReduceRun {
                     return false;
                 }
             }
-            double ulps = op == ReduceOp.PROD || op == ReduceOp.AVG ? 2.0 * ranks : 0;
+            // Narrow floats and I32 are checked bitwise against the rank-order fold they promise.
+            boolean exact = dtype.isNarrowFloat() || dtype == DType.I32;
+            double ulps = !exact && (op == ReduceOp.PROD || op == ReduceOp.AVG) ? 2.0 * ranks : 0;
             for (long i = 0; i < count; i++) {
-                double expect = reference(i, op, ranks, dtype);
-                double got = dtype == DType.F32 ? first.getAtIndex(ValueLayout.JAVA_FLOAT, i) : first.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
+                double expect = exact ? rankOrder(i, op, ranks, dtype) : reference(i, op, ranks, dtype);
+                double got = Convert.get(dtype, first, i);
                 double tolerance = ulps * Math.abs(expect) * dtype.unitRoundoff() * 2;
                 if (!(Math.abs(got - expect) <= tolerance)) {
                     return false;
@@ -204,6 +209,34 @@ final class AllReduceRun {
             }
             return true;
         }
+    }
+
+    /** The fold in rank order in the compute type (F32 for BF16/F16, wrapping i32), rounded once. */
+    private static double rankOrder(long i, ReduceOp op, int ranks, DType dtype) {
+        if (dtype == DType.I32) {
+            int acc = (int) value(i, 0, dtype);
+            for (int r = 1; r < ranks; r++) {
+                int x = (int) value(i, r, dtype);
+                acc = switch (op) {
+                    case SUM, AVG -> acc + x;
+                    case PROD -> acc * x;
+                    case MIN -> Math.min(acc, x);
+                    case MAX -> Math.max(acc, x);
+                };
+            }
+            return acc;
+        }
+        float acc = NarrowFloat.round(dtype, (float) value(i, 0));
+        for (int r = 1; r < ranks; r++) {
+            float x = NarrowFloat.round(dtype, (float) value(i, r));
+            acc = switch (op) {
+                case SUM, AVG -> acc + x;
+                case PROD -> acc * x;
+                case MIN -> Math.min(acc, x);
+                case MAX -> Math.max(acc, x);
+            };
+        }
+        return NarrowFloat.round(dtype, op == ReduceOp.AVG ? acc / ranks : acc);
     }
 
     private static double reference(long i, ReduceOp op, int ranks, DType dtype) {

@@ -6,8 +6,11 @@ import dev.kernelbridge.DeviceBuffer;
 import dev.kernelbridge.GemmOp;
 import dev.kernelbridge.KernelBridge;
 import dev.kernelbridge.Layout;
+import dev.kernelbridge.NarrowFloat;
 import dev.kernelbridge.Transpose;
-import java.util.Arrays;
+import dev.kernelbridge.internal.Convert;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
 
 /**
@@ -17,10 +20,11 @@ import java.util.SplittableRandom;
  * which must stay below 2·k·u (Higham's γ bound with room for the final scaling).
  */
 final class GemmRun {
-    record Result(String device, DType dtype, long m, long n, long k, double seconds, double gflops,
+    record Result(String device, DType dtype, DType out, long m, long n, long k, double seconds, double gflops,
                   Boolean verified, double maxRelError, WarmUp.Spread spread, int runs) { }
 
-    record Shape(DType dtype, long m, long n, long k, Transpose transA, Transpose transB, Layout layout,
+    /** A and B hold {@code dtype}, C holds {@code out} (see {@link GemmOp} for the pairs). */
+    record Shape(DType dtype, DType out, long m, long n, long k, Transpose transA, Transpose transB, Layout layout,
                  double alpha, double beta) { }
 
     private GemmRun() { }
@@ -30,10 +34,11 @@ final class GemmRun {
         long rowsB = s.transB() == Transpose.NO_TRANS ? s.k() : s.n(), colsB = s.transB() == Transpose.NO_TRANS ? s.n() : s.k();
         int lenA = arrayLength(rowsA * colsA, "A"), lenB = arrayLength(rowsB * colsB, "B"), lenC = arrayLength(s.m() * s.n(), "C");
         SplittableRandom rnd = new SplittableRandom(42);
-        double[] a = uniform(rnd, lenA), b = uniform(rnd, lenB), c0 = uniform(rnd, lenC);
+        // Values exactly representable in their types, so the check below sees only the GEMM's own error.
+        double[] a = values(rnd, lenA, s.dtype()), b = values(rnd, lenB, s.dtype()), c0 = values(rnd, lenC, s.out());
         try (DeviceBuffer da = upload(bridge, device, s.dtype(), a);
              DeviceBuffer db = upload(bridge, device, s.dtype(), b);
-             DeviceBuffer dc = upload(bridge, device, s.dtype(), c0)) {
+             DeviceBuffer dc = upload(bridge, device, s.out(), c0)) {
             GemmOp op = GemmOp.builder().layout(s.layout()).transA(s.transA()).transB(s.transB())
                     .shape(s.m(), s.n(), s.k()).alpha(s.alpha()).beta(s.beta()).a(da).b(db).c(dc).build();
             bridge.gemm(op);
@@ -41,16 +46,13 @@ final class GemmRun {
             double maxRel = Double.NaN;
             if (verify) {
                 double[] c = download(dc);
-                double[] rounded = s.dtype() == DType.F32 ? toFloatPrecision(a) : a;
-                double[] roundedB = s.dtype() == DType.F32 ? toFloatPrecision(b) : b;
-                double[] roundedC = s.dtype() == DType.F32 ? toFloatPrecision(c0) : c0;
-                maxRel = projectionError(s, rounded, roundedB, roundedC, c);
-                verified = maxRel <= 2.0 * Math.max(1, s.k()) * s.dtype().unitRoundoff() + 4 * s.dtype().unitRoundoff();
+                maxRel = projectionError(s, a, b, c0, c);
+                verified = maxRel <= bound(s);
             }
             WarmUp.run(() -> bridge.gemm(op));
             double[] times = new double[repeat];
             for (int r = 0; r < repeat; r++) {
-                progress.step(r + 1, repeat, s.m() + "x" + s.n() + "x" + s.k() + " " + s.dtype().label());
+                progress.step(r + 1, repeat, s.m() + "x" + s.n() + "x" + s.k() + " " + s.dtype().label() + "->" + s.out().label());
                 long t0 = System.nanoTime();
                 bridge.gemm(op);
                 times[r] = (System.nanoTime() - t0) * 1e-9;
@@ -58,8 +60,18 @@ final class GemmRun {
             WarmUp.Spread spread = WarmUp.Spread.of(times);
             double seconds = spread.median();
             double gflops = seconds > 0 ? op.flops() / seconds * 1e-9 : 0;
-            return new Result(device.id(), s.dtype(), s.m(), s.n(), s.k(), seconds, gflops, verified, maxRel, spread, repeat);
+            return new Result(device.id(), s.dtype(), s.out(), s.m(), s.n(), s.k(), seconds, gflops, verified, maxRel, spread, repeat);
         }
+    }
+
+    /**
+     * The relative error allowed per row: accumulation in the compute type (2·k·u, Higham's γ with
+     * room for the final scaling), plus one rounding of a narrow C; I8 → I32 is exact.
+     */
+    static double bound(Shape s) {
+        double u = s.dtype().computeType().unitRoundoff();
+        double uOut = s.out() == s.dtype().computeType() ? 0 : s.out().unitRoundoff();
+        return 2.0 * Math.max(1, s.k()) * u + 4 * u + 2 * uOut;
     }
 
     private static double projectionError(Shape s, double[] a, double[] b, double[] c0, double[] c) {
@@ -126,45 +138,40 @@ final class GemmRun {
         return (int) n;
     }
 
-    private static double[] uniform(SplittableRandom rnd, int n) {
+    /** Uniform in [-1, 1] rounded to {@code type}; I8 in its whole range, I32 in [-2^20, 2^20]. */
+    private static double[] values(SplittableRandom rnd, int n, DType type) {
         double[] x = new double[n];
         for (int i = 0; i < n; i++) {
-            x[i] = rnd.nextDouble(-1, 1);
+            x[i] = switch (type) {
+                case I8 -> rnd.nextInt(-128, 128);
+                case I32 -> rnd.nextInt(-(1 << 20), 1 << 20);
+                case F64 -> rnd.nextDouble(-1, 1);
+                default -> NarrowFloat.round(type, (float) rnd.nextDouble(-1, 1));
+            };
         }
         return x;
     }
 
-    private static double[] toFloatPrecision(double[] x) {
-        double[] y = new double[x.length];
-        for (int i = 0; i < x.length; i++) {
-            y[i] = (float) x[i];
-        }
-        return y;
-    }
-
     private static DeviceBuffer upload(KernelBridge bridge, Device device, DType dtype, double[] values) {
         DeviceBuffer buf = bridge.allocate(device, dtype, values.length);
-        if (dtype == DType.F32) {
-            float[] f = new float[values.length];
-            for (int i = 0; i < f.length; i++) {
-                f[i] = (float) values[i];
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(Math.max(1, buf.byteSize())).asSlice(0, buf.byteSize());
+            for (int i = 0; i < values.length; i++) {
+                Convert.set(dtype, host, i, values[i]);
             }
-            buf.copyFrom(f);
-        } else {
-            buf.copyFrom(values);
+            return buf.copyFrom(0, host);
         }
-        return buf;
     }
 
     private static double[] download(DeviceBuffer buf) {
-        if (buf.dtype() == DType.F32) {
-            float[] f = buf.toFloatArray();
-            double[] d = new double[f.length];
-            for (int i = 0; i < f.length; i++) {
-                d[i] = f[i];
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(Math.max(1, buf.byteSize())).asSlice(0, buf.byteSize());
+            buf.copyTo(0, host);
+            double[] d = new double[(int) buf.length()];
+            for (int i = 0; i < d.length; i++) {
+                d[i] = Convert.get(buf.dtype(), host, i);
             }
             return d;
         }
-        return buf.toDoubleArray();
     }
 }

@@ -28,7 +28,7 @@ public final class Main {
             usage: kernelbridge <command> [options]
               devices   [--json]                          list every device of every backend
                         [--watch [--interval 2s] [--rounds N]]  live health, probe and throughput per device
-              gemm      --m M --n N --k K [--dtype f32|f64] [--transa] [--transb] [--layout row|col]
+              gemm      --m M --n N --k K [--dtype f32|f64|bf16|f16|i8 [--out f32|bf16|f16|i32]] [--transa] [--transb] [--layout row|col]
                         [--alpha A] [--beta B] [--device ID] [--repeat R] [--verify] [--json]
               allreduce --count C [--ranks R --device ID | --devices ID,ID,...] [--dtype f32|f64]
                         [--op sum|prod|min|max|avg] [--repeat R] [--verify] [--json]
@@ -68,7 +68,7 @@ public final class Main {
             return switch (rest[0]) {
                 case "devices" -> main.devices(new Args(rest, 1, Set.of("interval", "rounds"), Set.of("json", "watch")));
                 case "gemm" -> main.gemm(new Args(rest, 1,
-                        Set.of("dtype", "m", "n", "k", "layout", "alpha", "beta", "device", "repeat"),
+                        Set.of("dtype", "out", "m", "n", "k", "layout", "alpha", "beta", "device", "repeat"),
                         Set.of("transa", "transb", "verify", "json")));
                 case "allreduce" -> main.allReduce(new Args(rest, 1,
                         Set.of("ranks", "count", "dtype", "op", "device", "devices", "repeat", "backend"), Set.of("verify", "json")));
@@ -132,8 +132,26 @@ public final class Main {
         }
     }
 
+    /** The GEMM input types the CLI takes, with the message users see for any other. */
+    private static DType gemmInput(String text) {
+        DType t = switch (text == null ? "" : text.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "f32", "f64", "bf16", "f16", "i8" -> DType.parse(text, "--dtype");
+            default -> null;
+        };
+        if (t == null) {
+            throw new Args.UsageException("--dtype must be one of f32, f64, bf16, f16, i8, got '" + text + "'");
+        }
+        return t;
+    }
+
+    /** BF16 and F16 multiply into F32 (as cblas_sbgemm does), I8 into I32; --out chooses another legal C. */
+    private static DType defaultOutput(DType input) {
+        return input.computeType();
+    }
+
     private int gemm(Args a) {
-        DType dtype = DType.parse(a.string("dtype", "f32"), "--dtype");
+        DType dtype = gemmInput(a.string("dtype", "f32"));
+        DType outType = a.string("out", null) == null ? defaultOutput(dtype) : DType.parse(a.string("out", null), "--out");
         long m = a.required("m", 0), n = a.required("n", 0), k = a.required("k", 0);
         Layout layout = switch (a.string("layout", "row")) {
             case "row" -> Layout.ROW_MAJOR;
@@ -141,7 +159,7 @@ public final class Main {
             default -> throw new Args.UsageException("--layout must be row or col, got '" + a.string("layout", "") + "'");
         };
         int repeat = (int) a.positiveLong("repeat", 1, 1);
-        var shape = new GemmRun.Shape(dtype, m, n, k,
+        var shape = new GemmRun.Shape(dtype, outType, m, n, k,
                 a.flag("transa") ? Transpose.TRANS : Transpose.NO_TRANS, a.flag("transb") ? Transpose.TRANS : Transpose.NO_TRANS,
                 layout, a.number("alpha", 1), a.number("beta", 0));
         try (KernelBridge bridge = KernelBridge.open(); Progress progress = new Progress("gemm")) {
@@ -152,6 +170,7 @@ public final class Main {
                 Map<String, Object> j = Json.object();
                 j.put("device", r.device());
                 j.put("dtype", r.dtype().label());
+                j.put("out", r.out().label());
                 j.put("m", r.m());
                 j.put("n", r.n());
                 j.put("k", r.k());
@@ -162,8 +181,10 @@ public final class Main {
                 spread(j, r.spread(), r.runs());
                 out.println(Json.write(j));
             } else {
-                out.printf("gemm %s %dx%dx%d on %s: %.6f s (%s), %.1f GFLOP/s%s%n", r.dtype().label(), m, n, k, r.device(),
-                        r.seconds(), r.spread().describe(r.runs()), r.gflops(), r.verified() == null ? "" : r.verified()
+                out.printf("gemm %s %dx%dx%d on %s: %.6f s (%s), %.1f %s%s%n", r.dtype() == r.out() ? r.dtype().label()
+                                : r.dtype().label() + "->" + r.out().label(), m, n, k, r.device(),
+                        r.seconds(), r.spread().describe(r.runs()), r.gflops(), r.dtype().isFloatingPoint() ? "GFLOP/s" : "GOP/s",
+                        r.verified() == null ? "" : r.verified()
                                 ? String.format(", verified (max rel. error %.2e)", r.maxRelError())
                                 : String.format(", VERIFICATION FAILED (max rel. error %.2e)", r.maxRelError()));
             }
@@ -186,6 +207,9 @@ public final class Main {
         int ranks = list != null || engine.equals("mpi") ? 0 : (int) Math.min(Integer.MAX_VALUE, a.required("ranks", 1));
         long count = a.required("count", 0);
         DType dtype = DType.parse(a.string("dtype", "f32"), "--dtype");
+        if (dtype == DType.I8) {
+            throw new Args.UsageException("--dtype must be one of f32, f64, bf16, f16, i32 for allreduce, got 'i8'");
+        }
         ReduceOp op = ReduceOp.parse(a.string("op", "sum"), "--op");
         int repeat = (int) a.positiveLong("repeat", 5, 1);
         try (KernelBridge bridge = KernelBridge.open(); Progress progress = new Progress("allreduce")) {
@@ -314,7 +338,7 @@ public final class Main {
                     if (!d.supports(dtype)) {
                         continue;
                     }
-                    var shape = new GemmRun.Shape(dtype, 512, 512, 512, Transpose.NO_TRANS, Transpose.NO_TRANS, Layout.ROW_MAJOR, 1, 0);
+                    var shape = new GemmRun.Shape(dtype, dtype, 512, 512, 512, Transpose.NO_TRANS, Transpose.NO_TRANS, Layout.ROW_MAJOR, 1, 0);
                     GemmRun.Result g = GemmRun.run(bridge, d, shape, 5, true, progress);
                     allOk &= Boolean.TRUE.equals(g.verified());
                     t.row(d.id(), "gemm", dtype.label(), "512x512x512", String.format("%.5f", g.seconds()),

@@ -21,25 +21,52 @@ public final class Convert {
     public static void toFloats(DType type, MemorySegment src, long index, float[] dst, int at, int n) {
         switch (type) {
             case F32 -> MemorySegment.copy(src, F32, index * 4, dst, at, n);
+            // One bulk copy into an array, then a plain array loop that C2 vectorises.
             case BF16 -> {
-                long base = index * 2;
+                short[] raw = shorts(n);
+                MemorySegment.copy(src, BITS16, index * 2, raw, 0, n);
                 for (int i = 0; i < n; i++) {
-                    dst[at + i] = Float.intBitsToFloat(src.get(BITS16, base + 2L * i) << 16);
+                    dst[at + i] = Float.intBitsToFloat(raw[i] << 16);
                 }
             }
             case F16 -> {
-                long base = index * 2;
+                short[] raw = shorts(n);
+                MemorySegment.copy(src, BITS16, index * 2, raw, 0, n);
                 for (int i = 0; i < n; i++) {
-                    dst[at + i] = Float.float16ToFloat(src.get(BITS16, base + 2L * i));
+                    dst[at + i] = Float.float16ToFloat(raw[i]);
                 }
             }
             case I8 -> {
+                byte[] raw = bytes(n);
+                MemorySegment.copy(src, ValueLayout.JAVA_BYTE, index, raw, 0, n);
                 for (int i = 0; i < n; i++) {
-                    dst[at + i] = src.get(ValueLayout.JAVA_BYTE, index + i);
+                    dst[at + i] = raw[i];
                 }
             }
             default -> throw new IllegalArgumentException("no float view of " + type.label());
         }
+    }
+
+    /** Per-thread staging for the narrow reads above (the packing calls them thousands of times per GEMM). */
+    private static final ThreadLocal<byte[]> BYTES = ThreadLocal.withInitial(() -> new byte[4096]);
+    private static final ThreadLocal<short[]> SHORTS = ThreadLocal.withInitial(() -> new short[4096]);
+
+    private static byte[] bytes(int n) {
+        byte[] b = BYTES.get();
+        if (b.length < n) {
+            b = new byte[n];
+            BYTES.set(b);
+        }
+        return b;
+    }
+
+    private static short[] shorts(int n) {
+        short[] s = SHORTS.get();
+        if (s.length < n) {
+            s = new short[n];
+            SHORTS.set(s);
+        }
+        return s;
     }
 
     /** Elements [index, index+n) of {@code dst} := src[at … at+n), rounded once to {@code type} (F32, BF16, F16). */
@@ -47,16 +74,18 @@ public final class Convert {
         switch (type) {
             case F32 -> MemorySegment.copy(src, at, dst, F32, index * 4, n);
             case BF16 -> {
-                long base = index * 2;
+                short[] raw = shorts(n);
                 for (int i = 0; i < n; i++) {
-                    dst.set(BITS16, base + 2L * i, NarrowFloat.toBf16(src[at + i]));
+                    raw[i] = NarrowFloat.toBf16(src[at + i]);
                 }
+                MemorySegment.copy(raw, 0, dst, BITS16, index * 2, n);
             }
             case F16 -> {
-                long base = index * 2;
+                short[] raw = shorts(n);
                 for (int i = 0; i < n; i++) {
-                    dst.set(BITS16, base + 2L * i, Float.floatToFloat16(src[at + i]));
+                    raw[i] = Float.floatToFloat16(src[at + i]);
                 }
+                MemorySegment.copy(raw, 0, dst, BITS16, index * 2, n);
             }
             default -> throw new IllegalArgumentException("cannot round floats to " + type.label());
         }

@@ -26,15 +26,13 @@ record Blocking(int kc, int mc, int nc, long parallelMinFlops) {
     }
 
     /**
-     * I8 runs on the F32 microkernel: products of values in [−255, 255] (zero points included) are
-     * below 2^16, so a k slice of at most 256 sums exactly within F32's 24-bit significand and
-     * becomes an exact integer before it is added to C in i32. This bound is correctness, not tuning.
+     * I8 runs on the F32 microkernel and stays exact while a k slice's sum fits F32's 24-bit
+     * significand: products of I8 values are at most 2^14, so slices of 1024 are exact; with zero
+     * points the differences reach ±255 and products 2^16, so slices of 256. Correctness, not tuning.
      */
-    static Blocking exactI8(Blocking b) {
-        return new Blocking(Math.min(b.kc(), EXACT_I8_KC), b.mc(), b.nc(), b.parallelMinFlops());
+    static Blocking exactI8(Blocking b, boolean zeroPoints) {
+        return new Blocking(Math.min(b.kc(), zeroPoints ? 256 : 1024), b.mc(), b.nc(), b.parallelMinFlops());
     }
-
-    static final int EXACT_I8_KC = 256;
 
     private static long lookup(String type, int vectorBits, String key) {
         for (String name : new String[] {type + "." + vectorBits + "." + key, type + "." + key, key}) {

@@ -19,7 +19,7 @@ import java.util.Set;
 final class CpuDevice implements BackendDevice {
     private final DeviceInfo info;
     /** By input type: F32, BF16 and F16 share the F32 engine; I8 runs on the F32 kernel with exact k slices. */
-    private final GemmEngine f32, f64, i8;
+    private final GemmEngine f32, f64, i8, i8Shifted;
 
     CpuDevice(CpuWorkers workers, boolean vector) {
         if (vector) {
@@ -28,9 +28,11 @@ final class CpuDevice implements BackendDevice {
             PackedVectorGemmF64 d = new PackedVectorGemmF64();
             this.f32 = new BlockedGemm(s, Blocking.of("f32", bits, s.mr(), s.nr()), workers);
             this.f64 = new BlockedGemm(d, Blocking.of("f64", bits, d.mr(), d.nr()), workers);
-            this.i8 = new BlockedGemm(s, Blocking.exactI8(Blocking.of("i8", bits, s.mr(), s.nr())), workers);
+            Blocking i8Blocking = Blocking.of("i8", bits, s.mr(), s.nr());
+            this.i8 = new BlockedGemm(s, Blocking.exactI8(i8Blocking, false), workers);
+            this.i8Shifted = new BlockedGemm(s, Blocking.exactI8(i8Blocking, true), workers);
         } else {
-            this.f32 = this.f64 = this.i8 = new ScalarGemm();
+            this.f32 = this.f64 = this.i8 = this.i8Shifted = new ScalarGemm();
         }
         String model = cpuInfo("model name").orElse(System.getProperty("os.arch"));
         String vendor = cpuInfo("vendor_id").map(CpuDevice::vendorName).orElse("unknown");
@@ -62,7 +64,7 @@ final class CpuDevice implements BackendDevice {
         MemorySegment c = HostBuffer.segmentOf(call.c());
         (switch (call.inputType()) {
             case F64 -> f64;
-            case I8 -> i8;
+            case I8 -> call.zeroPointA() == 0 && call.zeroPointB() == 0 ? i8 : i8Shifted;
             default -> f32;
         }).run(call, a, b, c);
     }

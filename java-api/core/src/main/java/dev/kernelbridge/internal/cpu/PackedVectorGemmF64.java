@@ -262,12 +262,19 @@ final class PackedVectorGemmF64 implements PackedKernel {
         if (type == DType.I32) {
             // C := beta·C + alpha·slice in i32 arithmetic, wrapping as the integer GEMMs of BLAS do.
             int a = (int) alpha, bt = (int) beta;
+            int[] column = scratch.intColumn(rows);
             for (int j = 0; j < cols; j++) {
-                for (int i = 0; i < rows; i++) {
-                    long at = cOffset + i + j * ldc;
-                    int old = bt == 0 ? 0 : c.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, at);
-                    c.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, at, bt * old + a * (int) cs[j * lds + i]);
+                long at = (cOffset + j * ldc) * 4;
+                if (bt == 0) {
+                    Arrays.fill(column, 0, rows, 0);
+                } else {
+                    MemorySegment.copy(c, ValueLayout.JAVA_INT_UNALIGNED, at, column, 0, rows);
                 }
+                int s = j * lds;
+                for (int i = 0; i < rows; i++) {
+                    column[i] = bt * column[i] + a * (int) cs[s + i];
+                }
+                MemorySegment.copy(column, 0, c, ValueLayout.JAVA_INT_UNALIGNED, at, rows);
             }
             return;
         }

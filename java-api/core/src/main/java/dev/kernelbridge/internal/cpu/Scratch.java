@@ -12,6 +12,8 @@ final class Scratch {
     float[] floatA = new float[0], floatB = new float[0], floatStrip = new float[0], floatColumn = new float[0];
     double[] doubleA = new double[0], doubleB = new double[0], doubleStrip = new double[0], doubleColumn = new double[0];
 
+    int[] intColumn = new int[0];
+
     static Scratch acquire() {
         Scratch s = POOL.pollFirst();
         return s != null ? s : new Scratch();
@@ -47,6 +49,13 @@ final class Scratch {
             floatColumn = new float[size];
         }
         return floatColumn;
+    }
+
+    int[] intColumn(int size) {
+        if (intColumn.length < size) {
+            intColumn = new int[size];
+        }
+        return intColumn;
     }
 
     double[] doubleColumn(int size) {
