@@ -72,6 +72,7 @@ public final class Communicator implements AutoCloseable {
     private CompletableFuture<Void> allReduce(DeviceBuffer send, DeviceBuffer recv, long count, ReduceOp op, Duration timeout, boolean inline) {
         GemmChecks.requireNonNull(op, "op must not be null");
         checkBuffers(send, recv, count, count, count, timeout);
+        checkOp(op, send.dtype());
         return submit(new CollectiveRequest(Kind.ALL_REDUCE, send.dtype(), count, op, 0, send.spi, recv.spi, send == recv), send, recv, timeout, inline);
     }
 
@@ -91,6 +92,7 @@ public final class Communicator implements AutoCloseable {
         GemmChecks.requireNonNull(op, "op must not be null");
         long total = total(recvCount, "recvCount");
         checkBuffers(send, recv, recvCount, total, send == recv ? total : recvCount, timeout);
+        checkOp(op, send.dtype());
         return submit(new CollectiveRequest(Kind.REDUCE_SCATTER, send.dtype(), recvCount, op, 0, send.spi, recv.spi, send == recv), send, recv, timeout, inline);
     }
 
@@ -145,6 +147,14 @@ public final class Communicator implements AutoCloseable {
             return Math.multiplyExact(count, (long) size());
         } catch (ArithmeticException e) {
             throw new IllegalArgumentException(name + " * ranks overflows a 64-bit element count: " + count + " * " + size());
+        }
+    }
+
+    /** An integer average would need a rounding rule of its own; none is defined, so it is refused. */
+    private static void checkOp(ReduceOp op, DType dtype) {
+        if (op == ReduceOp.AVG && !dtype.isFloatingPoint()) {
+            throw new IllegalArgumentException("op AVG is not defined for " + dtype.label()
+                    + ": integer reductions take SUM or PROD (both wrap around) or MIN or MAX");
         }
     }
 
