@@ -56,4 +56,51 @@
 #endif
 typedef KB_REAL real;
 
+/* ---- 16-bit float storage, as used by reduce.cl ------------------------------------------------
+   F16 through the core vload_half/vstore_half_rte (no cl_khr_fp16 needed: PoCL 3.1's CPU device
+   lacks it) and BF16 as ushort bits; under CUDA the same names on the PTX conversions, so a kernel
+   reads and writes both types identically on each. Names and semantics as in the GEMM branch's
+   narrow-type block (dtypes-devices): on merging, keep one copy. */
+#ifdef __CUDACC__
+  #define ushort unsigned short
+  typedef unsigned short kb_half_t;
+  /* cvt.rn rounds to nearest even, keeps subnormals and overflows to Inf, as vstore_half_rte does;
+     inline PTX so that NVRTC needs no cuda_fp16.h. */
+  __device__ inline float kb_half_load(ulong i, const kb_half_t* p) {
+      float f;
+      asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(p[i]));
+      return f;
+  }
+  __device__ inline void kb_half_store(float x, ulong i, kb_half_t* p) {
+      unsigned short h;
+      asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(x));
+      p[i] = h;
+  }
+  #define kb_as_float(bits) __uint_as_float(bits)
+  #define kb_as_uint(x) __float_as_uint(x)
+#else
+  typedef half kb_half_t;
+  #define kb_half_load(i, p) vload_half(i, p)
+  #define kb_half_store(x, i, p) vstore_half_rte(x, i, p)
+  #define kb_as_float(bits) as_float(bits)
+  #define kb_as_uint(x) as_uint(x)
+#endif
+
+/* bfloat16 bits → float: exact. */
+KB_DEVICE_FN float kb_bf16_to_float(ushort b) {
+    return kb_as_float((uint) b << 16);
+}
+
+/* float → bfloat16 bits, exactly as NarrowFloat.toBf16: round to nearest, ties to even; NaN keeps
+   its sign and top payload bits and is made quiet (truncation alone could turn it into Inf);
+   overflow rounds to Inf; subnormals are kept (integer arithmetic, no flush). */
+KB_DEVICE_FN ushort kb_float_to_bf16(float x) {
+    const uint bits = kb_as_uint(x);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) {
+        return (ushort) ((bits >> 16) | 0x0040u);
+    }
+    return (ushort) ((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+/* ---- end of 16-bit float storage ---------------------------------------------------------------- */
+
 #endif

@@ -36,8 +36,12 @@ typedef enum {
 } ncclRedOp_t;
 
 typedef enum {
+  ncclInt8 = 0,
+  ncclInt32 = 2,
+  ncclFloat16 = 6,
   ncclFloat32 = 7,
-  ncclFloat64 = 8
+  ncclFloat64 = 8,
+  ncclBfloat16 = 9
 } ncclDataType_t;
 
 ncclResult_t ncclGetVersion(int *version);

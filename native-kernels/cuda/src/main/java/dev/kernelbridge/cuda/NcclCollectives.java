@@ -27,7 +27,8 @@ import java.util.stream.IntStream;
 final class NcclCollectives implements DeviceCollectives {
     private static final int CUDA_ERROR_NOT_READY = 600;
     private static final int NCCL_SUCCESS = 0, NCCL_IN_PROGRESS = 7;
-    static final int NCCL_FLOAT32 = 7, NCCL_FLOAT64 = 8;
+    /** ncclDataType_t values (nccl.h); ncclBfloat16 exists in every NCCL with ncclConfig_t (2.14 on), which this class needs anyway. */
+    static final int NCCL_INT8 = 0, NCCL_INT32 = 2, NCCL_FLOAT16 = 6, NCCL_FLOAT32 = 7, NCCL_FLOAT64 = 8, NCCL_BFLOAT16 = 9;
     private static final Duration ABORT_LIMIT = Duration.ofSeconds(10);
 
     private final Nccl nccl;
@@ -104,9 +105,30 @@ final class NcclCollectives implements DeviceCollectives {
         }
     }
 
+    /**
+     * Every type NCCL has, with every op but avg of the integer types (KernelBridge defines no integer
+     * average; NCCL's would truncate). BF16 and F16 reduce in NCCL's own order and precision, so their
+     * bits may differ from the rank-order F32 fold of KernelBridge's own reductions.
+     */
     @Override
     public boolean supports(ReduceOp op, DType dtype) {
-        return dtype == DType.F32 || dtype == DType.F64;
+        return supported(op, dtype);
+    }
+
+    static boolean supported(ReduceOp op, DType dtype) {
+        return dtype.isFloatingPoint() || op != ReduceOp.AVG;
+    }
+
+    /** NCCL's ncclDataType_t for {@code dtype}. */
+    static int ncclType(DType dtype) {
+        return switch (dtype) {
+            case F32 -> NCCL_FLOAT32;
+            case F64 -> NCCL_FLOAT64;
+            case BF16 -> NCCL_BFLOAT16;
+            case F16 -> NCCL_FLOAT16;
+            case I8 -> NCCL_INT8;
+            case I32 -> NCCL_INT32;
+        };
     }
 
     /** NCCL's ncclRedOp_t for {@code op}: sum, prod, max, min, avg. */
@@ -129,7 +151,7 @@ final class NcclCollectives implements DeviceCollectives {
             return;
         }
         long until = System.nanoTime() + deadline.toNanos();
-        int type = dtype == DType.F32 ? NCCL_FLOAT32 : NCCL_FLOAT64;
+        int type = ncclType(dtype);
         check("ncclGroupStart", call("ncclGroupStart"), ranks.getFirst());
         for (int r = 0; r < ranks.size(); r++) {
             CudaDevice d = ranks.get(r);

@@ -76,6 +76,23 @@ class CudaKernelTest {
     }
 
     @Test
+    void theNarrowAndIntegerReduceVariantsCompileAsCudaWithoutWarnings() throws Exception {
+        assumeTrue(toolkit(), "no CUDA toolkit");
+        Path kernels = Path.of(System.getProperty("user.dir")).resolve("../kernels").normalize();
+        for (String storage : List.of("1", "2", "3")) { // reduce.cl's KB_STORAGE: BF16, F16, I32
+            Path out = dir.resolve("reduce-" + storage + ".ptx");
+            run(CudaToolkit.tool("nvcc").toString(), "-x", "cu", "-include", kernels.resolve("kernelbridge_compat.h").toString(),
+                    "-DKB_DOUBLE=0", "-DKB_STORAGE=" + storage, "--ptx", "-arch=compute_80", "-Werror", "all-warnings",
+                    "-o", out.toString(), kernels.resolve("reduce.cl").toString());
+            String ptx = Files.readString(out);
+            for (String entry : storage.equals("3") ? List.of("reduce_first", "reduce_next") : List.of("reduce_first", "reduce_next", "reduce_round")) {
+                assertTrue(ptx.contains(".entry " + entry + "("), "KB_STORAGE=" + storage + " exports " + entry);
+            }
+            run(CudaToolkit.tool("ptxas").toString(), "-arch=sm_80", "-o", dir.resolve("reduce-" + storage + ".cubin").toString(), out.toString());
+        }
+    }
+
+    @Test
     void withoutADriverTheBackendIsUnavailableWithItsCause() {
         var probe = new CudaBackendProvider().probe();
         assertTrue(!probe.available(), "this build opens no CUDA device: " + probe.cause());

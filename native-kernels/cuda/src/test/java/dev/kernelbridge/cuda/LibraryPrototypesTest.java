@@ -57,6 +57,16 @@ class LibraryPrototypesTest {
     }
 
     @Test
+    void ncclTakesEveryTypeButIntegerAverages() {
+        for (dev.kernelbridge.DType dtype : dev.kernelbridge.DType.values()) {
+            for (dev.kernelbridge.ReduceOp op : dev.kernelbridge.ReduceOp.values()) {
+                boolean integerAverage = !dtype.isFloatingPoint() && op == dev.kernelbridge.ReduceOp.AVG;
+                assertEquals(!integerAverage, NcclCollectives.supported(op, dtype), op + " " + dtype);
+            }
+        }
+    }
+
+    @Test
     void ncclBindingMatchesNcclH() throws IOException {
         HeaderPrototypes h = header("nccl.h", List.of(CudaToolkit.header("nccl.h"), Path.of("/usr/include/nccl.h")));
         agree("NCCL", h, Nccl.FUNCTIONS);
@@ -65,8 +75,12 @@ class LibraryPrototypesTest {
         assertEquals(h.enumValue("ncclMax"), NcclCollectives.ncclOp(dev.kernelbridge.ReduceOp.MAX));
         assertEquals(h.enumValue("ncclMin"), NcclCollectives.ncclOp(dev.kernelbridge.ReduceOp.MIN));
         assertEquals(h.enumValue("ncclAvg"), NcclCollectives.ncclOp(dev.kernelbridge.ReduceOp.AVG));
-        assertEquals(h.enumValue("ncclFloat32"), NcclCollectives.NCCL_FLOAT32);
-        assertEquals(h.enumValue("ncclFloat64"), NcclCollectives.NCCL_FLOAT64);
+        assertEquals(h.enumValue("ncclFloat32"), NcclCollectives.ncclType(dev.kernelbridge.DType.F32));
+        assertEquals(h.enumValue("ncclFloat64"), NcclCollectives.ncclType(dev.kernelbridge.DType.F64));
+        assertEquals(h.enumValue("ncclBfloat16"), NcclCollectives.ncclType(dev.kernelbridge.DType.BF16));
+        assertEquals(h.enumValue("ncclFloat16"), NcclCollectives.ncclType(dev.kernelbridge.DType.F16));
+        assertEquals(h.enumValue("ncclInt8"), NcclCollectives.ncclType(dev.kernelbridge.DType.I8));
+        assertEquals(h.enumValue("ncclInt32"), NcclCollectives.ncclType(dev.kernelbridge.DType.I32));
     }
 
     @Test

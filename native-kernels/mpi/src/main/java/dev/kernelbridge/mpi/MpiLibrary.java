@@ -45,6 +45,11 @@ final class MpiLibrary {
         t.put("MPI_Reduce_scatter_block", new Arg[] {Arg.P, Arg.P, Arg.I, Arg.H, Arg.H, Arg.H});
         t.put("MPI_Allgather", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.P, Arg.I, Arg.H, Arg.H});
         t.put("MPI_Bcast", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.I, Arg.H});
+        // The narrow-float reductions: MPI moves the bits, KernelBridge folds (see MpiTransport).
+        t.put("MPI_Alltoallv", new Arg[] {Arg.P, Arg.P, Arg.P, Arg.H, Arg.P, Arg.P, Arg.P, Arg.H, Arg.H});
+        t.put("MPI_Ialltoallv", new Arg[] {Arg.P, Arg.P, Arg.P, Arg.H, Arg.P, Arg.P, Arg.P, Arg.H, Arg.H, Arg.P});
+        t.put("MPI_Allgatherv", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.P, Arg.P, Arg.P, Arg.H, Arg.H});
+        t.put("MPI_Iallgatherv", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.P, Arg.P, Arg.P, Arg.H, Arg.H, Arg.P});
         t.put("MPI_Isend", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.I, Arg.I, Arg.H, Arg.P});
         t.put("MPI_Irecv", new Arg[] {Arg.P, Arg.I, Arg.H, Arg.I, Arg.I, Arg.H, Arg.P});
         t.put("MPI_Test", new Arg[] {Arg.P, Arg.P, Arg.P});                        // MPI_Request *request, int *flag, MPI_Status *status

@@ -4,6 +4,7 @@ import dev.kernelbridge.CollectiveException;
 import dev.kernelbridge.CollectiveMismatchException;
 import dev.kernelbridge.CollectiveTimeoutException;
 import dev.kernelbridge.DType;
+import dev.kernelbridge.NarrowFloat;
 import dev.kernelbridge.ReduceOp;
 import dev.kernelbridge.spi.Transport;
 import dev.kernelbridge.spi.TransportCall;
@@ -30,14 +31,21 @@ import java.util.Locale;
  * by default the failure is printed and the job aborted with MPI_Abort (exit code
  * {@value #ABORT_CODE}); with {@code kernelbridge.mpi.on.failure=throw} the exception reaches the
  * caller instead. Results are bitwise equal on every rank and, for a fixed job and count, from run
- * to run (MPI chooses its algorithm by size, so not across counts). MPI counts are ints: all-reduce
- * and broadcast go in pieces of 2^30 elements; reduce-scatter and all-gather beyond 2^31−1
- * elements per rank are refused.
+ * to run (MPI chooses its algorithm by size, so not across counts). BF16 and F16 reductions are
+ * KernelBridge's own (see {@link #narrowAllReduce}): F32 in rank order, rounded once, so equal across
+ * counts too. I32 reduces with MPI_INT, exact and wrapping mod 2^32 in any order. MPI counts are
+ * ints: all-reduce and broadcast go in pieces of 2^30 elements (2^24 for BF16/F16); reduce-scatter
+ * and all-gather beyond 2^31−1 elements per rank are refused, and BF16/F16 reduce-scatter beyond
+ * 2^31−1 elements of input.
  */
 final class MpiTransport implements Transport {
     static final int ABORT_CODE = 3;
     private static final long HEADER_LONGS = 6;
     private static final long PIECE = 1L << 30;
+    /** Elements of a BF16/F16 reduction per round: bounds its scratch to 32 MiB whatever the count. */
+    private static final long NARROW_PIECE = 1L << 24;
+    /** Elements folded at a time: the accumulator and one contribution stay in L1/L2. */
+    private static final int FOLD_BLOCK = 4096;
     private static final long SPIN_NANOS = 20_000_000;
 
     private final MpiLibrary mpi;
@@ -51,6 +59,8 @@ final class MpiTransport implements Transport {
     private final MemorySegment data;
     private final MemorySegment byteType;
     private boolean closed;
+    /** The BF16/F16 reductions' receive area, grown on demand; calls come one at a time. */
+    private MemorySegment scratch = MemorySegment.NULL;
 
     MpiTransport(MpiLibrary mpi, MpiAbi abi, int threadLevel, boolean abortOnFailure, String version) {
         this.mpi = mpi;
@@ -151,6 +161,14 @@ final class MpiTransport implements Transport {
         MemorySegment type = abi.datatype(dtype);
         MemorySegment op = abi.op(call.op());
         try (Arena a = Arena.ofConfined()) {
+            if (dtype.isNarrowFloat() && call.kind() == TransportCall.Kind.ALL_REDUCE) {
+                narrowAllReduce(call, deadline, a);
+                return;
+            }
+            if (dtype.isNarrowFloat() && call.kind() == TransportCall.Kind.REDUCE_SCATTER) {
+                narrowReduceScatter(call, deadline, a);
+                return;
+            }
             switch (call.kind()) {
                 case ALL_REDUCE -> {
                     for (long done = 0; done < call.count(); done += PIECE) {
@@ -198,6 +216,135 @@ final class MpiTransport implements Transport {
                         move(call, deadline, a, "MPI_Bcast", "MPI_Ibcast", call.recv().asSlice(done * es, n * es), n, type, call.root(), data);
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * BF16/F16 all-reduce. MPI has no bfloat16 and reduces in an order of its choosing, so here it
+     * only moves bits: per round of at most {@link #NARROW_PIECE} elements, rank r receives share r of
+     * every rank's input (MPI_Alltoallv), folds the contributions of ranks 0…N−1 in F32, rounds once
+     * into its share of recv, and the ranks then gather the shares (MPI_Allgatherv, in place). Every
+     * element is folded the same way whatever the count and the round, so the bits do not depend on
+     * the message size. Alltoallv plus Allgatherv moves what a ring all-reduce moves.
+     */
+    private void narrowAllReduce(TransportCall call, long deadline, Arena a) {
+        MemorySegment type = abi.datatype(call.dtype());
+        MemorySegment sendCounts = a.allocate(ValueLayout.JAVA_INT, size), sendDispls = a.allocate(ValueLayout.JAVA_INT, size);
+        MemorySegment recvCounts = a.allocate(ValueLayout.JAVA_INT, size), recvDispls = a.allocate(ValueLayout.JAVA_INT, size);
+        for (long done = 0; done < call.count(); done += NARROW_PIECE) {
+            int n = (int) Math.min(NARROW_PIECE, call.count() - done);
+            MemorySegment send = call.send().asSlice(done * 2, n * 2L); // in place, send is recv
+            MemorySegment recv = call.recv().asSlice(done * 2, n * 2L);
+            int mine = shareLength(n, rank);
+            for (int r = 0; r < size; r++) {
+                sendCounts.setAtIndex(ValueLayout.JAVA_INT, r, shareLength(n, r));
+                sendDispls.setAtIndex(ValueLayout.JAVA_INT, r, shareStart(n, r));
+                recvCounts.setAtIndex(ValueLayout.JAVA_INT, r, mine);
+                recvDispls.setAtIndex(ValueLayout.JAVA_INT, r, r * mine);
+            }
+            MemorySegment contributions = scratch((long) size * mine * 2);
+            move(call, deadline, a, "MPI_Alltoallv", "MPI_Ialltoallv", send, sendCounts, sendDispls, type,
+                    contributions, recvCounts, recvDispls, type, data);
+            // Every rank's input for this round has arrived, so recv (possibly the input) may be written.
+            fold(call.dtype(), call.op(), contributions, mine, recv.asSlice(shareStart(n, rank) * 2L, mine * 2L));
+            move(call, deadline, a, "MPI_Allgatherv", "MPI_Iallgatherv", abi.inPlace(), 0, type, recv, sendCounts, sendDispls, type, data);
+        }
+    }
+
+    /**
+     * BF16/F16 reduce-scatter, as {@link #narrowAllReduce} without the gather: per round, rank r
+     * receives the next elements of block r from every rank (the send displacements are ints, hence
+     * the limit on the input) and folds them into its result.
+     */
+    private void narrowReduceScatter(TransportCall call, long deadline, Arena a) {
+        long count = call.count();
+        if (count * size > Integer.MAX_VALUE) {
+            throw new UnsupportedOperationException(label(call) + " of " + call.dtype().label() + " across MPI processes takes at most "
+                    + Integer.MAX_VALUE + " input elements (MPI displacements are ints), got " + count + " per rank on " + size + " ranks");
+        }
+        MemorySegment type = abi.datatype(call.dtype());
+        MemorySegment counts = a.allocate(ValueLayout.JAVA_INT, size), sendDispls = a.allocate(ValueLayout.JAVA_INT, size);
+        MemorySegment recvDispls = a.allocate(ValueLayout.JAVA_INT, size);
+        MemorySegment result = call.inPlace() ? call.recv().asSlice(rank * count * 2, count * 2) : call.recv();
+        long round = Math.max(1, NARROW_PIECE / size);
+        for (long done = 0; done < count; done += round) {
+            int n = (int) Math.min(round, count - done);
+            for (int r = 0; r < size; r++) {
+                counts.setAtIndex(ValueLayout.JAVA_INT, r, n);
+                sendDispls.setAtIndex(ValueLayout.JAVA_INT, r, (int) (r * count));
+                recvDispls.setAtIndex(ValueLayout.JAVA_INT, r, r * n);
+            }
+            MemorySegment contributions = scratch((long) size * n * 2);
+            // In place, this round writes only elements of block rank that every rank has already sent.
+            move(call, deadline, a, "MPI_Alltoallv", "MPI_Ialltoallv", call.send().asSlice(done * 2), counts, sendDispls, type,
+                    contributions, counts, recvDispls, type, data);
+            fold(call.dtype(), call.op(), contributions, n, result.asSlice(done * 2, n * 2L));
+        }
+    }
+
+    /** Start of share {@code part} of {@code n} elements split as evenly as possible (the in-process group's split). */
+    private int shareStart(int n, int part) {
+        return n / size * part + Math.min(part, n % size);
+    }
+
+    private int shareLength(int n, int part) {
+        return shareStart(n, part + 1) - shareStart(n, part);
+    }
+
+    private MemorySegment scratch(long bytes) {
+        if (scratch.byteSize() < bytes) {
+            scratch = Arena.ofAuto().allocate(bytes, 64);
+        }
+        return scratch.asSlice(0, bytes);
+    }
+
+    /**
+     * out := the {@code size} contributions of {@code len} elements each (rank 0's first) widened to
+     * F32 and folded in rank order, avg then divided by the number of ranks, rounded once to
+     * {@code dtype}. min and max are Math.min and Math.max, as in every other reduction here.
+     */
+    private void fold(DType dtype, ReduceOp op, MemorySegment contributions, int len, MemorySegment out) {
+        float[] acc = new float[Math.min(FOLD_BLOCK, len)], x = new float[acc.length];
+        for (int at = 0; at < len; at += FOLD_BLOCK) {
+            int n = Math.min(FOLD_BLOCK, len - at);
+            widen(dtype, contributions, at, acc, n);
+            for (int q = 1; q < size; q++) {
+                widen(dtype, contributions, (long) q * len + at, x, n);
+                switch (op) {
+                    case SUM, AVG -> { for (int i = 0; i < n; i++) { acc[i] += x[i]; } }
+                    case PROD -> { for (int i = 0; i < n; i++) { acc[i] *= x[i]; } }
+                    case MIN -> { for (int i = 0; i < n; i++) { acc[i] = Math.min(acc[i], x[i]); } }
+                    case MAX -> { for (int i = 0; i < n; i++) { acc[i] = Math.max(acc[i], x[i]); } }
+                }
+            }
+            if (op == ReduceOp.AVG) {
+                float ranks = size;
+                for (int i = 0; i < n; i++) {
+                    acc[i] /= ranks;
+                }
+            }
+            if (dtype == DType.BF16) {
+                for (int i = 0; i < n; i++) {
+                    out.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, at + i, NarrowFloat.toBf16(acc[i]));
+                }
+            } else {
+                for (int i = 0; i < n; i++) {
+                    out.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, at + i, NarrowFloat.toF16(acc[i]));
+                }
+            }
+        }
+    }
+
+    /** x[0…n) := elements [from, from+n) of {@code s}, widened exactly (NarrowFloat, as every other path). */
+    private static void widen(DType dtype, MemorySegment s, long from, float[] x, int n) {
+        if (dtype == DType.BF16) {
+            for (int i = 0; i < n; i++) {
+                x[i] = NarrowFloat.fromBf16(s.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, from + i));
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                x[i] = NarrowFloat.fromF16(s.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, from + i));
             }
         }
     }

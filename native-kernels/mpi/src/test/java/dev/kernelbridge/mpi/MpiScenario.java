@@ -7,6 +7,7 @@ import dev.kernelbridge.DType;
 import dev.kernelbridge.Device;
 import dev.kernelbridge.DeviceBuffer;
 import dev.kernelbridge.KernelBridge;
+import dev.kernelbridge.NarrowFloat;
 import dev.kernelbridge.ReduceOp;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -37,6 +38,12 @@ public final class MpiScenario {
                     int checks = semantics(bridge, comms);
                     if (rank == 0) {
                         System.out.println("OK " + checks + " checks on " + comms.getFirst().size() + " ranks");
+                    }
+                }
+                case "dtypes" -> {
+                    int checks = dtypes(bridge, comms.getFirst());
+                    if (rank == 0) {
+                        System.out.println("OK " + checks + " dtype checks on " + comms.getFirst().size() + " ranks");
                     }
                 }
                 case "silent-rank" -> {
@@ -79,7 +86,7 @@ public final class MpiScenario {
     private static int semantics(KernelBridge bridge, List<Communicator> comms) {
         int size = comms.getFirst().size();
         int checks = 0;
-        for (DType dtype : DType.values()) {
+        for (DType dtype : List.of(DType.F32, DType.F64)) { // the other types: see dtypes()
             for (long count : new long[] {0, 1, 7, 1000, 100_003}) {
                 for (boolean inPlace : new boolean[] {false, true}) {
                     long n = count;
@@ -203,6 +210,238 @@ public final class MpiScenario {
             d[i] = f[i];
         }
         return d;
+    }
+
+    /**
+     * The types beyond F32/F64, one rank per process. BF16/F16 all-reduce and reduce-scatter carry
+     * the bits of a rank-order F32 fold rounded once, computed here from the inputs, on every rank
+     * (compared through an all-gather of checksums) and at two message sizes; with 3 or more ranks the
+     * inputs are such that another order gives other bits somewhere, so the check can tell. I32 sums
+     * and products wrap; AVG of I32 is refused; all-gather and broadcast move every type's bits.
+     */
+    private static int dtypes(KernelBridge bridge, Communicator c) {
+        int size = c.size(), checks = 0;
+        for (DType dtype : List.of(DType.BF16, DType.F16)) {
+            for (ReduceOp op : ReduceOp.values()) {
+                short[] small = null;
+                for (int count : new int[] {1000, 1_000_003}) {
+                    for (boolean inPlace : count < 10_000 ? new boolean[] {false, true} : new boolean[] {false}) { // placement at one size: it is slow
+                        String what = "allReduce " + op + " " + dtype + " count " + count + (inPlace ? " in place" : "");
+                        short[] got = reduceBits(bridge, c, dtype, op, count, count, 0, inPlace, false);
+                        for (int i = 0; i < count; i++) {
+                            short want = reference(dtype, op, i, size, false);
+                            if (got[i] != want) {
+                                throw new AssertionError(what + ": rank " + c.rank() + " element " + i + " has bits 0x"
+                                        + Integer.toHexString(got[i] & 0xFFFF) + ", the rank-order F32 fold rounded once gives 0x"
+                                        + Integer.toHexString(want & 0xFFFF));
+                            }
+                        }
+                        sameOnEveryRank(bridge, c, got, what);
+                        if (small == null) {
+                            small = got;
+                        } else if (!java.util.Arrays.equals(small, 0, small.length, got, 0, small.length)) {
+                            throw new AssertionError(what + ": the first " + small.length + " elements differ from the smaller message's");
+                        }
+                        checks++;
+                    }
+                }
+                if (op == ReduceOp.SUM && size >= 3) {
+                    int differ = 0;
+                    for (int i = 0; i < 1000; i++) {
+                        differ += reference(dtype, op, i, size, false) != reference(dtype, op, i, size, true) ? 1 : 0;
+                    }
+                    if (differ == 0) {
+                        throw new AssertionError(dtype + ": the inputs cannot tell rank order from reverse order");
+                    }
+                }
+                for (int count : new int[] {1000, 333_334}) {
+                    for (boolean inPlace : count < 10_000 ? new boolean[] {false, true} : new boolean[] {false}) {
+                        String what = "reduceScatter " + op + " " + dtype + " count " + count + (inPlace ? " in place" : "");
+                        short[] got = reduceBits(bridge, c, dtype, op, count * size, inPlace ? count * size : count, count, inPlace, true);
+                        int at = inPlace ? c.rank() * count : 0;
+                        for (int j = 0; j < count; j++) {
+                            short want = reference(dtype, op, (long) c.rank() * count + j, size, false);
+                            if (got[at + j] != want) {
+                                throw new AssertionError(what + ": rank " + c.rank() + " element " + j + " has bits 0x"
+                                        + Integer.toHexString(got[at + j] & 0xFFFF) + ", expected 0x" + Integer.toHexString(want & 0xFFFF));
+                            }
+                        }
+                        checks++;
+                    }
+                }
+            }
+        }
+        checks += integers(bridge, c);
+        checks += moves(bridge, c);
+        return checks;
+    }
+
+    /**
+     * Input element i of {@code rank}: mixed signs and exponents, signed zeros, subnormals, NaN for
+     * min/max, cancelling big values; F16 sums may overflow to Inf.
+     */
+    static short narrowInput(DType dtype, ReduceOp op, long i, int rank) {
+        long h = mix(i * 0x9E3779B97F4A7C15L + rank * 0xC2B2AE3D27D4EB4FL + op.ordinal());
+        float v = switch ((int) (h & 31)) {
+            case 0 -> -0.0f;
+            case 1 -> 0.0f;
+            case 2 -> dtype == DType.BF16 ? Float.intBitsToFloat((int) (h >>> 40) & 0x3F0000) : Float.float16ToFloat((short) ((h >>> 40) & 0x3FF));
+            case 3 -> op == ReduceOp.MIN || op == ReduceOp.MAX ? Float.NaN : 1.0f;
+            // Cancellation: big − big + small keeps small only when added in rank order.
+            case 4 -> op == ReduceOp.PROD ? 1.5f : rank == 0 ? 8192f : rank == 1 ? -8192f : 0x1p-14f;
+            default -> {
+                float m = 1 + ((h >>> 8) & 0xFFFFFF) / (float) (1 << 24);
+                // Exponents far enough apart that F32 itself rounds a sum (3 BF16 values within 16
+                // binades of each other add exactly in F32, in any order).
+                int spread = dtype == DType.BF16 ? 40 : 14;
+                int e = op == ReduceOp.PROD ? (int) ((h >>> 32) & 1) - 1 : (int) Math.floorMod(h >>> 32, 2 * spread) - spread;
+                yield ((h >>> 63) != 0 ? -m : m) * (float) Math.scalb(1.0, e);
+            }
+        };
+        return dtype == DType.BF16 ? NarrowFloat.toBf16(v) : NarrowFloat.toF16(v);
+    }
+
+    /** The contract: inputs widened to F32, folded in rank order (or reversed, to show order matters), avg divided, rounded once. */
+    static short reference(DType dtype, ReduceOp op, long i, int size, boolean reversed) {
+        float acc = 0;
+        for (int k = 0; k < size; k++) {
+            int r = reversed ? size - 1 - k : k;
+            short bits = narrowInput(dtype, op, i, r);
+            float x = dtype == DType.BF16 ? NarrowFloat.fromBf16(bits) : NarrowFloat.fromF16(bits);
+            acc = k == 0 ? x : switch (op) {
+                case SUM, AVG -> acc + x;
+                case PROD -> acc * x;
+                case MIN -> Math.min(acc, x);
+                case MAX -> Math.max(acc, x);
+            };
+        }
+        if (op == ReduceOp.AVG) {
+            acc /= size;
+        }
+        return dtype == DType.BF16 ? NarrowFloat.toBf16(acc) : NarrowFloat.toF16(acc);
+    }
+
+    private static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    /** Runs an all-reduce (or reduce-scatter of {@code blockCount}) on this rank's inputs; returns recv's bits. */
+    private static short[] reduceBits(KernelBridge bridge, Communicator c, DType dtype, ReduceOp op, int sendLength, int recvLength,
+                                      int blockCount, boolean inPlace, boolean scatter) {
+        short[] in = new short[sendLength];
+        for (int i = 0; i < sendLength; i++) {
+            in[i] = narrowInput(dtype, op, i, c.rank());
+        }
+        try (DeviceBuffer send = bridge.allocate(c.device(), dtype, sendLength);
+             DeviceBuffer other = inPlace ? null : bridge.allocate(c.device(), dtype, recvLength)) {
+            send.copyFrom(in);
+            DeviceBuffer recv = inPlace ? send : other;
+            if (scatter) {
+                c.reduceScatter(send, recv, blockCount, op);
+            } else {
+                c.allReduce(send, recv, sendLength, op);
+            }
+            return recv.copyTo(new short[recvLength]);
+        }
+    }
+
+    /** Every rank's checksum of {@code bits}, gathered as I32, must be this rank's. */
+    private static void sameOnEveryRank(KernelBridge bridge, Communicator c, short[] bits, String what) {
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        for (short b : bits) {
+            crc.update(b & 0xFF);
+            crc.update((b >>> 8) & 0xFF);
+        }
+        try (DeviceBuffer mine = bridge.allocate(c.device(), DType.I32, 1); DeviceBuffer all = bridge.allocate(c.device(), DType.I32, c.size())) {
+            mine.copyFrom(new int[] {(int) crc.getValue()});
+            c.allGather(mine, all, 1);
+            int[] sums = all.toIntArray();
+            for (int r = 0; r < sums.length; r++) {
+                if (sums[r] != (int) crc.getValue()) {
+                    throw new AssertionError(what + ": rank " + r + "'s result differs from rank " + c.rank() + "'s");
+                }
+            }
+        }
+    }
+
+    /** I32 sum, prod, min, max over full-range values (sums and products wrap), and AVG refused. */
+    private static int integers(KernelBridge bridge, Communicator c) {
+        int size = c.size(), checks = 0, count = 10_007;
+        for (ReduceOp op : List.of(ReduceOp.SUM, ReduceOp.PROD, ReduceOp.MIN, ReduceOp.MAX)) {
+            int[] in = new int[count];
+            for (int i = 0; i < count; i++) {
+                in[i] = (int) mix(i * 31L + c.rank());
+            }
+            try (DeviceBuffer send = bridge.allocate(c.device(), DType.I32, count); DeviceBuffer recv = bridge.allocate(c.device(), DType.I32, count)) {
+                send.copyFrom(in);
+                c.allReduce(send, recv, count, op);
+                int[] got = recv.toIntArray();
+                for (int i = 0; i < count; i++) {
+                    int want = (int) mix(i * 31L);
+                    for (int r = 1; r < size; r++) {
+                        int x = (int) mix(i * 31L + r);
+                        want = switch (op) {
+                            case SUM -> want + x;
+                            case PROD -> want * x;
+                            case MIN -> Math.min(want, x);
+                            default -> Math.max(want, x);
+                        };
+                    }
+                    if (got[i] != want) {
+                        throw new AssertionError("allReduce " + op + " i32: rank " + c.rank() + " element " + i + " is " + got[i] + ", expected " + want);
+                    }
+                }
+            }
+            checks++;
+        }
+        try (DeviceBuffer b = bridge.allocate(c.device(), DType.I32, 4)) {
+            c.allReduce(b, b, 4, ReduceOp.AVG);
+            throw new AssertionError("allReduce AVG of i32 was accepted");
+        } catch (IllegalArgumentException e) {
+            if (!e.getMessage().contains("op AVG") || !e.getMessage().contains("i32")) {
+                throw new AssertionError("the refusal of AVG for i32 should name op and the type: " + e.getMessage());
+            }
+        }
+        return checks + 1;
+    }
+
+    /** All-gather and broadcast carry the bytes of BF16, F16, I8 and I32 unchanged. */
+    private static int moves(KernelBridge bridge, Communicator c) {
+        int size = c.size(), checks = 0, count = 1001;
+        for (DType dtype : List.of(DType.BF16, DType.F16, DType.I8, DType.I32)) {
+            int bytes = count * dtype.byteSize();
+            try (DeviceBuffer send = bridge.allocate(c.device(), dtype, count); DeviceBuffer all = bridge.allocate(c.device(), dtype, (long) count * size);
+                 DeviceBuffer copy = bridge.allocate(c.device(), dtype, count)) {
+                send.copyFrom(0, java.lang.foreign.MemorySegment.ofArray(rawBytes(bytes, c.rank(), dtype)));
+                c.allGather(send, all, count);
+                byte[] gathered = new byte[bytes * size];
+                all.copyTo(0, java.lang.foreign.MemorySegment.ofArray(gathered));
+                for (int r = 0; r < size; r++) {
+                    if (!java.util.Arrays.equals(gathered, r * bytes, (r + 1) * bytes, rawBytes(bytes, r, dtype), 0, bytes)) {
+                        throw new AssertionError("allGather " + dtype + ": block " + r + " on rank " + c.rank() + " is not rank " + r + "'s bytes");
+                    }
+                }
+                int root = size - 1;
+                c.broadcast(send, copy, count, root);
+                byte[] got = new byte[bytes];
+                copy.copyTo(0, java.lang.foreign.MemorySegment.ofArray(got));
+                if (!java.util.Arrays.equals(got, rawBytes(bytes, root, dtype))) {
+                    throw new AssertionError("broadcast " + dtype + " on rank " + c.rank() + " is not the root's bytes");
+                }
+            }
+            checks += 2;
+        }
+        return checks;
+    }
+
+    private static byte[] rawBytes(int n, int rank, DType dtype) {
+        byte[] b = new byte[n];
+        for (int i = 0; i < n; i++) {
+            b[i] = (byte) mix(i + 7919L * rank + dtype.ordinal());
+        }
+        return b;
     }
 
     private static void allReduce(KernelBridge bridge, List<Communicator> comms, long count, ReduceOp op, Duration timeout) {

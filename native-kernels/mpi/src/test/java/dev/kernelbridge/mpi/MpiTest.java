@@ -46,6 +46,19 @@ class MpiTest {
     }
 
     @Test
+    void narrowFloatReductionsAreRankOrderAndTheNewTypesMoveOnTwoAndThreeProcesses() throws Exception {
+        for (int np : new int[] {2, 3}) {
+            Job job = mpirun(np, "dtypes");
+            assertEquals(0, job.exit(), job.output());
+            assertTrue(job.output().contains("OK 73 dtype checks on " + np + " ranks"), job.output());
+        }
+        // The throw policy moves the same data with the non-blocking calls (MPI_Ialltoallv, MPI_Iallgatherv).
+        Job job = mpirun(3, List.of("-x", "KERNELBRIDGE_MPI_ON_FAILURE=throw"), "dtypes");
+        assertEquals(0, job.exit(), job.output());
+        assertTrue(job.output().contains("OK 73 dtype checks on 3 ranks"), job.output());
+    }
+
+    @Test
     void severalRanksPerProcessAreHierarchicalAndExact() throws Exception {
         Job job = mpirun(2, "semantics", "2");
         assertEquals(0, job.exit(), job.output());

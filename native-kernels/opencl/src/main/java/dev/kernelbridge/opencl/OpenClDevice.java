@@ -141,8 +141,9 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
 
     /**
      * Runs this rank's share of a reduction with reduce.cl. Declines (false) what it cannot do with
-     * the CPU's exact bits, or at all: a buffer outside this context, a share not aligned for a sub-buffer, F32 on a device that flushes
-     * denormals, or F32 avg where division is not correctly rounded.
+     * the CPU's exact bits, or at all: a buffer outside this context, a share not aligned for a
+     * sub-buffer, F32, BF16 or F16 (all computed in F32) on a device that flushes denormals or, for
+     * avg, whose division is not correctly rounded; I8 (no kernel) and I32 avg (not defined).
      */
     @Override
     public boolean reduce(ReduceOp op, DType dtype, List<BackendBuffer> inputs, long inByteOffset,
@@ -157,14 +158,23 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
                 }
             }
         }
-        if (dtype == DType.F32 && (!f32Denormals || (op == ReduceOp.AVG && !f32CorrectDivision))) {
+        if (dtype.computeType() == DType.F32 && (!f32Denormals || (op == ReduceOp.AVG && !f32CorrectDivision))) {
+            return false;
+        }
+        if (dtype == DType.I8 || (dtype == DType.I32 && op == ReduceOp.AVG)) {
             return false;
         }
         lock.lock();
         try {
             OpenClProgram program = reductions.get(dtype);
             if (program == null) {
-                String options = "-cl-std=CL1.2 -DKB_DOUBLE=" + (dtype == DType.F64 ? 1 : 0)
+                int storage = switch (dtype) { // reduce.cl's KB_STORAGE
+                    case BF16 -> 1;
+                    case F16 -> 2;
+                    case I32 -> 3;
+                    default -> 0;
+                };
+                String options = "-cl-std=CL1.2 -DKB_DOUBLE=" + (dtype == DType.F64 ? 1 : 0) + " -DKB_STORAGE=" + storage
                         + (f32CorrectDivision ? " -cl-fp32-correctly-rounded-divide-sqrt" : "");
                 program = OpenClProgram.build(this, KernelSources.program("reduce.cl"), options, programCache);
                 reductions.put(dtype, program);

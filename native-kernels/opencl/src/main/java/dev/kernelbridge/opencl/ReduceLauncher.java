@@ -17,7 +17,9 @@ import java.util.Map;
  * One rank's share of a reduction on its device, with the kernels of reduce.cl. The share of
  * every buffer is addressed through a sub-buffer, so that several devices of one context work on
  * disjoint parts of the same buffers, which OpenCL defines (concurrent use of overlapping buffer
- * objects it does not). Called under the device lock.
+ * objects it does not). F32, F64 and I32 accumulate in the first output; BF16 and F16 in an F32
+ * buffer of the call's own, rounded once into the first output at the end. Called under the device
+ * lock.
  */
 final class ReduceLauncher {
     private ReduceLauncher() { }
@@ -25,7 +27,9 @@ final class ReduceLauncher {
     static void run(OpenClDevice device, OpenClProgram program, ReduceOp op, DType dtype, List<BackendBuffer> inputs, long inOffset,
                     List<BackendBuffer> outputs, long outOffset, long count) {
         long bytes = count * dtype.byteSize();
+        boolean narrow = dtype.isNarrowFloat();
         Map<String, Long> subs = new LinkedHashMap<>();
+        long wide = 0; // the F32 accumulator of a narrow reduction
         try {
             List<Long> in = new ArrayList<>(), out = new ArrayList<>();
             for (BackendBuffer b : inputs) {
@@ -36,6 +40,9 @@ final class ReduceLauncher {
             }
             OpenClQueue queue = device.commandQueue();
             long acc = out.getFirst();
+            if (narrow && in.size() > 1) {
+                acc = wide = device.createBuffer(count * 4);
+            }
             int code = switch (op) {
                 case SUM, AVG -> 0;
                 case PROD -> 1;
@@ -43,8 +50,8 @@ final class ReduceLauncher {
                 case MAX -> 3;
             };
             long[] global = {count};
-            if (in.size() == 1) {
-                copy(device, in.getFirst(), acc, bytes);
+            if (in.size() == 1) { // copied; a narrow avg of one input is that input, a wide one still divides by 1 as the host does
+                copy(device, in.getFirst(), out.getFirst(), bytes);
             } else {
                 long first = program.kernel("reduce_first");
                 new KernelArgs(first, device.id(), "reduce_first").i32(code).u64(acc).u64(in.get(0)).u64(in.get(1));
@@ -55,17 +62,24 @@ final class ReduceLauncher {
                     queue.launch(next, "reduce_next", global, null);
                 }
             }
-            if (op == ReduceOp.AVG) {
+            if (narrow && in.size() > 1) {
+                long round = program.kernel("reduce_round");
+                new KernelArgs(round, device.id(), "reduce_round").u64(out.getFirst()).u64(acc).i32(op == ReduceOp.AVG ? in.size() : 0);
+                queue.launch(round, "reduce_round", global, null);
+            } else if (op == ReduceOp.AVG && !narrow) {
                 long divide = program.kernel("reduce_divide");
                 new KernelArgs(divide, device.id(), "reduce_divide").u64(acc).i32(in.size());
                 queue.launch(divide, "reduce_divide", global, null);
             }
             for (int j = 1; j < out.size(); j++) {
-                copy(device, acc, out.get(j), bytes);
+                copy(device, out.getFirst(), out.get(j), bytes);
             }
             queue.finish("reduction");
         } finally {
             subs.values().forEach(org.lwjgl.opencl.CL10::clReleaseMemObject);
+            if (wide != 0) {
+                clReleaseMemObject(wide);
+            }
         }
     }
 
