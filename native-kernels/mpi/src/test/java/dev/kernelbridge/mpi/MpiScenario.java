@@ -46,6 +46,12 @@ public final class MpiScenario {
                         System.out.println("OK " + checks + " dtype checks on " + comms.getFirst().size() + " ranks");
                     }
                 }
+                case "narrow-local" -> {
+                    int checks = narrowWithLocalRanks(bridge, comms);
+                    if (rank == 0) {
+                        System.out.println("OK " + checks + " narrow checks on " + comms.getFirst().size() + " ranks");
+                    }
+                }
                 case "silent-rank" -> {
                     if (rank == 1) {
                         Thread.sleep(120_000); // never joins: the others must give up at their deadline
@@ -345,6 +351,41 @@ public final class MpiScenario {
             }
             return recv.copyTo(new short[recvLength]);
         }
+    }
+
+    /**
+     * BF16/F16 all-reduce and reduce-scatter with several ranks in this process (the hierarchical
+     * group): every local rank calls at once, and each must hold the rank-order F32 fold rounded once.
+     */
+    private static int narrowWithLocalRanks(KernelBridge bridge, List<Communicator> comms) throws Exception {
+        int size = comms.getFirst().size(), checks = 0, count = 4099;
+        for (DType dtype : List.of(DType.BF16, DType.F16)) {
+            for (ReduceOp op : List.of(ReduceOp.SUM, ReduceOp.AVG)) {
+                for (boolean scatter : new boolean[] {false, true}) {
+                    List<java.util.concurrent.Future<short[]>> results = new java.util.ArrayList<>();
+                    try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                        for (Communicator c : comms) {
+                            results.add(pool.submit(() -> reduceBits(bridge, c, dtype, op, scatter ? count * size : count, count, count, false, scatter)));
+                        }
+                    }
+                    for (int m = 0; m < comms.size(); m++) {
+                        short[] got = results.get(m).get();
+                        int rank = comms.get(m).rank();
+                        for (int i = 0; i < count; i++) {
+                            long at = scatter ? (long) rank * count + i : i;
+                            short want = reference(dtype, op, at, size, false);
+                            if (got[i] != want) {
+                                throw new AssertionError((scatter ? "reduceScatter " : "allReduce ") + op + " " + dtype + " with local ranks: rank "
+                                        + rank + " element " + i + " has bits 0x" + Integer.toHexString(got[i] & 0xFFFF)
+                                        + ", the rank-order fold gives 0x" + Integer.toHexString(want & 0xFFFF));
+                            }
+                        }
+                        checks++;
+                    }
+                }
+            }
+        }
+        return checks;
     }
 
     /** Every rank's checksum of {@code bits}, gathered as I32, must be this rank's. */

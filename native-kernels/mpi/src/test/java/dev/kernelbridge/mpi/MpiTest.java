@@ -66,6 +66,13 @@ class MpiTest {
     }
 
     @Test
+    void narrowFloatsWithSeveralRanksPerProcessStillFoldInRankOrder() throws Exception {
+        Job job = mpirun(2, "narrow-local", "2");
+        assertEquals(0, job.exit(), job.output());
+        assertTrue(job.output().contains("OK 16 narrow checks on 4 ranks"), job.output());
+    }
+
+    @Test
     void aRankThatNeverArrivesIsNamedAndTheJobEndsAtTheDeadline() throws Exception {
         Job job = mpirun(4, "silent-rank");
         assertNotEquals(0, job.exit(), job.output());

@@ -98,6 +98,10 @@ public final class DistributedGroup implements CollectiveGroup {
      * goes back to every local rank.
      */
     private void hierarchical(int member, long sequence, CollectiveRequest req, long deadline) {
+        if (req.dtype().isNarrowFloat() && req.kind() != CollectiveRequest.Kind.ALL_GATHER && req.kind() != CollectiveRequest.Kind.BROADCAST) {
+            gatherThenFold(member, sequence, req, deadline);
+            return;
+        }
         DType dtype = req.dtype();
         long es = dtype.byteSize();
         int processes = transport.size();
@@ -178,6 +182,31 @@ public final class DistributedGroup implements CollectiveGroup {
      * Waits for the leader, copies {@code bytes} of its stage from {@code from} into {@code recv} at
      * {@code at}, and waits again so that the leader does not reuse the stage while others read it.
      */
+    /**
+     * BF16/F16 reductions with several local ranks: combining locally first would fold out of rank
+     * order and round twice. Instead every rank gathers every rank's input (the all-gather moves
+     * bytes, exactly) and folds its part in rank order in F32, rounding once: the bits of one rank
+     * per process, at N times the traffic.
+     */
+    private void gatherThenFold(int member, long sequence, CollectiveRequest req, long deadline) {
+        long es = req.dtype().byteSize();
+        int ranks = size();
+        long perRank = req.kind() == CollectiveRequest.Kind.REDUCE_SCATTER ? req.count() * ranks : req.count();
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment all = arena.allocate(Math.max(1, perRank * ranks * es), 64);
+            BackendBuffer input = req.send();
+            hierarchical(member, sequence, new CollectiveRequest(CollectiveRequest.Kind.ALL_GATHER, req.dtype(), perRank, ReduceOp.SUM, 0,
+                    input, HostBuffer.wrap(all), false), deadline);
+            long from = req.kind() == CollectiveRequest.Kind.REDUCE_SCATTER ? (long) (firstRank() + member) * req.count() : 0;
+            List<BackendBuffer> ins = new java.util.ArrayList<>(ranks);
+            for (int r = 0; r < ranks; r++) {
+                ins.add(HostBuffer.wrap(all.asSlice((r * perRank + from) * es, req.count() * es)));
+            }
+            long at = req.kind() == CollectiveRequest.Kind.REDUCE_SCATTER && req.inPlace() ? from * es : 0;
+            InProcessGroup.fold(req.dtype(), req.op(), ins, 0, List.of(req.recv()), at, req.count());
+        }
+    }
+
     private void fromLeader(int member, long sequence, BackendBuffer recv, long at, long from, long bytes, long deadline) {
         barrier(member, 4 * sequence + 2, deadline);
         copyInto(recv, at, leaderStage.asSlice(from, bytes));

@@ -250,7 +250,7 @@ public final class InProcessGroup implements CollectiveGroup {
      * arrays, combine in rank order, copy the result into every output. All of a step is read before
      * any of it is written, so outputs may be inputs.
      */
-    private void fold(DType dtype, ReduceOp op, List<BackendBuffer> ins, long inOffset,
+    static void fold(DType dtype, ReduceOp op, List<BackendBuffer> ins, long inOffset,
                                    List<BackendBuffer> outs, long outOffset, long n) {
         long es = dtype.byteSize();
         int step = (int) Math.min(STEP, n);
