@@ -42,11 +42,11 @@ final class CudaGemm {
             long items = Math.min(chunk, call.batchCount() - first), f = first;
             launch(device, module, "pack_panels", new long[] {mPanels * mr, call.k(), items}, BLOCK,
                     args -> args.u64(call.m()).u64(call.k()).i32(mr).i32(call.transA() == Transpose.NO_TRANS ? 0 : 1)
-                            .u64(a).u64(call.offsetA() + f * call.strideA()).u64(call.lda()).u64(call.strideA()).u64(bufA));
+                            .u64(a).u64(call.offsetA() + f * call.strideA()).u64(call.lda()).u64(call.strideA()).i32(call.zeroPointA()).u64(bufA));
             // op(B) is packed by columns: its "rows" are the n columns, and untransposed B is read across ldb.
             launch(device, module, "pack_panels", new long[] {nPanels * nr, call.k(), items}, BLOCK,
                     args -> args.u64(call.n()).u64(call.k()).i32(nr).i32(call.transB() == Transpose.NO_TRANS ? 1 : 0)
-                            .u64(b).u64(call.offsetB() + f * call.strideB()).u64(call.ldb()).u64(call.strideB()).u64(bufB));
+                            .u64(b).u64(call.offsetB() + f * call.strideB()).u64(call.ldb()).u64(call.strideB()).i32(call.zeroPointB()).u64(bufB));
             launch(device, module, "gemm_packed", new long[] {ceilDiv(nPanels, wg) * wg, mPanels, items}, wg,
                     args -> args.u64(call.m()).u64(call.n()).u64(call.k()).real(f64, call.alpha()).real(f64, call.beta())
                             .u64(bufA).u64(bufB).u64(c).u64(call.offsetC() + f * call.strideC()).u64(call.ldc()).u64(call.strideC()));
