@@ -1,20 +1,30 @@
 /*
- * gemm.cl — general matrix multiply, C := alpha·op(A)·op(B) + beta·C, for F32 and F64.
+ * gemm.cl — general matrix multiply, C := alpha·op(A − za)·op(B − zb) + beta·C, in one source for
+ * every type pair (A and B share the input type; C has the output type):
+ *   F32 → F32, F64 → F64          computed in the type itself;
+ *   BF16 → BF16 | F32, F16 → F16 | F32  widened exactly to float when packed, products exact,
+ *                                 accumulated in float, alpha/beta float, C rounded once (to
+ *                                 nearest even) when written: the F32 kernel on converted panels;
+ *   I8 → I32                      (a − za)(b − zb) accumulated in 32 bits wrapping modulo 2^32
+ *                                 (uint arithmetic: defined overflow), alpha/beta integers, the
+ *                                 zero points za, zb kernel arguments (0 for the other types).
  *
  * Layout. A, B and C are column-major with leading dimensions lda, ldb, ldc and element offsets;
  * op(X) is X or Xᵀ. Item b of a strided batch starts stride·b elements further (dimension 2 of
  * every launch is the batch item). Indices are 64-bit: matrices beyond 2^31 elements are fine.
  *
  * Method (the BLIS scheme, one register tile per work-item):
- *   1. pack_a copies op(A) into panels of KB_MR rows: panel i holds rows [i·MR, i·MR + MR) of
- *      all k columns, element (r, p) at (i·k + p)·MR + r, rows past m filled with zero.
- *   2. pack_b copies op(B) into panels of KB_NR columns: element (p, c) of panel j at
+ *   1. pack_panels copies op(A), converted to the compute type (below; the BLIS way of mixing
+ *      types), into panels of KB_MR rows: panel i holds rows [i·MR, i·MR + MR) of all k
+ *      columns, element (r, p) at (i·k + p)·MR + r, rows past m filled with zero.
+ *   2. pack_panels does the same for op(B), panels of KB_NR columns: element (p, c) of panel j at
  *      (j·k + p)·NR + c, columns past n filled with zero.
  *   3. gemm_packed: work-item (j, i) multiplies A panel i by B panel j, keeping the MR×NR tile of
  *      C in registers (KB_MV vectors of KB_VW elements per column), one pass over k, each
  *      product accumulated in order p = 0, 1, …, k−1 (results do not depend on the launch
  *      shape). It then writes alpha·tile + beta·C; when beta == 0, C is written without being
- *      read, so NaN or garbage in C never reaches the result. Zero padding keeps the inner loop
+ *      read, so NaN or garbage in C never reaches the result; a narrow C is rounded there, once.
+ *      Zero padding keeps the inner loop
  *      free of bounds checks; only the write is masked at the edges of C.
  *   4. scale_c serves k == 0 (and alpha == 0): C := beta·C, exact +0 when beta == 0.
  *
@@ -27,7 +37,11 @@
  *   KB_LA  1: the work-group stages its shared A panel in local memory, KB_KC rows
  *          at a time (pays where global loads are slow: GPUs); 0: read A directly  (default 0)
  *   KB_KC  rows of the A panel per local-memory stage (KB_LA = 1)                  (default 32)
- * Set by the loader, not tuned:  KB_DOUBLE (0 or 1).
+ * Set by the loader, not tuned (a type pair selects a build, the tunables stay the same):
+ *   KB_IN   type of A and B: 0 F32, 1 F64, 2 BF16, 3 F16, 4 I8         (default F64 if KB_DOUBLE, else F32)
+ *   KB_OUT  type of C:       0 F32, 1 F64, 2 BF16, 3 F16, 5 I32        (default: KB_IN's own; I32 for I8)
+ *   KB_DOUBLE  1 exactly when the pair is F64 → F64 (enables cl_khr_fp64)
+ * Compute type (packed panels, accumulators, alpha and beta): double for F64, uint for I8, else float.
  */
 
 #ifndef KB_VW
@@ -67,41 +81,114 @@
 #define KB_CAT_(a, b) a##b
 #define KB_CAT(a, b) KB_CAT_(a, b)
 
+#define KB_T_F32 0
+#define KB_T_F64 1
+#define KB_T_BF16 2
+#define KB_T_F16 3
+#define KB_T_I8 4
+#define KB_T_I32 5
+#ifndef KB_IN
+  #if KB_DOUBLE
+    #define KB_IN KB_T_F64
+  #else
+    #define KB_IN KB_T_F32
+  #endif
+#endif
+#ifndef KB_OUT
+  #if KB_IN == KB_T_I8
+    #define KB_OUT KB_T_I32
+  #else
+    #define KB_OUT KB_IN
+  #endif
+#endif
+#if (KB_IN == KB_T_F64) != (KB_OUT == KB_T_F64) || (KB_IN == KB_T_F64) != (KB_DOUBLE == 1)
+#error "F64 pairs only with F64, and exactly when KB_DOUBLE is 1"
+#endif
+#if (KB_IN == KB_T_I8) != (KB_OUT == KB_T_I32)
+#error "I8 inputs pair only with I32 results"
+#endif
+#if KB_IN == KB_T_I32 || (KB_IN == KB_T_F32 && KB_OUT != KB_T_F32) || ((KB_IN == KB_T_BF16 || KB_IN == KB_T_F16) && KB_OUT != KB_IN && KB_OUT != KB_T_F32)
+#error "unsupported KB_IN/KB_OUT pair: F32→F32, F64→F64, BF16→BF16|F32, F16→F16|F32, I8→I32"
+#endif
+
+/* The compute type (acc) and how an input element widens to it: KB_WIDEN(x, i, zero) is element i. */
+#if KB_IN == KB_T_I8
+  #define KB_ACC uint
+  typedef kb_i8_t in_t;
+  /* The difference is exact in int; as uint its two's complement bits multiply and add modulo 2^32. */
+  #define KB_WIDEN(x, i, zero) ((uint) ((int) (x)[i] - (zero)))
+  #define KB_MAD(a, b, c) ((a) * (b) + (c))
+#else
+  #define KB_ACC KB_REAL
+  #define KB_MAD(a, b, c) fma(a, b, c)
+  #if KB_IN == KB_T_BF16
+    typedef ushort in_t;
+    #define KB_WIDEN(x, i, zero) kb_bf16_to_float((x)[i])
+  #elif KB_IN == KB_T_F16
+    typedef kb_half_t in_t;
+    #define KB_WIDEN(x, i, zero) kb_half_load(i, x)
+  #else
+    typedef real in_t;
+    #define KB_WIDEN(x, i, zero) ((x)[i])
+  #endif
+#endif
+typedef KB_ACC acc;
+
+/* The element type of C; KB_LOAD_C widens element i to acc, KB_STORE_C rounds v once into it. */
+#if KB_OUT == KB_T_BF16
+  typedef ushort out_t;
+  #define KB_LOAD_C(c, i) kb_bf16_to_float((c)[i])
+  #define KB_STORE_C(v, c, i) ((c)[i] = kb_float_to_bf16(v))
+#elif KB_OUT == KB_T_F16
+  typedef kb_half_t out_t;
+  #define KB_LOAD_C(c, i) kb_half_load(i, c)
+  #define KB_STORE_C(v, c, i) kb_half_store(v, i, c)
+#else
+  /* F32, F64 and I32 (as uint bits): C holds the compute type itself and takes vector stores. */
+  #define KB_C_IS_ACC 1
+  typedef acc out_t;
+  #define KB_LOAD_C(c, i) ((c)[i])
+  #define KB_STORE_C(v, c, i) ((c)[i] = (v))
+#endif
+#ifndef KB_C_IS_ACC
+  #define KB_C_IS_ACC 0
+#endif
+
 #if KB_VW == 1
-  typedef real realV;
+  typedef acc accV;
   #define VLOAD(i, p) ((p)[i])
   #define VSTORE(x, i, p) ((p)[i] = (x))
   #define VSPLAT(x) (x)
 #else
-  typedef KB_CAT(KB_REAL, KB_VW) realV;
+  typedef KB_CAT(KB_ACC, KB_VW) accV;
   #define VLOAD(i, p) KB_CAT(vload, KB_VW)(i, p)
   #define VSTORE(x, i, p) KB_CAT(vstore, KB_VW)(x, i, p)
-  #define VSPLAT(x) ((realV)(x))
+  #define VSPLAT(x) ((accV)(x))
 #endif
 
-/* Element (r, p) of op(X) where X is column-major with leading dimension ld. */
-KB_DEVICE_FN real kb_op_element(__global const real* x, ulong ld, int trans, ulong r, ulong p) {
-    return trans ? x[p + r * ld] : x[r + p * ld];
+/* Index of element (r, p) of op(X) where X is column-major with leading dimension ld. */
+KB_DEVICE_FN ulong kb_op_index(ulong ld, int trans, ulong r, ulong p) {
+    return trans ? p + r * ld : r + p * ld;
 }
 
-/* Global size (rows rounded up to a multiple of width, k, batch). */
+/* Global size (rows rounded up to a multiple of width, k, batch). zero is subtracted from every
+   element (I8 zero points; 0 and unused for the float types). */
 __kernel void pack_panels(ulong rows, ulong k, uint width, int trans,
-                          __global const real* restrict x, ulong offset, ulong ld, ulong stride,
-                          __global real* restrict packed) {
+                          __global const in_t* restrict x, ulong offset, ulong ld, ulong stride, int zero,
+                          __global acc* restrict packed) {
     if (!KB_IN_RANGE()) {
         return;
     }
     const ulong r = get_global_id(0), p = get_global_id(1), item = get_global_id(2);
     const ulong panels = (rows + width - 1) / width;
-    __global const real* xb = x + offset + item * stride;
-    real v = r < rows ? kb_op_element(xb, ld, trans, r, p) : (real) 0;
+    acc v = r < rows ? KB_WIDEN(x, offset + item * stride + kb_op_index(ld, trans, r, p), zero) : (acc) 0;
     packed[item * panels * width * k + ((r / width) * k + p) * width + r % width] = v;
 }
 
 /* Global size (column panels rounded up to KB_WG, row panels, batch); local (KB_WG, 1, 1). */
-__kernel void gemm_packed(ulong m, ulong n, ulong k, real alpha, real beta,
-                          __global const real* restrict ap, __global const real* restrict bp,
-                          __global real* restrict c, ulong offc, ulong ldc, ulong stridec) {
+__kernel void gemm_packed(ulong m, ulong n, ulong k, acc alpha, acc beta,
+                          __global const acc* restrict ap, __global const acc* restrict bp,
+                          __global out_t* restrict c, ulong offc, ulong ldc, ulong stridec) {
     if (!KB_IN_RANGE()) {
         return;
     }
@@ -109,35 +196,35 @@ __kernel void gemm_packed(ulong m, ulong n, ulong k, real alpha, real beta,
     const ulong mPanels = (m + KB_MR - 1) / KB_MR, nPanels = (n + KB_NR - 1) / KB_NR;
     /* Work-items past the last column panel still take part in staging (barriers), then stop. */
     const bool active = jp < nPanels;
-    __global const real* a = ap + (item * mPanels + ip) * k * KB_MR;
-    __global const real* b = bp + (item * nPanels + (active ? jp : nPanels - 1)) * k * KB_NR;
+    __global const acc* a = ap + (item * mPanels + ip) * k * KB_MR;
+    __global const acc* b = bp + (item * nPanels + (active ? jp : nPanels - 1)) * k * KB_NR;
 
-    realV acc[KB_NR][KB_MV];
+    accV sum[KB_NR][KB_MV];
     #pragma unroll
     for (int cj = 0; cj < KB_NR; cj++) {
         #pragma unroll
         for (int v = 0; v < KB_MV; v++) {
-            acc[cj][v] = VSPLAT(0);
+            sum[cj][v] = VSPLAT(0);
         }
     }
 
     /* One rank-1 update of the tile from A rows at arow and B row pp: MV vector loads, NR broadcasts. */
     #define KB_GEMM_STEP(arow, pp) do {                                        \
-        realV av[KB_MV];                                                       \
+        accV av[KB_MV];                                                        \
         _Pragma("unroll") for (int v = 0; v < KB_MV; v++) {                    \
             av[v] = VLOAD(v, arow);                                            \
         }                                                                      \
         _Pragma("unroll") for (int cj = 0; cj < KB_NR; cj++) {                 \
-            const realV bv = VSPLAT(b[(pp) * KB_NR + cj]);                     \
+            const accV bv = VSPLAT(b[(pp) * KB_NR + cj]);                      \
             _Pragma("unroll") for (int v = 0; v < KB_MV; v++) {                \
-                acc[cj][v] = fma(av[v], bv, acc[cj][v]);                       \
+                sum[cj][v] = KB_MAD(av[v], bv, sum[cj][v]);                    \
             }                                                                  \
         }                                                                      \
     } while (0)
 
 #if KB_LA
     /* The work-group shares one A panel: stage it KB_KC rows at a time in local memory. */
-    __local real aTile[KB_KC * KB_MR];
+    __local acc aTile[KB_KC * KB_MR];
     const uint lid = (uint) get_local_id(0);
     for (ulong p0 = 0; p0 < k; p0 += KB_KC) {
         const uint kc = (uint) (k - p0 < KB_KC ? k - p0 : KB_KC);
@@ -174,51 +261,56 @@ __kernel void gemm_packed(ulong m, ulong n, ulong k, real alpha, real beta,
     }
 
     const ulong i0 = ip * KB_MR, j0 = jp * KB_NR;
-    __global real* cb = c + offc + item * stridec;
-    const realV alphaV = VSPLAT(alpha), betaV = VSPLAT(beta);
+    const ulong cb = offc + item * stridec;
+#if KB_C_IS_ACC
+    /* Whole tiles of a C in the compute type: vector loads and stores. */
     if (i0 + KB_MR <= m) {
+        const accV alphaV = VSPLAT(alpha), betaV = VSPLAT(beta);
         #pragma unroll
         for (int cj = 0; cj < KB_NR; cj++) {
             if (j0 + cj < n) {
-                __global real* col = cb + i0 + (j0 + cj) * ldc;
+                __global out_t* col = c + cb + i0 + (j0 + cj) * ldc;
                 #pragma unroll
                 for (int v = 0; v < KB_MV; v++) {
-                    realV r = alphaV * acc[cj][v];
-                    if (beta != (real) 0) {
+                    accV r = alphaV * sum[cj][v];
+                    if (beta != (acc) 0) {
                         r += betaV * VLOAD(v, col);
                     }
                     VSTORE(r, v, col);
                 }
             }
         }
-    } else {
-        real lanes[KB_MR];
-        #pragma unroll
-        for (int cj = 0; cj < KB_NR; cj++) {
-            if (j0 + cj < n) {
-                #pragma unroll
-                for (int v = 0; v < KB_MV; v++) {
-                    VSTORE(acc[cj][v], v, lanes);
+        return;
+    }
+#endif
+    /* Edge tiles, and every tile of a narrow C: element by element, each rounded once into C. */
+    acc lanes[KB_MR];
+    #pragma unroll
+    for (int cj = 0; cj < KB_NR; cj++) {
+        if (j0 + cj < n) {
+            #pragma unroll
+            for (int v = 0; v < KB_MV; v++) {
+                VSTORE(sum[cj][v], v, lanes);
+            }
+            const ulong col = cb + i0 + (j0 + cj) * ldc;
+            for (int r = 0; r < KB_MR && i0 + r < m; r++) {
+                acc x = alpha * lanes[r];
+                if (beta != (acc) 0) {
+                    x += beta * KB_LOAD_C(c, col + r);
                 }
-                __global real* col = cb + i0 + (j0 + cj) * ldc;
-                for (int r = 0; r < KB_MR && i0 + r < m; r++) {
-                    real x = alpha * lanes[r];
-                    if (beta != (real) 0) {
-                        x += beta * col[r];
-                    }
-                    col[r] = x;
-                }
+                KB_STORE_C(x, c, col + r);
             }
         }
     }
 }
 
 /* C := beta·C, writing exact +0 when beta == 0. Global size (m, n, batch). */
-__kernel void scale_c(real beta, __global real* c, ulong offc, ulong ldc, ulong stridec) {
+__kernel void scale_c(acc beta, __global out_t* c, ulong offc, ulong ldc, ulong stridec) {
     if (!KB_IN_RANGE()) {
         return;
     }
     const ulong i = get_global_id(0), j = get_global_id(1), item = get_global_id(2);
-    __global real* x = c + offc + item * stridec + i + j * ldc;
-    *x = beta == (real) 0 ? (real) 0 : beta * *x;
+    const ulong at = offc + item * stridec + i + j * ldc;
+    const acc x = beta == (acc) 0 ? (acc) 0 : beta * KB_LOAD_C(c, at);
+    KB_STORE_C(x, c, at);
 }

@@ -7,6 +7,10 @@
  * 8- or 16-wide types), so a CUDA build sets KB_VW to 1.
  *
  * Defines expected from the loader:  KB_DOUBLE (0: F32, 1: F64) and the tunables of each file.
+ *
+ * Narrow storage types (below the element type): F16 through the core vload_half/vstore_half_rte
+ * (no cl_khr_fp16 needed: PoCL 3.1's CPU device lacks it) and BF16 as ushort bits, with the same
+ * helpers under CUDA, so a kernel reads and writes them identically on both.
  */
 #ifndef KERNELBRIDGE_COMPAT_H
 #define KERNELBRIDGE_COMPAT_H
@@ -20,6 +24,7 @@
   #define restrict __restrict__
   #define ulong unsigned long long
   #define uint unsigned int
+  #define ushort unsigned short
   /* The OpenCL NDRange of a launch, written by the host before each launch (symbol kb_ndrange, one per
      module). CUDA caps grid y and z at 65535 while OpenCL ranges here reach k and batch counts far
      beyond, so every range runs as a 1-D grid (x fastest) and the ids are recovered from it. A block
@@ -56,16 +61,13 @@
 #endif
 typedef KB_REAL real;
 
-/* ---- 16-bit float storage, as used by reduce.cl ------------------------------------------------
-   F16 through the core vload_half/vstore_half_rte (no cl_khr_fp16 needed: PoCL 3.1's CPU device
-   lacks it) and BF16 as ushort bits; under CUDA the same names on the PTX conversions, so a kernel
-   reads and writes both types identically on each. Names and semantics as in the GEMM branch's
-   narrow-type block (dtypes-devices): on merging, keep one copy. */
+/* Narrow storage types: kb_half_t holds IEEE binary16 (only through kb_half_load/kb_half_store),
+   kb_i8_t signed 8-bit integers (plain char is unsigned on some CUDA hosts). */
 #ifdef __CUDACC__
-  #define ushort unsigned short
   typedef unsigned short kb_half_t;
-  /* cvt.rn rounds to nearest even, keeps subnormals and overflows to Inf, as vstore_half_rte does;
-     inline PTX so that NVRTC needs no cuda_fp16.h. */
+  typedef signed char kb_i8_t;
+  /* The PTX conversions cuda_fp16.h wraps, inline so NVRTC needs no extra headers. cvt.rn rounds to
+     nearest even, keeps subnormals and overflows to Inf, as vstore_half_rte does. */
   __device__ inline float kb_half_load(ulong i, const kb_half_t* p) {
       float f;
       asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(p[i]));
@@ -80,6 +82,7 @@ typedef KB_REAL real;
   #define kb_as_uint(x) __float_as_uint(x)
 #else
   typedef half kb_half_t;
+  typedef char kb_i8_t;
   #define kb_half_load(i, p) vload_half(i, p)
   #define kb_half_store(x, i, p) vstore_half_rte(x, i, p)
   #define kb_as_float(bits) as_float(bits)
@@ -101,6 +104,5 @@ KB_DEVICE_FN ushort kb_float_to_bf16(float x) {
     }
     return (ushort) ((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
-/* ---- end of 16-bit float storage ---------------------------------------------------------------- */
 
 #endif

@@ -21,12 +21,16 @@ typedef enum {
 typedef enum cudaDataType_t {
   CUDA_R_32F = 0,
   CUDA_R_64F = 1,
-  CUDA_R_16F = 2
+  CUDA_R_16F = 2,
+  CUDA_R_8I = 3,
+  CUDA_R_32I = 10,
+  CUDA_R_16BF = 14
 } cudaDataType;
 
 typedef enum {
   CUBLAS_COMPUTE_32F = 68,
-  CUBLAS_COMPUTE_64F = 70
+  CUBLAS_COMPUTE_64F = 70,
+  CUBLAS_COMPUTE_32I = 72
 } cublasComputeType_t;
 
 typedef enum {

@@ -1,5 +1,6 @@
 package dev.kernelbridge.cuda;
 
+import dev.kernelbridge.DType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -16,9 +17,39 @@ final class Cublas {
     private static final java.lang.foreign.MemoryLayout P = NativeFunction.P, I = NativeFunction.I, L = NativeFunction.L;
 
     static final int OP_N = 0, OP_T = 1;
-    static final int CUDA_R_32F = 0, CUDA_R_64F = 1;
-    static final int COMPUTE_32F = 68, COMPUTE_64F = 70;
+    /** cudaDataType (library_types.h). */
+    static final int CUDA_R_32F = 0, CUDA_R_64F = 1, CUDA_R_16F = 2, CUDA_R_8I = 3, CUDA_R_32I = 10, CUDA_R_16BF = 14;
+    /** cublasComputeType_t. */
+    static final int COMPUTE_32F = 68, COMPUTE_64F = 70, COMPUTE_32I = 72;
     static final int GEMM_DEFAULT = -1;
+
+    /**
+     * cublasGemmEx's type arguments for one of our type pairs: the type of A and B, of C, the compute
+     * type, and the type alpha and beta point to (the compute type's scalar).
+     */
+    record GemmTypes(int ab, int c, int compute, DType scalar) {
+        static GemmTypes of(DType input, DType output) {
+            return switch (input) {
+                case F64 -> new GemmTypes(CUDA_R_64F, dataType(output), COMPUTE_64F, DType.F64);
+                // int8 products summed in int32; alpha and beta are int32 (CUBLAS_COMPUTE_32I's scale type)
+                case I8 -> new GemmTypes(CUDA_R_8I, dataType(output), COMPUTE_32I, DType.I32);
+                // F32, BF16, F16: exact products accumulated in F32, C rounded once to its type (never
+                // a reduced-precision compute type such as CUBLAS_COMPUTE_32F_FAST_16F)
+                default -> new GemmTypes(dataType(input), dataType(output), COMPUTE_32F, DType.F32);
+            };
+        }
+    }
+
+    static int dataType(DType t) {
+        return switch (t) {
+            case F32 -> CUDA_R_32F;
+            case F64 -> CUDA_R_64F;
+            case F16 -> CUDA_R_16F;
+            case BF16 -> CUDA_R_16BF;
+            case I8 -> CUDA_R_8I;
+            case I32 -> CUDA_R_32I;
+        };
+    }
 
     /** Every call returns cublasStatus_t (an int) except cublasGetStatusString. */
     static final Map<String, NativeFunction> FUNCTIONS = NativeFunction.table(

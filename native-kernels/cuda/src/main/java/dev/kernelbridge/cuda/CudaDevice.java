@@ -9,11 +9,12 @@ import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.DeviceInfo;
 import dev.kernelbridge.spi.GemmCall;
 import dev.kernelbridge.tuning.GemmParameters;
+import dev.kernelbridge.tuning.GemmVariant;
 import dev.kernelbridge.tuning.TuningDatabase;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
@@ -41,6 +42,11 @@ final class CudaDevice implements BackendDevice {
     static final long CALIBRATION_CAP = 4096;
 
     private static final System.Logger LOG = System.getLogger("dev.kernelbridge.cuda");
+    /**
+     * Every GPU takes every type: gemm.cl has a build per type pair (the narrow types need no
+     * hardware support: F16 and BF16 widen to F32 when packed), and cuBLAS serves them where it can.
+     */
+    static final Set<DType> DTYPES = Set.of(DType.F32, DType.F64, DType.BF16, DType.F16, DType.I8, DType.I32);
 
     private final CudaDriver cu;
     private final String id;
@@ -52,7 +58,8 @@ final class CudaDevice implements BackendDevice {
     private final int computeCapability;
     private final DeviceInfo info;
     private final ReentrantLock lock = new ReentrantLock();
-    private final Map<DType, CudaModule> gemmModules = new EnumMap<>(DType.class);
+    /** gemm.cl's modules by type pair, loaded on first use. */
+    private final Map<GemmVariant, CudaModule> gemmModules = new HashMap<>();
     private final TuningDatabase tuning;
     private final String driverVersion;
     private final long[] packing = new long[2], packingBytes = new long[2];
@@ -90,7 +97,7 @@ final class CudaDevice implements BackendDevice {
             MemorySegment total = a.allocate(ValueLayout.JAVA_LONG);
             check("cuDeviceTotalMem", cu.call("cuDeviceTotalMem", total, handle));
             info = new DeviceInfo(name.getString(0) + " (sm_" + computeCapability + ")", "NVIDIA", DeviceKind.GPU,
-                    total.get(ValueLayout.JAVA_LONG, 0), Set.of(DType.F32, DType.F64));
+                    total.get(ValueLayout.JAVA_LONG, 0), DTYPES);
         }
     }
 
@@ -289,26 +296,27 @@ final class CudaDevice implements BackendDevice {
      */
     private Long timeOnScratch(GemmCall call, GemmPaths.Path path) {
         long m = Math.min(call.m(), CALIBRATION_CAP), n = Math.min(call.n(), CALIBRATION_CAP), k = Math.min(call.k(), CALIBRATION_CAP);
-        long es = call.dtype().byteSize();
-        long[] buffers = new long[3], bytes = {Math.max(1, m * k * es), Math.max(1, k * n * es), Math.max(1, m * n * es)};
+        long in = call.inputType().byteSize(), out = call.dtype().byteSize();
+        boolean ta = call.transA() != dev.kernelbridge.Transpose.NO_TRANS, tb = call.transB() != dev.kernelbridge.Transpose.NO_TRANS;
+        // Leading dimensions rounded up to 4: cuBLAS's int8 rule, so an eligible class times cuBLAS on an eligible scratch.
+        long lda = roundUp4(ta ? k : m), ldb = roundUp4(tb ? n : k);
+        long[] buffers = new long[3], bytes = {Math.max(1, lda * (ta ? m : k) * in), Math.max(1, ldb * (tb ? k : n) * in), Math.max(1, m * n * out)};
         try {
             for (int i = 0; i < 3; i++) {
                 buffers[i] = deviceAlloc(bytes[i]);
                 check("cuMemsetD8Async", cu.call("cuMemsetD8Async", buffers[i], 0, bytes[i], stream)); // zeros: no NaN or denormal
             }
-            CudaBuffer a = new CudaBuffer(this, buffers[0], m * k * es), b = new CudaBuffer(this, buffers[1], k * n * es);
-            CudaBuffer c = new CudaBuffer(this, buffers[2], m * n * es);
-            long lda = call.transA() == dev.kernelbridge.Transpose.NO_TRANS ? m : k;
-            long ldb = call.transB() == dev.kernelbridge.Transpose.NO_TRANS ? k : n;
-            GemmCall scratch = new GemmCall(call.dtype(), call.transA(), call.transB(), m, n, k, 1, a, 0, Math.max(1, lda), 0,
-                    b, 0, Math.max(1, ldb), 0, 0, c, 0, Math.max(1, m), 0, 1);
+            CudaBuffer a = new CudaBuffer(this, buffers[0], bytes[0]), b = new CudaBuffer(this, buffers[1], bytes[1]);
+            CudaBuffer c = new CudaBuffer(this, buffers[2], bytes[2]);
+            GemmCall scratch = new GemmCall(call.dtype(), call.transA(), call.transB(), m, n, k, 1, a, 0, lda, 0,
+                    b, 0, ldb, 0, 0, c, 0, Math.max(1, m), 0, 1, call.inputType(), 0, 0);
             long t = GemmPaths.time(3, i -> {
                 long t0 = System.nanoTime();
                 run(scratch, path);
                 synchronize();
                 return System.nanoTime() - t0;
             });
-            LOG.log(System.Logger.Level.DEBUG, "{0}: {1} on {2}x{3}x{4} {5}: {6} us", id, path, m, n, k, call.dtype(), t / 1000);
+            LOG.log(System.Logger.Level.DEBUG, "{0}: {1} on {2}x{3}x{4} {5}: {6} us", id, path, m, n, k, GemmVariant.of(call), t / 1000);
             return t;
         } catch (dev.kernelbridge.DeviceOutOfMemoryException e) {
             return -1L;
@@ -319,6 +327,10 @@ final class CudaDevice implements BackendDevice {
                 }
             }
         }
+    }
+
+    private static long roundUp4(long x) {
+        return Math.max(4, (x + 3) / 4 * 4);
     }
 
     /** The routine serving the class of {@code call} once decided (CUBLAS or KERNEL), or null. For the GPU check's report. */
@@ -332,17 +344,18 @@ final class CudaDevice implements BackendDevice {
     }
 
     private void ours(GemmCall call) {
-        CudaModule module = gemmModules.get(call.dtype());
+        GemmVariant variant = GemmVariant.of(call);
+        CudaModule module = gemmModules.get(variant);
         if (module == null) {
-            module = CudaModule.load(this, "gemm", call.dtype(), gemmParameters(call.dtype()));
-            LOG.log(System.Logger.Level.DEBUG, "{0}: gemm {1} from {2}", id, call.dtype(), module.origin);
-            gemmModules.put(call.dtype(), module);
+            module = CudaModule.load(this, "gemm", variant.label(), variant.defines(), gemmParameters(variant.tuningType()));
+            LOG.log(System.Logger.Level.DEBUG, "{0}: gemm {1} from {2}", id, variant, module.origin);
+            gemmModules.put(variant, module);
         }
         CudaGemm.run(this, module, call);
     }
 
     /**
-     * The GEMM tunables for {@code dtype}: the user's tuning database ({@code <cache>/tuning/cuda.json},
+     * The GEMM tunables for {@code dtype} (a {@link GemmVariant#tuningType}: narrow pairs run F32's): the user's tuning database ({@code <cache>/tuning/cuda.json},
      * the same format and lookup as OpenCL's) where it has an entry for this GPU, else the shipped PTX's.
      * Entries with vector widths other than 1 are OpenCL-only and ignored here.
      */
@@ -364,34 +377,43 @@ final class CudaDevice implements BackendDevice {
         return p;
     }
 
+    /** The call through cublasGemmEx (or its strided-batched form) with the types of its pair; see {@link Cublas.GemmTypes}. */
     private void viaCublas(GemmCall c) {
         if (cublasHandle == null) {
             cublasHandle = cublas.create(stream);
         }
-        boolean f64 = c.dtype() == DType.F64;
-        long es = c.dtype().byteSize();
-        int type = f64 ? Cublas.CUDA_R_64F : Cublas.CUDA_R_32F, compute = f64 ? Cublas.COMPUTE_64F : Cublas.COMPUTE_32F;
+        Cublas.GemmTypes types = Cublas.GemmTypes.of(c.inputType(), c.dtype());
+        long in = c.inputType().byteSize(), out = c.dtype().byteSize();
         int ta = c.transA() == dev.kernelbridge.Transpose.NO_TRANS ? Cublas.OP_N : Cublas.OP_T;
         int tb = c.transB() == dev.kernelbridge.Transpose.NO_TRANS ? Cublas.OP_N : Cublas.OP_T;
-        long a = ((CudaBuffer) c.a()).pointer + c.offsetA() * es, b = ((CudaBuffer) c.b()).pointer + c.offsetB() * es;
-        long cc = ((CudaBuffer) c.c()).pointer + c.offsetC() * es;
+        long a = ((CudaBuffer) c.a()).pointer + c.offsetA() * in, b = ((CudaBuffer) c.b()).pointer + c.offsetB() * in;
+        long cc = ((CudaBuffer) c.c()).pointer + c.offsetC() * out;
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment alpha = f64 ? arena.allocateFrom(ValueLayout.JAVA_DOUBLE, c.alpha()) : arena.allocateFrom(ValueLayout.JAVA_FLOAT, (float) c.alpha());
-            MemorySegment beta = f64 ? arena.allocateFrom(ValueLayout.JAVA_DOUBLE, c.beta()) : arena.allocateFrom(ValueLayout.JAVA_FLOAT, (float) c.beta());
+            MemorySegment alpha = scalar(arena, types.scalar(), c.alpha()), beta = scalar(arena, types.scalar(), c.beta());
             // cuBLAS reads alpha and beta (host pointer mode) before these calls return.
             int status = c.batchCount() == 1
                     ? cublas.call("cublasGemmEx", cublasHandle, ta, tb, (int) c.m(), (int) c.n(), (int) c.k(), alpha,
-                            MemorySegment.ofAddress(a), type, (int) c.lda(), MemorySegment.ofAddress(b), type, (int) c.ldb(), beta,
-                            MemorySegment.ofAddress(cc), type, (int) c.ldc(), compute, Cublas.GEMM_DEFAULT)
+                            MemorySegment.ofAddress(a), types.ab(), (int) c.lda(), MemorySegment.ofAddress(b), types.ab(), (int) c.ldb(), beta,
+                            MemorySegment.ofAddress(cc), types.c(), (int) c.ldc(), types.compute(), Cublas.GEMM_DEFAULT)
                     : cublas.call("cublasGemmStridedBatchedEx", cublasHandle, ta, tb, (int) c.m(), (int) c.n(), (int) c.k(), alpha,
-                            MemorySegment.ofAddress(a), type, (int) c.lda(), c.strideA(), MemorySegment.ofAddress(b), type, (int) c.ldb(),
-                            c.strideB(), beta, MemorySegment.ofAddress(cc), type, (int) c.ldc(), c.strideC(), (int) c.batchCount(),
-                            compute, Cublas.GEMM_DEFAULT);
+                            MemorySegment.ofAddress(a), types.ab(), (int) c.lda(), c.strideA(), MemorySegment.ofAddress(b), types.ab(), (int) c.ldb(),
+                            c.strideB(), beta, MemorySegment.ofAddress(cc), types.c(), (int) c.ldc(), c.strideC(), (int) c.batchCount(),
+                            types.compute(), Cublas.GEMM_DEFAULT);
             if (status != 0) {
                 synchronize(); // a sticky fault inside cuBLAS is the better report
-                throw new DeviceException(id, status, "CUBLAS_STATUS_" + status, "cublasGemmEx failed: " + cublas.statusString(status));
+                throw new DeviceException(id, status, "CUBLAS_STATUS_" + status, "cublasGemmEx (" + GemmVariant.of(c) + ") failed: "
+                        + cublas.statusString(status));
             }
         }
+    }
+
+    /** alpha or beta in the compute type's scalar: double, int32 or float. */
+    private static MemorySegment scalar(Arena arena, DType type, double v) {
+        return switch (type) {
+            case F64 -> arena.allocateFrom(ValueLayout.JAVA_DOUBLE, v);
+            case I32 -> arena.allocateFrom(ValueLayout.JAVA_INT, (int) v);
+            default -> arena.allocateFrom(ValueLayout.JAVA_FLOAT, (float) v);
+        };
     }
 
     void close() {

@@ -11,7 +11,8 @@ import java.util.List;
 
 /**
  * The host side of gemm.cl on CUDA, the same steps as the OpenCL launcher: pack op(A) and op(B) into
- * zero-padded panels, multiply panel pairs, write C; or scale C when k == 0. Every OpenCL range runs
+ * zero-padded panels of the compute type (narrow inputs widen, zero points are subtracted), multiply
+ * panel pairs, write C; or scale C when k == 0. The module must be the build for the call's type pair. Every OpenCL range runs
  * as a 1-D grid: its three sizes go to the module's {@code kb_ndrange} on the stream just before the
  * launch (see kernelbridge_compat.h). Launches are only queued: the caller synchronises the stream once
  * per GEMM. Called under the device lock.
@@ -25,14 +26,14 @@ final class CudaGemm {
     /** Runs {@code call} with the kernels of {@code module}, shaped by the parameters it was built with. */
     static void run(CudaDevice device, CudaModule module, GemmCall call) {
         int mr = module.parameters.mr(), nr = module.parameters.nr(), wg = module.parameters.wg();
-        boolean f64 = call.dtype() == DType.F64;
+        DType scalar = call.inputType().computeType(); // alpha, beta and the packed panels
         long c = ((CudaBuffer) call.c()).pointer;
         if (call.k() == 0) {
             launch(device, module, "scale_c", new long[] {call.m(), call.n(), call.batchCount()}, BLOCK,
-                    args -> args.real(f64, call.beta()).u64(c).u64(call.offsetC()).u64(call.ldc()).u64(call.strideC()));
+                    args -> args.scalar(scalar, call.beta()).u64(c).u64(call.offsetC()).u64(call.ldc()).u64(call.strideC()));
             return;
         }
-        long es = call.dtype().byteSize();
+        long es = scalar.byteSize();
         long mPanels = ceilDiv(call.m(), mr), nPanels = ceilDiv(call.n(), nr);
         long packedA = mPanels * mr * call.k() * es, packedB = nPanels * nr * call.k() * es;
         long chunk = Math.max(1, Math.min(call.batchCount(), device.packingLimit() / Math.max(packedA, packedB)));
@@ -42,13 +43,13 @@ final class CudaGemm {
             long items = Math.min(chunk, call.batchCount() - first), f = first;
             launch(device, module, "pack_panels", new long[] {mPanels * mr, call.k(), items}, BLOCK,
                     args -> args.u64(call.m()).u64(call.k()).i32(mr).i32(call.transA() == Transpose.NO_TRANS ? 0 : 1)
-                            .u64(a).u64(call.offsetA() + f * call.strideA()).u64(call.lda()).u64(call.strideA()).u64(bufA));
+                            .u64(a).u64(call.offsetA() + f * call.strideA()).u64(call.lda()).u64(call.strideA()).i32(call.zeroPointA()).u64(bufA));
             // op(B) is packed by columns: its "rows" are the n columns, and untransposed B is read across ldb.
             launch(device, module, "pack_panels", new long[] {nPanels * nr, call.k(), items}, BLOCK,
                     args -> args.u64(call.n()).u64(call.k()).i32(nr).i32(call.transB() == Transpose.NO_TRANS ? 1 : 0)
-                            .u64(b).u64(call.offsetB() + f * call.strideB()).u64(call.ldb()).u64(call.strideB()).u64(bufB));
+                            .u64(b).u64(call.offsetB() + f * call.strideB()).u64(call.ldb()).u64(call.strideB()).i32(call.zeroPointB()).u64(bufB));
             launch(device, module, "gemm_packed", new long[] {ceilDiv(nPanels, wg) * wg, mPanels, items}, wg,
-                    args -> args.u64(call.m()).u64(call.n()).u64(call.k()).real(f64, call.alpha()).real(f64, call.beta())
+                    args -> args.u64(call.m()).u64(call.n()).u64(call.k()).scalar(scalar, call.alpha()).scalar(scalar, call.beta())
                             .u64(bufA).u64(bufB).u64(c).u64(call.offsetC() + f * call.strideC()).u64(call.ldc()).u64(call.strideC()));
         }
     }
@@ -64,8 +65,13 @@ final class CudaGemm {
 
         Args i32(int v) { return add(arena.allocateFrom(ValueLayout.JAVA_INT, v)); }
 
-        Args real(boolean f64, double v) {
-            return add(f64 ? arena.allocateFrom(ValueLayout.JAVA_DOUBLE, v) : arena.allocateFrom(ValueLayout.JAVA_FLOAT, (float) v));
+        /** A scalar of gemm.cl's compute type: double (F64), int bits (I32: the kernel's uint), else float. */
+        Args scalar(DType computeType, double v) {
+            return add(switch (computeType) {
+                case F64 -> arena.allocateFrom(ValueLayout.JAVA_DOUBLE, v);
+                case I32 -> arena.allocateFrom(ValueLayout.JAVA_INT, (int) v);
+                default -> arena.allocateFrom(ValueLayout.JAVA_FLOAT, (float) v);
+            });
         }
 
         private Args add(MemorySegment s) {

@@ -16,7 +16,8 @@ import java.util.Map;
 import java.util.Properties;
 
 /**
- * One kernel family (gemm or reduce) for one dtype, loaded into a device's context: the shipped PTX
+ * One kernel family (gemm or reduce) for one build (a dtype, or a GEMM type pair named by its
+ * {@link dev.kernelbridge.tuning.GemmVariant} label), loaded into a device's context: the shipped PTX
  * for the newest architecture the GPU supports, else (or for tuned parameters) the source compiled
  * by NVRTC for the GPU's own architecture. Holds the kernels' functions, the parameters they were
  * built with and the address of their NDRange descriptor.
@@ -46,9 +47,14 @@ final class CudaModule {
 
     /** The PTX resource for {@code family}/{@code dtype} on a device of compute capability {@code cc} (e.g. 86), or null. */
     static String shippedPtx(String family, DType dtype, int cc) {
+        return shippedPtx(family, dtype.label(), cc);
+    }
+
+    /** The PTX resource for {@code family}/{@code label} ("f32", "bf16_f32", …) on compute capability {@code cc}, or null. */
+    static String shippedPtx(String family, String label, int cc) {
         for (int arch : SHIPPED) {
             if (arch <= cc) {
-                String text = resource(PTX + family + "-" + dtype.label() + "-sm_" + arch + ".ptx");
+                String text = resource(PTX + family + "-" + label + "-sm_" + arch + ".ptx");
                 if (text != null) {
                     return text;
                 }
@@ -83,17 +89,21 @@ final class CudaModule {
      * tuned parameters) NVRTC for the GPU's own architecture, as a CUBIN.
      */
     static List<Image> images(String family, DType dtype, int cc, GemmParameters wanted) {
+        return images(family, dtype.label(), cc, wanted);
+    }
+
+    static List<Image> images(String family, String label, int cc, GemmParameters wanted) {
         List<Image> out = new java.util.ArrayList<>();
         if (wanted.equals(PTX_PARAMETERS)) {
             for (int arch : CUBIN_ARCHS) {
                 if (arch / 10 == cc / 10 && arch <= cc) {
-                    byte[] cubin = bytes(PTX + family + "-" + dtype.label() + "-sm_" + arch + ".cubin");
+                    byte[] cubin = bytes(PTX + family + "-" + label + "-sm_" + arch + ".cubin");
                     if (cubin != null) {
                         out.add(new Image("shipped CUBIN sm_" + arch + " (" + PTX_PARAMETERS + ")", cubin));
                     }
                 }
             }
-            String ptx = shippedPtx(family, dtype, cc);
+            String ptx = shippedPtx(family, label, cc);
             if (ptx != null) {
                 out.add(new Image("shipped PTX (" + PTX_PARAMETERS + ")", (ptx + "\0").getBytes(StandardCharsets.UTF_8)));
             }
@@ -105,13 +115,19 @@ final class CudaModule {
     /** Architectures build-ptx also ships as CUBIN (binary for that major version, from its minor up). */
     static final List<Integer> CUBIN_ARCHS = List.of(90);
 
+    /** Loads {@code family} for {@code dtype} (its only define: KB_DOUBLE); see the general form below. */
+    static CudaModule load(CudaDevice device, String family, DType dtype, GemmParameters wanted) {
+        return load(device, family, dtype.label(), Map.of("KB_DOUBLE", dtype == DType.F64 ? 1 : 0), wanted);
+    }
+
     /**
-     * Loads {@code family} for {@code dtype} built with {@code wanted}: the first of {@link #images} the
-     * driver takes. An image the driver refuses for its format (a PTX ISA newer than the driver,
+     * Loads build {@code label} of {@code family} (selected by {@code typeDefines}, which NVRTC gets
+     * as -D options; the shipped images were built with the same) with tunables {@code wanted}: the
+     * first of {@link #images} the driver takes. An image the driver refuses for its format (a PTX ISA newer than the driver,
      * CUDA_ERROR_UNSUPPORTED_PTX_VERSION; no binary for this GPU) gives way to the next. Tuned parameters
      * without NVRTC fall back to the shipped images, with a warning.
      */
-    static CudaModule load(CudaDevice device, String family, DType dtype, GemmParameters wanted) {
+    static CudaModule load(CudaDevice device, String family, String label, Map<String, Integer> typeDefines, GemmParameters wanted) {
         int cc = device.computeCapability();
         Nvrtc nvrtc = Nvrtc.load().orElse(null);
         if (nvrtc == null && !wanted.equals(PTX_PARAMETERS)) {
@@ -120,14 +136,15 @@ final class CudaModule {
             wanted = PTX_PARAMETERS;
         }
         DeviceException first = null;
-        for (Image image : images(family, dtype, cc, wanted)) {
+        for (Image image : images(family, label, cc, wanted)) {
             byte[] bytes = image.bytes();
             if (bytes == null) {
                 if (nvrtc == null) {
                     continue;
                 }
                 String source = resource(SOURCES + "kernelbridge_compat.h") + "\n" + resource(SOURCES + family + ".cl");
-                List<String> options = new java.util.ArrayList<>(List.of("-DKB_DOUBLE=" + (dtype == DType.F64 ? 1 : 0)));
+                List<String> options = new java.util.ArrayList<>();
+                typeDefines.forEach((k, v) -> options.add("-D" + k + "=" + v));
                 wanted.asDefines().forEach((k, v) -> options.add("-D" + k + "=" + v));
                 try {
                     bytes = nvrtc.compile(source, family + ".cu", "sm_" + cc, options);

@@ -1,6 +1,7 @@
 package dev.kernelbridge.cuda;
 
 import dev.kernelbridge.Config;
+import dev.kernelbridge.DType;
 import dev.kernelbridge.spi.GemmCall;
 import java.util.HashMap;
 import java.util.Locale;
@@ -13,8 +14,10 @@ import java.util.function.ToLongFunction;
  * so switching mid-run would change a result's bits between two identical calls. Batched and single
  * calls of a class take the same routine (a batch's items equal the single calls). In {@code auto},
  * each routine is timed on scratch buffers of the class's shape after an untimed run (handle
- * creation, module load and JIT are not the routine's speed); the faster wins. Not thread-safe:
- * used under the device lock.
+ * creation, module load and JIT are not the routine's speed); the faster wins. A class is its type
+ * pair, transposes and sizes. Calls cuBLAS cannot take ({@link #cublasRefusal}) run on the kernel in
+ * every mode; within a class that only varies for I8, whose results are exact on both routines, so
+ * no bits change between calls. Not thread-safe: used under the device lock.
  */
 final class GemmPaths {
     enum Path { CUBLAS, KERNEL }
@@ -23,7 +26,8 @@ final class GemmPaths {
 
     static final Config.Knob SETTING = new Config.Knob("cuda.gemm", "auto",
             "GEMM routine on CUDA devices: auto (per shape class, the faster of cuBLAS and the shared kernel, measured once on"
-                    + " scratch buffers), cublas, or kernel. Calls beyond cuBLAS's 32-bit sizes, or without cuBLAS, use the kernel.");
+                    + " scratch buffers), cublas, or kernel. Calls beyond cuBLAS's 32-bit sizes, I8 calls outside its int8 rules"
+                    + " (alignment, zero points), or without cuBLAS, use the kernel.");
 
     private final Mode mode;
     private final Map<Long, Path> chosen = new HashMap<>();
@@ -48,7 +52,7 @@ final class GemmPaths {
      * could not run there (out of memory) and loses.
      */
     Path pathFor(GemmCall call, boolean cublasPresent, java.util.function.BiFunction<GemmCall, Path, Long> timeNanos) {
-        if (!cublasPresent || !fitsInt(call) || mode == Mode.KERNEL) {
+        if (!cublasPresent || !fitsInt(call) || mode == Mode.KERNEL || cublasRefusal(call) != null) {
             return Path.KERNEL;
         }
         if (mode == Mode.CUBLAS) {
@@ -78,9 +82,35 @@ final class GemmPaths {
         return c.m() <= max && c.n() <= max && c.k() <= max && c.lda() <= max && c.ldb() <= max && c.ldc() <= max && c.batchCount() <= max;
     }
 
-    /** dtype, transposes and the sizes' binary magnitudes; not the batch count (a batch's items are single calls). */
+    /**
+     * Why cublasGemmEx cannot take {@code c}, or null when it can. Only I8 has rules: cuBLAS has no zero
+     * points, and its int8 path (CUBLAS_COMPUTE_32I) is documented for A and B 32-bit aligned, lda and
+     * ldb multiples of 4, and alpha and beta 0 or 1 — kept as written even where a newer cuBLAS may
+     * relax them, since gemm.cl gives the same exact result. Device allocations are 256-byte aligned,
+     * so alignment comes down to element offsets and batch strides (1 byte per element).
+     */
+    static String cublasRefusal(GemmCall c) {
+        if (c.inputType() != DType.I8) {
+            return null;
+        }
+        if (c.zeroPointA() != 0 || c.zeroPointB() != 0) {
+            return "zero points (cuBLAS has none)";
+        }
+        if (c.lda() % 4 != 0 || c.ldb() % 4 != 0) {
+            return "int8 needs lda and ldb multiples of 4, got " + c.lda() + " and " + c.ldb();
+        }
+        if (c.offsetA() % 4 != 0 || c.offsetB() % 4 != 0 || (c.batchCount() > 1 && (c.strideA() % 4 != 0 || c.strideB() % 4 != 0))) {
+            return "int8 needs A and B 32-bit aligned (offsets and batch strides multiples of 4 elements)";
+        }
+        if ((c.alpha() != 0 && c.alpha() != 1) || (c.beta() != 0 && c.beta() != 1)) {
+            return "int8 is documented for alpha and beta 0 or 1, got " + (long) c.alpha() + " and " + (long) c.beta();
+        }
+        return null;
+    }
+
+    /** Type pair, transposes and the sizes' binary magnitudes; not the batch count (a batch's items are single calls). */
     static long shapeClass(GemmCall c) {
-        return ((long) c.dtype().ordinal() << 56) | ((long) c.transA().ordinal() << 52) | ((long) c.transB().ordinal() << 48)
+        return ((long) c.inputType().ordinal() << 60) | ((long) c.dtype().ordinal() << 56) | ((long) c.transA().ordinal() << 52) | ((long) c.transB().ordinal() << 48)
                 | ((long) (64 - Long.numberOfLeadingZeros(c.m())) << 32) | ((long) (64 - Long.numberOfLeadingZeros(c.n())) << 16)
                 | (64 - Long.numberOfLeadingZeros(Math.max(1, c.k())));
     }

@@ -156,6 +156,45 @@ class CudaBackendTest {
         assertTrue(!CudaModule.refusedImage(700), "a fault is not a format problem");
     }
 
+    @Test
+    void eachTypePairIsItsOwnShapeClassAndCublasTakesI8OnlyWithinItsInt8Rules() {
+        GemmCall f32 = call(1000, 1000, 1000, 1);
+        GemmCall bf16ToF32 = typed(DType.BF16, DType.F32, 1000, 1000, 1000, 1000, 1000, 0, 0, 1, 0, 0, 0, 1);
+        GemmCall bf16 = typed(DType.BF16, DType.BF16, 1000, 1000, 1000, 1000, 1000, 0, 0, 1, 0, 0, 0, 1);
+        assertTrue(GemmPaths.shapeClass(f32) != GemmPaths.shapeClass(bf16ToF32), "BF16 -> F32 is not F32 -> F32");
+        assertTrue(GemmPaths.shapeClass(bf16) != GemmPaths.shapeClass(bf16ToF32), "nor BF16 -> BF16");
+        assertNull(GemmPaths.cublasRefusal(bf16ToF32), "BF16 and F16 have no alignment rule of ours");
+        assertNull(GemmPaths.cublasRefusal(typed(DType.F16, DType.F16, 3, 5, 7, 3, 7, 1, 3, 2, 0.5, 0, 0, 1)));
+
+        GemmCall i8 = typed(DType.I8, DType.I32, 64, 64, 64, 64, 64, 0, 0, 1, 0, 0, 0, 1);
+        assertNull(GemmPaths.cublasRefusal(i8));
+        assertNull(GemmPaths.cublasRefusal(typed(DType.I8, DType.I32, 64, 64, 64, 64, 64, 4, 8, 1, 1, 0, 0, 3)), "batched, aligned");
+        assertTrue(GemmPaths.cublasRefusal(typed(DType.I8, DType.I32, 64, 64, 64, 64, 64, 0, 0, 1, 0, 3, 0, 1)).contains("zero points"));
+        assertTrue(GemmPaths.cublasRefusal(typed(DType.I8, DType.I32, 63, 64, 64, 63, 64, 0, 0, 1, 0, 0, 0, 1)).contains("lda and ldb"));
+        assertTrue(GemmPaths.cublasRefusal(typed(DType.I8, DType.I32, 64, 64, 64, 64, 64, 1, 0, 1, 0, 0, 0, 1)).contains("32-bit aligned"));
+        assertTrue(GemmPaths.cublasRefusal(typed(DType.I8, DType.I32, 64, 64, 64, 64, 64, 0, 0, 2, 0, 0, 0, 1)).contains("alpha and beta"));
+        assertTrue(GemmPaths.cublasRefusal(typed(DType.I8, DType.I32, 64, 64, 64, 64, 64, 0, 0, 1, -1, 0, 0, 1)).contains("alpha and beta"));
+        // A batch whose items start at odd offsets: every item's pointer must be aligned, not only the first.
+        GemmCall oddStride = new GemmCall(DType.I32, Transpose.NO_TRANS, Transpose.NO_TRANS, 64, 64, 64, 1, null, 0, 64, 64 * 64 + 1,
+                null, 0, 64, 64 * 64, 0, null, 0, 64, 64 * 64, 2, DType.I8, 0, 0);
+        assertTrue(GemmPaths.cublasRefusal(oddStride).contains("32-bit aligned"));
+
+        // In every mode a call cuBLAS refuses runs on the kernel, untimed; an I8 class may still pick cuBLAS for the
+        // calls it takes: both routines give the same exact integers.
+        java.util.function.BiFunction<GemmCall, GemmPaths.Path, Long> never = (c, p) -> { throw new AssertionError("no timing"); };
+        GemmCall refused = typed(DType.I8, DType.I32, 64, 64, 64, 64, 64, 0, 0, 1, 0, 5, -5, 1);
+        assertEquals(GemmPaths.Path.KERNEL, new GemmPaths(GemmPaths.Mode.CUBLAS).pathFor(refused, true, never));
+        assertEquals(GemmPaths.Path.KERNEL, new GemmPaths(GemmPaths.Mode.AUTO).pathFor(refused, true, never));
+        assertEquals(GemmPaths.Path.CUBLAS, new GemmPaths(GemmPaths.Mode.CUBLAS).pathFor(i8, true, never));
+    }
+
+    /** A call with inputs of {@code in} and C of {@code out}; strides are tight footprints (times {@code batch} items). */
+    private static GemmCall typed(DType in, DType out, long m, long n, long k, long lda, long ldb, long offA, long offB,
+                                  double alpha, double beta, int za, int zb, long batch) {
+        return new GemmCall(out, Transpose.NO_TRANS, Transpose.NO_TRANS, m, n, k, alpha, null, offA, lda, lda * k, null, offB, ldb, ldb * n,
+                beta, null, 0, m, m * n, batch, in, za, zb);
+    }
+
     private static GemmCall call(long m, long n, long k, long batch) {
         return new GemmCall(DType.F32, Transpose.NO_TRANS, Transpose.NO_TRANS, m, n, k, 1, null, 0, m, m * k, null, 0, k, k * n,
                 0, null, 0, m, m * n, batch);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.kernelbridge.tuning.GemmVariant;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -17,12 +18,17 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The shared kernel sources as CUDA, without a GPU: the PTX in the jar (built by build-ptx) passes
- * ptxas for every target architecture and exports the kernels the launcher names; the variants
- * build-ptx does not ship (local-memory staging) also compile warning-free.
+ * ptxas for every target architecture and exports the kernels the launcher names — gemm.cl for every
+ * type pair {@link GemmVariant#ALL} lists (BF16, F16 and I8 included), reduce.cl for F32 and F64; the
+ * variants build-ptx does not ship (local-memory staging) also compile warning-free for every pair.
  */
 class CudaKernelTest {
     private static final List<String> FAMILIES = List.of("gemm", "reduce");
-    private static final List<String> DTYPES = List.of("f32", "f64");
+
+    /** The builds build-ptx ships per family: gemm's named as GemmVariant names them. */
+    private static List<String> labels(String family) {
+        return family.equals("gemm") ? GemmVariant.ALL.stream().map(GemmVariant::label).toList() : List.of("f32", "f64");
+    }
     /** As build-ptx: sm_70 where nvcc still knows Volta, else sm_75 (CUDA 13 dropped Volta). */
     private static List<String> archs() throws IOException {
         Path probe = Path.of(System.getProperty("user.dir"), "target", "generated-resources", "ptx", "dev", "kernelbridge", "cuda", "ptx", "gemm-f32-sm_70.ptx");
@@ -43,11 +49,12 @@ class CudaKernelTest {
     @Test
     void everyShippedPtxPassesPtxasForItsArchitecture() throws Exception {
         assumeTrue(toolkit(), "no CUDA toolkit: the jar carries no PTX to check");
-        int checked = 0;
+        int checked = 0, expected = 0;
         for (String family : FAMILIES) {
-            for (String dtype : DTYPES) {
+            expected += labels(family).size() * 3;
+            for (String label : labels(family)) {
                 for (String arch : archs()) {
-                    String name = family + "-" + dtype + "-sm_" + arch + ".ptx";
+                    String name = family + "-" + label + "-sm_" + arch + ".ptx";
                     String ptx = resource(name);
                     for (String entry : entries(family)) {
                         assertTrue(ptx.contains(".entry " + entry + "("), name + " exports " + entry);
@@ -59,18 +66,21 @@ class CudaKernelTest {
                 }
             }
         }
-        assertEquals(FAMILIES.size() * DTYPES.size() * 3, checked);
+        assertEquals(expected, checked);
     }
 
     @Test
-    void theLocalMemoryGemmVariantCompilesAsCudaWithoutWarnings() throws Exception {
+    void theLocalMemoryGemmVariantCompilesAsCudaWithoutWarningsForEveryTypePair() throws Exception {
         assumeTrue(toolkit(), "no CUDA toolkit");
         Path kernels = Path.of(System.getProperty("user.dir")).resolve("../kernels").normalize();
-        for (String dtype : List.of("0", "1")) {
-            Path out = dir.resolve("gemm-la-" + dtype + ".ptx");
-            run(CudaToolkit.tool("nvcc").toString(), "-x", "cu", "-include", kernels.resolve("kernelbridge_compat.h").toString(),
-                    "-DKB_DOUBLE=" + dtype, "-DKB_VW=1", "-DKB_LA=1", "-DKB_WG=64", "-DKB_MV=4", "-DKB_NR=4", "--ptx", "-arch=compute_80",
-                    "-Werror", "all-warnings", "-o", out.toString(), kernels.resolve("gemm.cl").toString());
+        for (GemmVariant v : GemmVariant.ALL) {
+            Path out = dir.resolve("gemm-la-" + v.label() + ".ptx");
+            List<String> cmd = new ArrayList<>(List.of(CudaToolkit.tool("nvcc").toString(), "-x", "cu", "-include",
+                    kernels.resolve("kernelbridge_compat.h").toString()));
+            v.defines().forEach((k, x) -> cmd.add("-D" + k + "=" + x));
+            cmd.addAll(List.of("-DKB_VW=1", "-DKB_LA=1", "-DKB_WG=64", "-DKB_MV=4", "-DKB_NR=4", "--ptx", "-arch=compute_80",
+                    "-Werror", "all-warnings", "-o", out.toString(), kernels.resolve("gemm.cl").toString()));
+            run(cmd.toArray(String[]::new));
             run(CudaToolkit.tool("ptxas").toString(), "-arch=sm_80", "-o", dir.resolve("la.cubin").toString(), out.toString());
         }
     }
@@ -90,6 +100,18 @@ class CudaKernelTest {
             }
             run(CudaToolkit.tool("ptxas").toString(), "-arch=sm_80", "-o", dir.resolve("reduce-" + storage + ".cubin").toString(), out.toString());
         }
+    }
+
+    @Test
+    void theF16BuildsUseTheRoundToNearestEvenConversionAndTheI8BuildIntegerArithmetic() throws Exception {
+        assumeTrue(toolkit(), "no CUDA toolkit: the jar carries no PTX to check");
+        // vstore_half_rte's CUDA equivalent: cvt.rn (nearest even), never a truncating or flushing form.
+        String f16 = resource("gemm-f16-sm_80.ptx");
+        assertTrue(f16.contains("cvt.rn.f16.f32") && f16.contains("cvt.f32.f16"), "F16 stores round to nearest even");
+        assertTrue(!f16.contains("cvt.rz.f16.f32") && !f16.contains(".ftz.f16"), "no truncation or flush in the F16 store");
+        String i8 = resource("gemm-i8-sm_80.ptx");
+        assertTrue(i8.contains("mad.lo.s32") || i8.contains("mad.lo.u32") || i8.contains("mul.lo"), "I8 sums in 32-bit integers");
+        assertTrue(!i8.contains("fma.rn.f32"), "no floating-point arithmetic in the I8 build");
     }
 
     @Test

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.kernelbridge.DType;
+import dev.kernelbridge.tuning.GemmVariant;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -54,6 +56,37 @@ class LibraryPrototypesTest {
         assertEquals(h.enumValue("CUBLAS_OP_T"), Cublas.OP_T);
         assertEquals(h.enumValue("CUBLAS_COMPUTE_32F"), Cublas.COMPUTE_32F);
         assertEquals(h.enumValue("CUBLAS_COMPUTE_64F"), Cublas.COMPUTE_64F);
+        assertEquals(h.enumValue("CUBLAS_COMPUTE_32I"), Cublas.COMPUTE_32I);
+    }
+
+    @Test
+    void gemmExDataTypesMatchLibraryTypesH() throws IOException {
+        // cudaDataType lives in library_types.h (installed with the toolkit, even without cuBLAS).
+        HeaderPrototypes h = header("cublas_api.h", List.of(CudaToolkit.header("library_types.h")));
+        assertEquals(h.enumValue("CUDA_R_32F"), Cublas.CUDA_R_32F);
+        assertEquals(h.enumValue("CUDA_R_64F"), Cublas.CUDA_R_64F);
+        assertEquals(h.enumValue("CUDA_R_16F"), Cublas.CUDA_R_16F);
+        assertEquals(h.enumValue("CUDA_R_16BF"), Cublas.CUDA_R_16BF);
+        assertEquals(h.enumValue("CUDA_R_8I"), Cublas.CUDA_R_8I);
+        assertEquals(h.enumValue("CUDA_R_32I"), Cublas.CUDA_R_32I);
+    }
+
+    @Test
+    void everyTypePairMapsToTheGemmExTypesItsComputeNeeds() {
+        for (GemmVariant v : GemmVariant.ALL) {
+            Cublas.GemmTypes t = Cublas.GemmTypes.of(v.input(), v.output());
+            assertEquals(Cublas.dataType(v.input()), t.ab(), v + " A and B");
+            assertEquals(Cublas.dataType(v.output()), t.c(), v + " C");
+            assertEquals(v.computeType(), t.scalar(), v + ": alpha and beta in the compute type");
+        }
+        assertEquals(new Cublas.GemmTypes(Cublas.CUDA_R_16BF, Cublas.CUDA_R_32F, Cublas.COMPUTE_32F, DType.F32),
+                Cublas.GemmTypes.of(DType.BF16, DType.F32), "BF16 products accumulate in F32, never a reduced compute type");
+        assertEquals(new Cublas.GemmTypes(Cublas.CUDA_R_16F, Cublas.CUDA_R_16F, Cublas.COMPUTE_32F, DType.F32),
+                Cublas.GemmTypes.of(DType.F16, DType.F16));
+        assertEquals(new Cublas.GemmTypes(Cublas.CUDA_R_8I, Cublas.CUDA_R_32I, Cublas.COMPUTE_32I, DType.I32),
+                Cublas.GemmTypes.of(DType.I8, DType.I32), "int8 sums and alpha/beta are int32");
+        assertEquals(new Cublas.GemmTypes(Cublas.CUDA_R_64F, Cublas.CUDA_R_64F, Cublas.COMPUTE_64F, DType.F64),
+                Cublas.GemmTypes.of(DType.F64, DType.F64));
     }
 
     @Test

@@ -26,6 +26,15 @@ final class KernelArgs {
         return check(isDouble ? clSetKernelArg(kernel, index, new double[] {v}) : clSetKernelArg(kernel, index, new float[] {(float) v}));
     }
 
+    /** A scalar of gemm.cl's compute type: double (F64), int bits (I32: the kernel's uint), else float. */
+    KernelArgs scalar(dev.kernelbridge.DType computeType, double v) {
+        return switch (computeType) {
+            case F64 -> check(clSetKernelArg(kernel, index, new double[] {v}));
+            case I32 -> i32((int) v);
+            default -> check(clSetKernelArg(kernel, index, new float[] {(float) v}));
+        };
+    }
+
     private KernelArgs check(int code) {
         ClErrors.check(code, deviceId, "argument " + index + " of " + name);
         index++;

@@ -14,6 +14,7 @@ import dev.kernelbridge.spi.DeviceInfo;
 import dev.kernelbridge.spi.GemmCall;
 import dev.kernelbridge.spi.TunableDevice;
 import dev.kernelbridge.tuning.GemmParameters;
+import dev.kernelbridge.tuning.GemmVariant;
 import dev.kernelbridge.tuning.TuningDatabase;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -22,6 +23,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -46,7 +48,8 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     private final TuningDatabase tuning;
     private final Path programCache;
     private final ReentrantLock lock = new ReentrantLock();
-    private final Map<DType, Gemm> gemms = new EnumMap<>(DType.class);
+    /** Built GEMM programs by type pair; a pair is built on first use. */
+    private final Map<GemmVariant, Gemm> gemms = new HashMap<>();
     private final Map<DType, OpenClProgram> reductions = new EnumMap<>(DType.class);
     private final long baseAlignBytes;
     private final boolean f32Denormals;
@@ -73,7 +76,9 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
         DeviceKind kind = (type & CL_DEVICE_TYPE_GPU) != 0 ? DeviceKind.GPU
                 : (type & CL_DEVICE_TYPE_CPU) != 0 ? DeviceKind.CPU
                 : (type & CL_DEVICE_TYPE_ACCELERATOR) != 0 ? DeviceKind.ACCELERATOR : DeviceKind.OTHER;
-        Set<DType> dtypes = EnumSet.of(DType.F32);
+        // The narrow inputs need nothing beyond OpenCL 1.2 (F16 through vload_half/vstore_half, BF16 and
+        // I8 as integers), so every device takes them, and I32 for I8's results.
+        Set<DType> dtypes = EnumSet.of(DType.F32, DType.BF16, DType.F16, DType.I8, DType.I32);
         if (longInfo(handle, org.lwjgl.opencl.CL12.CL_DEVICE_DOUBLE_FP_CONFIG) != 0) {
             dtypes.add(DType.F64);
         }
@@ -127,7 +132,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     public void gemm(GemmCall call) {
         lock.lock();
         try {
-            Gemm g = gemmFor(call.dtype());
+            Gemm g = gemmFor(GemmVariant.of(call));
             GemmLauncher.run(this, g, call);
         } finally {
             lock.unlock();
@@ -192,35 +197,44 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
         return new GemmTuner(this, tuningFile).tune(budget, listener);
     }
 
-    /** The throughput the tuning data recorded for this device, 0 when it holds none for it. */
+    /** The throughput the tuning data recorded for this device, 0 when it holds none for it (narrow types: F32's). */
     @Override
     public double expectedGflops(DType dtype) {
-        return tuning.lookup("gemm", dtype.name(), identity())
+        DType key = dtype == DType.F64 ? DType.F64 : DType.F32;
+        return tuning.lookup("gemm", key.name(), identity())
                 .filter(m -> m.level() == TuningDatabase.Level.DEVICE || m.level() == TuningDatabase.Level.DEVICE_AND_DRIVER)
                 .map(m -> m.entry().provenance() == null ? 0.0 : m.entry().provenance().gflops())
                 .orElse(0.0);
     }
 
-    /** The GEMM program for {@code dtype}, built on first use with the parameters the tuning database gives. */
+    /** The GEMM program whose A, B and C hold {@code dtype} (F32 or F64; what the tuner tunes). */
     Gemm gemmFor(DType dtype) {
+        return gemmFor(GemmVariant.of(dtype));
+    }
+
+    /**
+     * The GEMM program for {@code variant}, built on first use with the parameters the tuning
+     * database gives for its tuning type (F32's for the narrow pairs, see {@link GemmVariant#tuningType}).
+     */
+    Gemm gemmFor(GemmVariant variant) {
         lock.lock();
         try {
-            Gemm g = gemms.get(dtype);
+            Gemm g = gemms.get(variant);
             if (g == null) {
-                var match = tuning.lookup("gemm", dtype.name(), identity());
+                var match = tuning.lookup("gemm", variant.tuningType().name(), identity());
                 GemmParameters params = match.map(m -> GemmParameters.fromDefines(m.entry().parameters())).orElse(GemmParameters.KERNEL_DEFAULTS);
                 String origin = match.map(m -> m.source() + " " + m.level().name().toLowerCase().replace('_', ' ')).orElse("kernel defaults");
                 TuningLookupEvent e = new TuningLookupEvent();
                 if (e.shouldCommit()) {
                     e.device = id;
                     e.kernel = "gemm";
-                    e.dtype = dtype.label();
+                    e.dtype = variant.label();
                     e.level = origin;
                     e.parameters = params.buildOptions();
                     e.commit();
                 }
-                g = new Gemm(buildGemm(dtype, params), params, origin);
-                gemms.put(dtype, g);
+                g = new Gemm(buildGemm(variant, params), params, origin);
+                gemms.put(variant, g);
             }
             return g;
         } finally {
@@ -228,9 +242,9 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
         }
     }
 
-    /** Builds gemm.cl for {@code dtype} with {@code params} (the tuner builds candidates this way). */
-    OpenClProgram buildGemm(DType dtype, GemmParameters params) {
-        String options = "-cl-std=CL1.2 -DKB_DOUBLE=" + (dtype == DType.F64 ? 1 : 0) + " " + params.buildOptions();
+    /** Builds gemm.cl for {@code variant} with {@code params} (the tuner builds candidates this way). */
+    OpenClProgram buildGemm(GemmVariant variant, GemmParameters params) {
+        String options = "-cl-std=CL1.2 " + variant.buildOptions() + " " + params.buildOptions();
         return OpenClProgram.build(this, KernelSources.program("gemm.cl"), options, programCache);
     }
 
