@@ -68,7 +68,8 @@ final class Checks {
      */
     static String probeFailure(Node n, Attempts attempts) {
         int m = 64, nn = 48, k = 40;
-        for (DType dtype : List.of(DType.F32, DType.F64, DType.BF16, DType.F16, DType.I8)) {
+        // The computation paths of F32 and F64; the narrow types share F32's (the kit proves each type).
+        for (DType dtype : List.of(DType.F32, DType.F64)) {
             if (!n.spi.info().dtypes().contains(dtype)) {
                 continue;
             }
