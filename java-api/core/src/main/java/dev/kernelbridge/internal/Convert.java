@@ -15,6 +15,10 @@ public final class Convert {
     private static final ValueLayout.OfShort BITS16 = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED;
 
+    /** Whether the Vector API is readable here (it is optional: {@code requires static}). */
+    private static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector")
+            .map(m -> Convert.class.getModule().canRead(m)).orElse(false);
+
     private Convert() { }
 
     /** dst[at … at+n) := elements [index, index+n) of {@code src}, widened exactly to float. */
@@ -25,8 +29,12 @@ public final class Convert {
             case BF16 -> {
                 short[] raw = shorts(n);
                 MemorySegment.copy(src, BITS16, index * 2, raw, 0, n);
-                for (int i = 0; i < n; i++) {
-                    dst[at + i] = Float.intBitsToFloat(raw[i] << 16);
+                if (VECTOR) {
+                    VectorBf16.widen(raw, dst, at, n);
+                } else {
+                    for (int i = 0; i < n; i++) {
+                        dst[at + i] = Float.intBitsToFloat(raw[i] << 16);
+                    }
                 }
             }
             case F16 -> {
@@ -75,8 +83,12 @@ public final class Convert {
             case F32 -> MemorySegment.copy(src, at, dst, F32, index * 4, n);
             case BF16 -> {
                 short[] raw = shorts(n);
-                for (int i = 0; i < n; i++) {
-                    raw[i] = NarrowFloat.toBf16(src[at + i]);
+                if (VECTOR) {
+                    VectorBf16.narrow(src, at, raw, n);
+                } else {
+                    for (int i = 0; i < n; i++) {
+                        raw[i] = NarrowFloat.toBf16(src[at + i]);
+                    }
                 }
                 MemorySegment.copy(raw, 0, dst, BITS16, index * 2, n);
             }
