@@ -21,6 +21,7 @@ import dev.kernelbridge.GemmOp;
 import dev.kernelbridge.HealthState;
 import dev.kernelbridge.KernelBridge;
 import dev.kernelbridge.Layout;
+import dev.kernelbridge.NarrowFloat;
 import dev.kernelbridge.Metrics;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.BackendProvider;
@@ -243,6 +244,65 @@ class OpenClDispatchTest {
             assertEquals(HealthState.QUARANTINED, bridge.health(bad));
             assertEquals(1, bridge.metrics().canaryMismatches());
             assertEquals(1, bridge.metrics().device("opencl:1").corruptions());
+        }
+    }
+
+    /**
+     * The pool with the ML types, BF16 → F32 and I8 → I32 on exact data (small integers): split over
+     * the CPU and two PoCL devices while one fails every other launch, failed pieces re-run elsewhere;
+     * and pinned to a device that corrupts a result, which the canary catches before C is written.
+     */
+    @Test
+    void bf16AndInt8GemmsSplitFailOverAndPassTheCanaryLikeF32() throws Exception {
+        for (DType in : List.of(DType.BF16, DType.I8)) {
+            try (KernelBridge bridge = open("opencl:1=fail-every:2,times:3", null); Arena arena = Arena.ofShared()) {
+                List<DispatchEvent> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+                bridge.subscribe(events::add);
+                for (int call = 0; call < 3; call++) {
+                    typedGemm(bridge.blas(Dispatch.split().alwaysSplit()), arena, in, 14 + call);
+                }
+                await(events, DispatchEvent.Failover.class, e -> e.from().equals("opencl:1"));
+            }
+            try (KernelBridge bridge = open("opencl:1=corrupt-every:1,times:1", "1"); Arena arena = Arena.ofShared()) {
+                List<DispatchEvent> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+                bridge.subscribe(events::add);
+                typedGemm(bridge.blas(Dispatch.pinned(bridge.device("opencl:1"))), arena, in, 20);
+                assertEquals("opencl:1", await(events, DispatchEvent.CanaryMismatch.class, e -> true).device());
+                assertEquals(HealthState.QUARANTINED, bridge.health(bridge.device("opencl:1")));
+            }
+        }
+    }
+
+    /** C := 2·A·B on small integers in {@code in} (C in F32 or I32), checked exactly. */
+    private static void typedGemm(Blas blas, Arena arena, DType in, long seed) {
+        boolean int8 = in == DType.I8;
+        DType out = int8 ? DType.I32 : DType.F32;
+        SplittableRandom r = new SplittableRandom(seed);
+        MemorySegment a = arena.allocate((long) M * K * in.byteSize()), b = arena.allocate((long) K * N * in.byteSize());
+        MemorySegment c = arena.allocate((long) M * N * out.byteSize());
+        long[] av = new long[M * K], bv = new long[K * N];
+        for (long[] v : List.of(av, bv)) {
+            MemorySegment s = v == av ? a : b;
+            for (int i = 0; i < v.length; i++) {
+                v[i] = int8 ? r.nextInt(-128, 128) : r.nextInt(-4, 5);
+                if (int8) {
+                    s.set(ValueLayout.JAVA_BYTE, i, (byte) v[i]);
+                } else {
+                    s.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, NarrowFloat.toBf16(v[i]));
+                }
+            }
+        }
+        blas.gemm(Layout.ROW_MAJOR, Transpose.NO_TRANS, Transpose.NO_TRANS, M, N, K, 2, in, a, K, b, N, 0, out, c, N);
+        for (int i = 0; i < M; i++) {
+            for (int j = 0; j < N; j++) {
+                long s = 0;
+                for (int p = 0; p < K; p++) {
+                    s += av[i * K + p] * bv[p * N + j];
+                }
+                double got = int8 ? c.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, (long) i * N + j)
+                        : c.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, (long) i * N + j);
+                assertEquals(2.0 * s, got, 0.0, in.label() + " C(" + i + "," + j + ")");
+            }
         }
     }
 
