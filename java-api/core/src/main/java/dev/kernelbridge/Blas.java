@@ -93,9 +93,7 @@ public final class Blas {
     /** Netlib-style sbgemm on arrays: BF16 bits in {@code short[]}, C in {@code float[]}, column-major. */
     public void sbgemm(String transa, String transb, int m, int n, int k, float alpha, short[] a, int offa, int lda,
                        short[] b, int offb, int ldb, float beta, float[] c, int offc, int ldc) {
-        run(DType.BF16, DType.F32, Layout.COLUMN_MAJOR, Transpose.parse(transa, "transa"), Transpose.parse(transb, "transb"), m, n, k,
-                alpha, beta, a == null ? null : MemorySegment.ofArray(a), offa, lda, 0, b == null ? null : MemorySegment.ofArray(b), offb, ldb, 0,
-                c == null ? null : MemorySegment.ofArray(c), offc, ldc, 0, 1, 0, 0);
+        narrowArrays(DType.BF16, transa, transb, m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
     }
 
     /** As {@link #sbgemm(Layout, Transpose, Transpose, long, long, long, float, MemorySegment, long, MemorySegment, long, float, MemorySegment, long)} with A and B in IEEE F16. */
@@ -107,9 +105,7 @@ public final class Blas {
     /** Netlib-style shgemm on arrays: F16 bits in {@code short[]}, C in {@code float[]}, column-major. */
     public void shgemm(String transa, String transb, int m, int n, int k, float alpha, short[] a, int offa, int lda,
                        short[] b, int offb, int ldb, float beta, float[] c, int offc, int ldc) {
-        run(DType.F16, DType.F32, Layout.COLUMN_MAJOR, Transpose.parse(transa, "transa"), Transpose.parse(transb, "transb"), m, n, k,
-                alpha, beta, a == null ? null : MemorySegment.ofArray(a), offa, lda, 0, b == null ? null : MemorySegment.ofArray(b), offb, ldb, 0,
-                c == null ? null : MemorySegment.ofArray(c), offc, ldc, 0, 1, 0, 0);
+        narrowArrays(DType.F16, transa, transb, m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
     }
 
     /**
@@ -131,6 +127,14 @@ public final class Blas {
         GemmChecks.requireNonNull(outputType, "outputType must not be null");
         run(inputType, outputType, layout, transA, transB, m, n, k, alpha, beta, a, 0, lda, 0, b, 0, ldb, 0, c, 0, ldc, 0, 1,
                 zeroPointA, zeroPointB);
+    }
+
+    /** The array forms of sbgemm and shgemm: 16-bit inputs in {@code short[]}, C in {@code float[]}, column-major. */
+    private void narrowArrays(DType type, String transa, String transb, int m, int n, int k, float alpha, short[] a, int offa, int lda,
+                              short[] b, int offb, int ldb, float beta, float[] c, int offc, int ldc) {
+        run(type, DType.F32, Layout.COLUMN_MAJOR, Transpose.parse(transa, "transa"), Transpose.parse(transb, "transb"), m, n, k,
+                alpha, beta, a == null ? null : MemorySegment.ofArray(a), offa, lda, 0, b == null ? null : MemorySegment.ofArray(b), offb, ldb, 0,
+                c == null ? null : MemorySegment.ofArray(c), offc, ldc, 0, 1, 0, 0);
     }
 
     /** The dispatch this facade places GEMMs by. */

@@ -142,4 +142,40 @@ class BlasFacadeTest {
         MemorySegment.copy(values, 0, s, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, values.length);
         return s;
     }
+
+    /** sbgemm/shgemm in netlib's array order (column-major, offsets) against an exact reference. */
+    @Test
+    void sbgemmAndShgemmTakeNetlibOrderOnArrays() {
+        int m = 5, n = 4, k = 3, off = 2, lda = 6, ldb = 4, ldc = 7;
+        SplittableRandom r = new SplittableRandom(3);
+        for (boolean bf16 : new boolean[] {true, false}) {
+            short[] a = new short[off + lda * m], b = new short[off + ldb * n]; // A is k x m stored (transa = "T")
+            float[] av = new float[a.length], bv = new float[b.length];
+            for (int i = 0; i < a.length; i++) {
+                av[i] = r.nextInt(-3, 4);
+                a[i] = bf16 ? dev.kernelbridge.NarrowFloat.toBf16(av[i]) : dev.kernelbridge.NarrowFloat.toF16(av[i]);
+            }
+            for (int i = 0; i < b.length; i++) {
+                bv[i] = r.nextInt(-3, 4);
+                b[i] = bf16 ? dev.kernelbridge.NarrowFloat.toBf16(bv[i]) : dev.kernelbridge.NarrowFloat.toF16(bv[i]);
+            }
+            float[] c = new float[off + ldc * n];
+            java.util.Arrays.fill(c, 1f);
+            if (bf16) {
+                blas.sbgemm("T", "N", m, n, k, 2f, a, off, lda, b, off, ldb, 0.5f, c, off, ldc);
+            } else {
+                blas.shgemm("T", "N", m, n, k, 2f, a, off, lda, b, off, ldb, 0.5f, c, off, ldc);
+            }
+            for (int j = 0; j < n; j++) {
+                for (int i = 0; i < m; i++) {
+                    float s = 0;
+                    for (int p = 0; p < k; p++) {
+                        s += av[off + p + i * lda] * bv[off + p + j * ldb];
+                    }
+                    assertEquals(2 * s + 0.5f, c[off + i + j * ldc], 0f, (bf16 ? "sbgemm" : "shgemm") + " C(" + i + "," + j + ")");
+                }
+            }
+            assertEquals(1f, c[0], 0f, "elements before the offset stay");
+        }
+    }
 }
