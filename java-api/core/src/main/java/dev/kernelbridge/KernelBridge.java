@@ -48,6 +48,8 @@ public final class KernelBridge implements AutoCloseable {
     private final List<Backend> backends;
     private final java.util.Map<String, Backend> backendsByName;
     private final List<Device> devices;
+    private final Device defaultDevice;
+    private final String defaultReason;
     private final Set<DeviceBuffer> openBuffers = ConcurrentHashMap.newKeySet();
     private final Set<Communicator> openCommunicators = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicLong allocatedBytes = new java.util.concurrent.atomic.AtomicLong();
@@ -66,6 +68,9 @@ public final class KernelBridge implements AutoCloseable {
         this.backends = List.copyOf(backends);
         this.backendsByName = java.util.Map.copyOf(backendsByName);
         this.devices = List.copyOf(devices);
+        DefaultChoice choice = chooseDefault(this.devices);
+        this.defaultDevice = choice.device();
+        this.defaultReason = choice.reason();
         this.dispatch = Dispatch.fromConfig(config);
         int failures = config.getInt(Config.HEALTH_FAILURES);
         if (failures < 1) {
@@ -228,10 +233,65 @@ public final class KernelBridge implements AutoCloseable {
         throw new IllegalArgumentException("device must be one of " + devices.stream().map(Device::id).toList() + ", got '" + id + "'");
     }
 
-    /** The first device of the highest-priority backend. */
+    /**
+     * Where work goes when no device is named (allocate, communicators(n), the CLI): the fastest
+     * device by its tuned F32 throughput, accelerators before CPUs when nothing is known, then by
+     * backend priority. A CPU device of another backend (PoCL: OpenCL on these same cores) never
+     * outranks the native CPU backend, which runs the same cores without a runtime in between.
+     * {@link #defaultDeviceReason()} says why in words.
+     */
     public Device defaultDevice() {
         checkOpen();
-        return devices.getFirst();
+        return defaultDevice;
+    }
+
+    /** Why {@link #defaultDevice()} is the default, for {@code devices} and {@code doctor}. */
+    public String defaultDeviceReason() {
+        checkOpen();
+        return defaultReason;
+    }
+
+    private record DefaultChoice(Device device, String reason) { }
+
+    static DefaultChoice chooseDefault(List<Device> devices) {
+        if (devices.isEmpty()) {
+            return new DefaultChoice(null, "no device");
+        }
+        Device nativeCpu = devices.stream().filter(d -> d.backend().equals("cpu")).findFirst().orElse(null);
+        List<String> sameCores = new ArrayList<>();
+        Device best = null;
+        double bestRate = -1;
+        for (Device d : devices) { // in backend-priority order, so ties keep the higher priority
+            if (nativeCpu != null && d != nativeCpu && d.kind() == DeviceKind.CPU) {
+                sameCores.add(d.id());
+                continue;
+            }
+            double rate = d.spi().expectedGflops(DType.F32);
+            boolean better = best == null
+                    || (rate > 0 && bestRate > 0 ? rate > bestRate
+                    : rank(d.kind()) > rank(best.kind()) || (rank(d.kind()) == rank(best.kind()) && rate > bestRate));
+            if (better) {
+                best = d;
+                bestRate = rate;
+            }
+        }
+        StringBuilder why = new StringBuilder(best.id());
+        if (bestRate > 0) {
+            why.append(String.format(": the fastest by tuning data (%.0f GFLOP/s f32 expected)", bestRate));
+        } else if (best.kind() != DeviceKind.CPU) {
+            why.append(": an accelerator (").append(best.kind().name().toLowerCase(java.util.Locale.ROOT)).append("), of the highest-priority backend");
+        } else {
+            why.append(best == nativeCpu ? ": the native CPU backend" : ": the only kind of device there is");
+        }
+        if (!sameCores.isEmpty()) {
+            why.append("; ").append(String.join(", ", sameCores)).append(sameCores.size() == 1 ? " runs" : " run")
+                    .append(" on the same CPU cores and does not outrank it");
+        }
+        return new DefaultChoice(best, why.toString());
+    }
+
+    private static int rank(DeviceKind kind) {
+        return kind == DeviceKind.GPU || kind == DeviceKind.ACCELERATOR ? 1 : 0;
     }
 
     /** Allocates {@code length} elements of {@code dtype} on {@code device}; contents unspecified. */

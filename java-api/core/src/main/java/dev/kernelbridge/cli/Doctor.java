@@ -37,6 +37,10 @@ final class Doctor {
                     : m.state() + ": " + m.reason(), "the device computes wrong results or none: exclude it (kernelbridge.backend) "
                     + "or update its driver; kernelbridge devices --watch shows whether it recovers"));
         }
+        if (!bridge.devices().isEmpty()) {
+            checks.add(new Check("default device", true, bridge.defaultDeviceReason(),
+                    "name another with --device or kernelbridge.dispatch=pinned:ID"));
+        }
         for (String module : List.of("opencl", "cuda")) {
             if (bridge.backends().stream().noneMatch(s -> s.name().equals(module))) {
                 checks.add(new Check("backend " + module, true, "module not on the class path", ""));

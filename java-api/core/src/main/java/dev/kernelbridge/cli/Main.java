@@ -118,7 +118,10 @@ public final class Main {
                 skipped.add(m);
             }
             if (a.flag("json")) {
-                out.println(Json.write(Map.of("devices", rows, "unavailable", skipped)));
+                Map<String, Object> def = Json.object();
+                def.put("id", bridge.defaultDevice().id());
+                def.put("why", bridge.defaultDeviceReason());
+                out.println(Json.write(Map.of("devices", rows, "unavailable", skipped, "default", def)));
             } else {
                 Table t = new Table("id", "backend", "kind", "vendor", "memory", "dtypes", "name");
                 for (Device d : bridge.devices()) {
@@ -126,6 +129,7 @@ public final class Main {
                             String.join(",", d.dtypes().stream().map(DType::label).sorted().toList()), d.name());
                 }
                 t.print(out);
+                out.println("default device: " + bridge.defaultDeviceReason());
                 printUnavailable(bridge);
             }
             return 0;

@@ -20,4 +20,21 @@ class OpenClPresenceTest {
             assertTrue(bridge.devices().getFirst().id().startsWith("opencl:"), "OpenCL outranks the CPU backend");
         }
     }
+
+    /** PoCL runs on the CPU's own cores: it never becomes the default over the native CPU backend, and the reason says so. */
+    @Test
+    void anOpenClDeviceOnTheSameCpuDoesNotOutrankTheCpuBackend() {
+        OpenClTestSupport.assumeOpenCl();
+        try (KernelBridge bridge = KernelBridge.open(Config.defaults())) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(bridge.devices().stream().allMatch(d -> d.kind() == dev.kernelbridge.DeviceKind.CPU),
+                    "only CPU-kind OpenCL devices here");
+            org.junit.jupiter.api.Assertions.assertEquals("cpu:0", bridge.defaultDevice().id());
+            assertTrue(bridge.defaultDeviceReason().contains("opencl:0") && bridge.defaultDeviceReason().contains("same CPU"),
+                    bridge.defaultDeviceReason());
+            org.junit.jupiter.api.Assertions.assertEquals("cpu:0", bridge.communicators(2).getFirst().device().id());
+        }
+        try (KernelBridge bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "opencl"))) {
+            org.junit.jupiter.api.Assertions.assertEquals("opencl:0", bridge.defaultDevice().id(), "without the CPU backend PoCL is the default");
+        }
+    }
 }
