@@ -441,7 +441,7 @@ public final class MpiScenario {
             c.allReduce(b, b, 4, ReduceOp.AVG);
             throw new AssertionError("allReduce AVG of i32 was accepted");
         } catch (IllegalArgumentException e) {
-            if (!e.getMessage().contains("op AVG") || !e.getMessage().contains("i32")) {
+            if (!e.getMessage().contains("op avg") || !e.getMessage().contains("i32")) {
                 throw new AssertionError("the refusal of AVG for i32 should name op and the type: " + e.getMessage());
             }
         }
