@@ -101,12 +101,20 @@ final class DTypeReport {
             figures.add(new Figure("dtypes_allreduce_bf16_r" + ranks + "_" + m + "mib_vs_f32", bf16[0], bf16[1], f32[0], f32[1], "KernelBridge F32", "Gelem/s"));
         }
         md.append('\n');
-        md.append(targets(figures));
+        md.append(noise(figures)).append(targets(figures));
         if (!failed.isEmpty()) {
             md.append("\n**Failed cases** (no figure; the error is in the log): ").append(String.join(", ", failed)).append("\n");
         }
         md.append('\n');
         return failed;
+    }
+
+    /** The widest JMH error (99.9 % half-width) of this section's figures: how far to trust a ratio from this run. */
+    static String noise(List<Figure> figures) {
+        double widest = figures.stream().filter(f -> f.name().startsWith("dtypes_"))
+                .flatMapToDouble(f -> java.util.stream.DoubleStream.of(f.oursError() / f.ours(), f.peerError() / f.peer()))
+                .filter(e -> !Double.isNaN(e)).max().orElse(Double.NaN);
+        return String.format(Locale.ROOT, "JMH errors (99.9 %%) of these rates reach ±%.0f %% in this run; each is in results.json.%n%n", 100 * widest);
     }
 
     /** Each target with the ratios it covers: how many met it, and the lowest and highest. */
