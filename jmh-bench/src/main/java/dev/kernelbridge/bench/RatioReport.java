@@ -20,9 +20,10 @@ import org.openjdk.jmh.runner.options.TimeValue;
 /**
  * Runs the benchmarks and prints every figure as a ratio to its peer measured in the same run:
  * GEMM against OpenBLAS, OpenCL SGEMM against CLBlast (same device) and OpenBLAS (same cores),
- * all-reduce against the memory-bandwidth bound BW/(2·ranks).
+ * all-reduce against the memory-bandwidth bound BW/(2·ranks), the ML dtypes (BF16, F16, I8) against
+ * our own F32 and oneDNN ({@link DTypeReport}).
  *
- * <pre>java -jar jmh-bench/target/benchmarks.jar [--quick] [--only gemm|opencl|allreduce] [--report DIR]</pre>
+ * <pre>java -jar jmh-bench/target/benchmarks.jar [--quick] [--only gemm|opencl|allreduce|dtypes] [--report DIR]</pre>
  * (ci/bench wraps it with the environment OpenBLAS needs.) The report is Markdown on stdout and,
  * with --report, report.md and results.json in DIR.
  */
@@ -45,7 +46,7 @@ public final class RatioReport {
                 case "--update-baseline" -> updateBaseline = true;
                 case "--history" -> history = Path.of(args[++i]);
                 default -> {
-                    System.err.println("usage: RatioReport [--quick] [--only gemm|opencl|allreduce] [--report DIR] [--history DIR] [--baselines DIR [--update-baseline]]");
+                    System.err.println("usage: RatioReport [--quick] [--only gemm|opencl|allreduce|dtypes] [--report DIR] [--history DIR] [--baselines DIR [--update-baseline]]");
                     System.exit(2);
                 }
             }
@@ -56,9 +57,11 @@ public final class RatioReport {
         StringBuilder md = new StringBuilder();
         List<Figure> figures = new ArrayList<>();
         md.append("# KernelBridge ratios, ").append(Instant.now()).append("\n\n");
-        md.append("Machine: ").append(Runtime.getRuntime().availableProcessors()).append(" cores, ")
+        md.append("Machine: ").append(Results.cpuModel()).append(", ").append(Runtime.getRuntime().availableProcessors()).append(" cores, ")
                 .append(System.getProperty("java.vm.name")).append(' ').append(Runtime.version()).append(", OpenBLAS core: ")
                 .append(OpenBlas.get().map(OpenBlas::coreName).orElse("peer unavailable")).append("\n\n");
+        md.append("Command: `").append(System.getProperty("kernelbridge.bench.command", "RatioReport " + String.join(" ", args)))
+                .append("`, revision ").append(System.getProperty("kernelbridge.bench.revision", "unknown")).append("\n\n");
         md.append(String.format(Locale.ROOT, "F32 FMA peak (every core, Vector API): %.0f GFLOP/s%n%n", fmaPeak));
 
         if (only.equals("all") || only.equals("gemm")) {
@@ -139,10 +142,17 @@ public final class RatioReport {
             }
             md.append('\n');
         }
+        List<String> failed = List.of();
+        if (only.equals("all") || only.equals("dtypes")) {
+            failed = DTypeReport.run(quick, md, figures);
+        }
         Results results = new Results(Instant.now().toString(), Results.fingerprint(OpenBlas.get().map(OpenBlas::coreName).orElse("unavailable")), figures);
         boolean pass = true;
         if (baselines != null) {
-            Baselines.Outcome gate = Baselines.gate(baselines, results, quick ? "quick" : "full", updateBaseline);
+            // A baseline per selection: a run of one section (--only) must neither be gated against the
+            // whole set (every other figure 'missing') nor, with --update-baseline, replace it.
+            String mode = (quick ? "quick" : "full") + (only.equals("all") ? "" : "-" + only);
+            Baselines.Outcome gate = Baselines.gate(baselines, results, mode, updateBaseline);
             md.append(gate.markdown());
             pass = gate.pass();
         }
@@ -154,21 +164,29 @@ public final class RatioReport {
             HtmlReport.write(report, results, md.toString(), fmaPeak, history);
             System.out.println("written: " + report.resolve("report.md") + ", results.json, report.html and charts");
         }
-        if (!pass) {
+        if (!failed.isEmpty()) {
+            System.err.println("RatioReport: cases failed: " + String.join(", ", failed));
+        }
+        if (!pass || !failed.isEmpty()) {
             System.exit(1);
         }
     }
 
-    private static double relativeError(double score, double error) {
+    static double relativeError(double score, double error) {
         return Double.isNaN(error) || score == 0 ? 0 : error / score;
     }
 
-    private interface Tweak {
+    interface Tweak {
         ChainedOptionsBuilder apply(ChainedOptionsBuilder o);
     }
 
     private static Collection<RunResult> run(boolean quick, Class<?> benchmark, Tweak tweak) throws RunnerException {
-        ChainedOptionsBuilder o = new OptionsBuilder().include(benchmark.getName() + "\\.").shouldFailOnError(true);
+        return run(quick, benchmark, tweak, true);
+    }
+
+    /** With {@code failOnError} false a failing case leaves no result and the others still run. */
+    static Collection<RunResult> run(boolean quick, Class<?> benchmark, Tweak tweak, boolean failOnError) throws RunnerException {
+        ChainedOptionsBuilder o = new OptionsBuilder().include(benchmark.getName() + "\\.").shouldFailOnError(failOnError);
         if (quick) {
             // Three forks of three measurements: a fork on a noisy VM can be off as a whole, so the
             // error must see several forks to be a usable noise estimate.

@@ -47,22 +47,28 @@ public record Results(String when, Map<String, String> machine, List<Figure> fig
         }
     }
 
+    /** The CPU's model name from /proc/cpuinfo, or "unknown". */
+    public static String cpuModel() {
+        try {
+            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse("unknown");
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
+    }
+
     /** What the figures were measured on. The git revision comes from -Dkernelbridge.bench.revision. */
     public static Map<String, String> fingerprint(String openBlasCore) {
         Map<String, String> m = new LinkedHashMap<>();
-        String cpu = "unknown";
-        try {
-            cpu = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
-                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse(cpu);
-        } catch (IOException | RuntimeException e) {
-            // keep "unknown"
-        }
-        m.put("cpu", cpu);
+        m.put("cpu", cpuModel());
         m.put("cores", String.valueOf(Runtime.getRuntime().availableProcessors()));
         m.put("jdk", Runtime.version().toString());
         m.put("openblasCore", openBlasCore);
         m.put("openblas", OpenBlas.get().map(OpenBlas::config).orElse("unavailable"));
         m.put("blis", Blis.get().map(Blis::version).orElse("unavailable"));
+        // Not one of Baselines.MACHINE_FIELDS: adding the peer would have orphaned every stored baseline; a
+        // oneDNN whose own speed moves is caught per figure by the gate's peer check instead.
+        m.put("onednn", OneDnn.get().map(OneDnn::version).orElse("unavailable"));
         m.put("libraries", installed("libpocl2", "libclblast1", "ocl-icd-libopencl1", "libopenmpi3"));
         m.put("revision", System.getProperty("kernelbridge.bench.revision", "unknown"));
         return m;
