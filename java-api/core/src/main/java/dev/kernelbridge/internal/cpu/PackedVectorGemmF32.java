@@ -35,6 +35,29 @@ final class PackedVectorGemmF32 implements PackedKernel {
     public void packA(Scratch scratch, DType type, int zeroPoint, MemorySegment a, long offset, long ld, boolean trans,
                       long i0, int mc, long p0, int kc) {
         float[] dst = scratch.floatA(BlockedGemm.roundUp(mc, MR) * kc);
+        if (!trans && type != DType.F32) {
+            // A storage type: convert whole columns (one call per mc elements, not per MR), a few at
+            // a time, then deal them into the panels in the same order as below.
+            float[] columns = scratch.floatColumn(PACK_COLUMNS * mc);
+            for (int p0b = 0; p0b < kc; p0b += PACK_COLUMNS) {
+                int pEnd = Math.min(kc, p0b + PACK_COLUMNS);
+                for (int p = p0b; p < pEnd; p++) {
+                    Convert.toFloats(type, a, offset + i0 + (p0 + p) * ld, columns, (p - p0b) * mc, mc);
+                    shift(columns, (p - p0b) * mc, mc, zeroPoint);
+                }
+                for (int ir = 0; ir < mc; ir += MR) {
+                    int rows = Math.min(MR, mc - ir);
+                    for (int p = p0b; p < pEnd; p++) {
+                        int at = ir * kc + p * MR;
+                        System.arraycopy(columns, (p - p0b) * mc + ir, dst, at, rows);
+                        if (rows < MR) {
+                            Arrays.fill(dst, at + rows, at + MR, 0);
+                        }
+                    }
+                }
+            }
+            return;
+        }
         if (!trans) {
             // Columns of A are contiguous. Walk a few columns at a time down the whole block, so
             // reads are a handful of sequential streams and each panel receives a contiguous
@@ -79,6 +102,24 @@ final class PackedVectorGemmF32 implements PackedKernel {
     public void packB(Scratch scratch, DType type, int zeroPoint, MemorySegment b, long offset, long ld, boolean trans,
                       long p0, int kc, long j0, int nc) {
         float[] dst = scratch.floatB(BlockedGemm.roundUp(nc, NR) * kc);
+        if (trans && type != DType.F32) {
+            // A storage type: row p of op(B) is contiguous; convert it whole (one call per nc
+            // elements, not per NR), then deal it into the panels.
+            float[] row = scratch.floatColumn(nc);
+            for (int p = 0; p < kc; p++) {
+                Convert.toFloats(type, b, offset + j0 + (p0 + p) * ld, row, 0, nc);
+                shift(row, 0, nc, zeroPoint);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int cols = Math.min(NR, nc - jr);
+                    int at = jr * kc + p * NR;
+                    System.arraycopy(row, jr, dst, at, cols);
+                    if (cols < NR) {
+                        Arrays.fill(dst, at + cols, at + NR, 0);
+                    }
+                }
+            }
+            return;
+        }
         for (int jr = 0; jr < nc; jr += NR) {
             int cols = Math.min(NR, nc - jr);
             int panel = jr * kc;
