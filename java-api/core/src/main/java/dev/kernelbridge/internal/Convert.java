@@ -55,6 +55,57 @@ public final class Convert {
         }
     }
 
+    /** dst[at … at+n) := the BF16 or F16 values whose bits are raw[0 … n), without staging. */
+    public static void toFloats(DType type, short[] raw, float[] dst, int at, int n) {
+        if (type == DType.BF16 && VECTOR) {
+            VectorBf16.widen(raw, dst, at, n);
+        } else if (type == DType.BF16) {
+            for (int i = 0; i < n; i++) {
+                dst[at + i] = Float.intBitsToFloat(raw[i] << 16);
+            }
+        } else if (type == DType.F16) {
+            for (int i = 0; i < n; i++) {
+                dst[at + i] = Float.float16ToFloat(raw[i]);
+            }
+        } else {
+            throw new IllegalArgumentException("no 16-bit float view of " + type.label());
+        }
+    }
+
+    /** acc[0 … n) += the BF16 or F16 values whose bits are raw[0 … n), in one pass (the sum of a reduction). */
+    public static void addFloats(DType type, short[] raw, float[] acc, int n) {
+        if (type == DType.BF16 && VECTOR) {
+            VectorBf16.accumulate(raw, acc, n);
+        } else if (type == DType.BF16) {
+            for (int i = 0; i < n; i++) {
+                acc[i] += Float.intBitsToFloat(raw[i] << 16);
+            }
+        } else if (type == DType.F16) {
+            for (int i = 0; i < n; i++) {
+                acc[i] += Float.float16ToFloat(raw[i]);
+            }
+        } else {
+            throw new IllegalArgumentException("no 16-bit float view of " + type.label());
+        }
+    }
+
+    /** raw[0 … n) := src[at … at+n) rounded once to BF16 or F16, without staging. */
+    public static void fromFloats(DType type, float[] src, int at, short[] raw, int n) {
+        if (type == DType.BF16 && VECTOR) {
+            VectorBf16.narrow(src, at, raw, n);
+        } else if (type == DType.BF16) {
+            for (int i = 0; i < n; i++) {
+                raw[i] = NarrowFloat.toBf16(src[at + i]);
+            }
+        } else if (type == DType.F16) {
+            for (int i = 0; i < n; i++) {
+                raw[i] = Float.floatToFloat16(src[at + i]);
+            }
+        } else {
+            throw new IllegalArgumentException("cannot round floats to " + type.label() + " bits");
+        }
+    }
+
     /** Per-thread staging for the narrow reads above (the packing calls them thousands of times per GEMM). */
     private static final ThreadLocal<byte[]> BYTES = ThreadLocal.withInitial(() -> new byte[4096]);
     private static final ThreadLocal<short[]> SHORTS = ThreadLocal.withInitial(() -> new short[4096]);

@@ -34,6 +34,19 @@ final class VectorBf16 {
         }
     }
 
+    /** acc[0 … n) += the BF16 values raw[0 … n): widening and adding in one pass. */
+    static void accumulate(short[] raw, float[] acc, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            IntVector v = (IntVector) ShortVector.fromArray(SHORTS, raw, i).convertShape(VectorOperators.S2I, INTS, 0);
+            FloatVector x = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector.fromArray(FLOATS, acc, i).add(x).intoArray(acc, i);
+        }
+        for (; i < n; i++) {
+            acc[i] += NarrowFloat.fromBf16(raw[i]);
+        }
+    }
+
     static void narrow(float[] src, int at, short[] raw, int n) {
         int i = 0;
         for (; i <= n - L; i += L) {

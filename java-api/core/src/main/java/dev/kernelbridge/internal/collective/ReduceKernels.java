@@ -65,8 +65,12 @@ final class ReduceKernels {
                 case F64 -> ReduceKernels.combine(op, accD, nextD, len);
                 case I32 -> ReduceKernels.combine(op, accI, nextI, len);
                 default -> {
-                    widen(nextF, len);
-                    ReduceKernels.combine(op, accF, nextF, len);
+                    if (dtype.isNarrowFloat() && (op == ReduceOp.SUM || op == ReduceOp.AVG)) {
+                        Convert.addFloats(dtype, bits, accF, len); // the same float additions, in one pass
+                    } else {
+                        widen(nextF, len);
+                        ReduceKernels.combine(op, accF, nextF, len);
+                    }
                 }
             }
         }
@@ -91,9 +95,8 @@ final class ReduceKernels {
                     if (dtype == DType.F32) {
                         return MemorySegment.ofArray(accF).asSlice(0, bytes);
                     }
-                    MemorySegment out = MemorySegment.ofArray(bits).asSlice(0, bytes);
-                    Convert.fromFloats(dtype, accF, 0, out, 0, len);
-                    return out;
+                    Convert.fromFloats(dtype, accF, 0, bits, len);
+                    return MemorySegment.ofArray(bits).asSlice(0, bytes);
                 }
             }
         }
@@ -105,7 +108,7 @@ final class ReduceKernels {
                 }
                 return;
             }
-            Convert.toFloats(dtype, MemorySegment.ofArray(bits), 0, into, 0, len);
+            Convert.toFloats(dtype, bits, into, 0, len);
         }
     }
 
