@@ -1,7 +1,6 @@
 package dev.kernelbridge.netlib;
 
 import com.github.fommil.netlib.F2jBLAS;
-import dev.kernelbridge.netlib.NetlibGemm.Route;
 
 /**
  * KernelBridge behind netlib-java's {@code com.github.fommil.netlib.BLAS} (MTJ, Smile 1.x, Spark
@@ -31,20 +30,7 @@ public class FommilBLAS extends F2jBLAS {
     @Override
     public void dgemm(String transa, String transb, int m, int n, int k, double alpha, double[] a, int offa, int lda,
                       double[] b, int offb, int ldb, double beta, double[] c, int offc, int ldc) {
-        Route route = NetlibGemm.check("DGEMM", transa, transb, m, n, k, alpha == 0.0, beta == 1.0,
-                a, a == null ? 0 : a.length, offa, lda, b, b == null ? 0 : b.length, offb, ldb, c, c == null ? 0 : c.length, offc, ldc);
-        switch (route) {
-            case NOTHING -> { }
-            case LIBRARY -> {
-                NetlibBridge.countLibrary();
-                super.dgemm(transa, transb, m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
-            }
-            case KERNELBRIDGE -> {
-                NetlibBridge.blas().dgemm(NetlibGemm.letter(transa), NetlibGemm.letter(transb), m, n, k, alpha,
-                        a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
-                NetlibBridge.countDgemm();
-            }
-        }
+        NetlibGemm.dgemm(super::dgemm, transa, transb, m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
     }
 
     @Override
@@ -56,19 +42,6 @@ public class FommilBLAS extends F2jBLAS {
     @Override
     public void sgemm(String transa, String transb, int m, int n, int k, float alpha, float[] a, int offa, int lda,
                       float[] b, int offb, int ldb, float beta, float[] c, int offc, int ldc) {
-        Route route = NetlibGemm.check("SGEMM", transa, transb, m, n, k, alpha == 0f, beta == 1f,
-                a, a == null ? 0 : a.length, offa, lda, b, b == null ? 0 : b.length, offb, ldb, c, c == null ? 0 : c.length, offc, ldc);
-        switch (route) {
-            case NOTHING -> { }
-            case LIBRARY -> {
-                NetlibBridge.countLibrary();
-                super.sgemm(transa, transb, m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
-            }
-            case KERNELBRIDGE -> {
-                NetlibBridge.blas().sgemm(NetlibGemm.letter(transa), NetlibGemm.letter(transb), m, n, k, alpha,
-                        a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
-                NetlibBridge.countSgemm();
-            }
-        }
+        NetlibGemm.sgemm(super::sgemm, transa, transb, m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
     }
 }

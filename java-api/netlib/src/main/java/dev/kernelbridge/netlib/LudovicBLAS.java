@@ -1,6 +1,5 @@
 package dev.kernelbridge.netlib;
 
-import dev.kernelbridge.netlib.NetlibGemm.Route;
 import dev.ludovic.netlib.blas.JavaBLAS;
 import dev.ludovic.netlib.blas.NativeBLAS;
 
@@ -41,20 +40,7 @@ public final class LudovicBLAS extends LudovicDelegate implements NativeBLAS {
     @Override
     public void dgemm(String transa, String transb, int m, int n, int k, double alpha, double[] a, int offa, int lda,
                       double[] b, int offb, int ldb, double beta, double[] c, int offc, int ldc) {
-        Route route = NetlibGemm.check("DGEMM", transa, transb, m, n, k, alpha == 0.0, beta == 1.0,
-                a, a == null ? 0 : a.length, offa, lda, b, b == null ? 0 : b.length, offb, ldb, c, c == null ? 0 : c.length, offc, ldc);
-        switch (route) {
-            case NOTHING -> { }
-            case LIBRARY -> {
-                NetlibBridge.countLibrary();
-                delegate.dgemm(transa, transb, m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
-            }
-            case KERNELBRIDGE -> {
-                NetlibBridge.blas().dgemm(NetlibGemm.letter(transa), NetlibGemm.letter(transb), m, n, k, alpha,
-                        a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
-                NetlibBridge.countDgemm();
-            }
-        }
+        NetlibGemm.dgemm(delegate::dgemm, transa, transb, m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
     }
 
     @Override
@@ -66,20 +52,7 @@ public final class LudovicBLAS extends LudovicDelegate implements NativeBLAS {
     @Override
     public void sgemm(String transa, String transb, int m, int n, int k, float alpha, float[] a, int offa, int lda,
                       float[] b, int offb, int ldb, float beta, float[] c, int offc, int ldc) {
-        Route route = NetlibGemm.check("SGEMM", transa, transb, m, n, k, alpha == 0f, beta == 1f,
-                a, a == null ? 0 : a.length, offa, lda, b, b == null ? 0 : b.length, offb, ldb, c, c == null ? 0 : c.length, offc, ldc);
-        switch (route) {
-            case NOTHING -> { }
-            case LIBRARY -> {
-                NetlibBridge.countLibrary();
-                delegate.sgemm(transa, transb, m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
-            }
-            case KERNELBRIDGE -> {
-                NetlibBridge.blas().sgemm(NetlibGemm.letter(transa), NetlibGemm.letter(transb), m, n, k, alpha,
-                        a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
-                NetlibBridge.countSgemm();
-            }
-        }
+        NetlibGemm.sgemm(delegate::sgemm, transa, transb, m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
     }
 
     @Override

@@ -17,6 +17,52 @@ final class NetlibGemm {
     /** Where a checked call goes. */
     enum Route { NOTHING, KERNELBRIDGE, LIBRARY }
 
+    /** A library's own DGEMM with offsets, for what KernelBridge does not take. */
+    interface Dgemm {
+        void dgemm(String transa, String transb, int m, int n, int k, double alpha, double[] a, int offa, int lda,
+                   double[] b, int offb, int ldb, double beta, double[] c, int offc, int ldc);
+    }
+
+    /** A library's own SGEMM with offsets. */
+    interface Sgemm {
+        void sgemm(String transa, String transb, int m, int n, int k, float alpha, float[] a, int offa, int lda,
+                   float[] b, int offb, int ldb, float beta, float[] c, int offc, int ldc);
+    }
+
+    /** Both seams' DGEMM: checked as the interfaces check, then KernelBridge, the library, or nothing. */
+    static void dgemm(Dgemm library, String transa, String transb, int m, int n, int k, double alpha, double[] a, int offa, int lda,
+                      double[] b, int offb, int ldb, double beta, double[] c, int offc, int ldc) {
+        switch (check("DGEMM", transa, transb, m, n, k, alpha == 0.0, beta == 1.0,
+                a, a == null ? 0 : a.length, offa, lda, b, b == null ? 0 : b.length, offb, ldb, c, c == null ? 0 : c.length, offc, ldc)) {
+            case NOTHING -> { }
+            case LIBRARY -> {
+                NetlibBridge.countLibrary();
+                library.dgemm(transa, transb, m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
+            }
+            case KERNELBRIDGE -> {
+                NetlibBridge.blas().dgemm(letter(transa), letter(transb), m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
+                NetlibBridge.countDgemm();
+            }
+        }
+    }
+
+    /** Both seams' SGEMM; see {@link #dgemm}. */
+    static void sgemm(Sgemm library, String transa, String transb, int m, int n, int k, float alpha, float[] a, int offa, int lda,
+                      float[] b, int offb, int ldb, float beta, float[] c, int offc, int ldc) {
+        switch (check("SGEMM", transa, transb, m, n, k, alpha == 0f, beta == 1f,
+                a, a == null ? 0 : a.length, offa, lda, b, b == null ? 0 : b.length, offb, ldb, c, c == null ? 0 : c.length, offc, ldc)) {
+            case NOTHING -> { }
+            case LIBRARY -> {
+                NetlibBridge.countLibrary();
+                library.sgemm(transa, transb, m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
+            }
+            case KERNELBRIDGE -> {
+                NetlibBridge.blas().sgemm(letter(transa), letter(transb), m, n, k, alpha, a, offa, lda, b, offb, ldb, beta, c, offc, ldc);
+                NetlibBridge.countSgemm();
+            }
+        }
+    }
+
     static boolean transposed(String trans) {
         return !lsame(trans, 'N');
     }
