@@ -46,7 +46,12 @@ final class SparkRuns {
         cmd.addAll(List.of(args));
         Path report = Files.createDirectories(Path.of(System.getProperty("spark.example.report", "target/spark-mllib")));
         Path log = report.resolve(label + ".log");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        // Spark resolves the host's own name in a static initialiser; a fresh container or chroot often
+        // has no entry for it (UnknownHostException before any config applies). Local mode needs none.
+        pb.environment().putIfAbsent("SPARK_LOCAL_IP", "127.0.0.1");
+        pb.environment().putIfAbsent("SPARK_LOCAL_HOSTNAME", "localhost");
+        Process p = pb.start();
         assertTrue(p.waitFor(20, TimeUnit.MINUTES), label + " did not finish");
         String out = Files.readString(log);
         assertEquals(0, p.exitValue(), () -> label + " failed (log " + log + "):\n" + tail(out));
