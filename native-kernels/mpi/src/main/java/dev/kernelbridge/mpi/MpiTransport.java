@@ -40,7 +40,7 @@ import java.util.Locale;
  */
 final class MpiTransport implements Transport {
     static final int ABORT_CODE = 3;
-    private static final long HEADER_LONGS = 6;
+    private static final long HEADER_LONGS = WireHeader.LONGS;
     private static final long PIECE = 1L << 30;
     /** Elements of a BF16/F16 reduction per round: bounds its scratch to 32 MiB whatever the count. */
     private static final long NARROW_PIECE = 1L << 24;
@@ -113,7 +113,7 @@ final class MpiTransport implements Transport {
             return;
         }
         try (Arena a = Arena.ofConfined()) {
-            long[] mine = header(call);
+            long[] mine = WireHeader.of(call);
             MemorySegment sendHeader = a.allocateFrom(ValueLayout.JAVA_LONG, mine);
             MemorySegment received = a.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
             int tag = (int) (call.sequence() % 30_000);
@@ -149,7 +149,7 @@ final class MpiTransport implements Transport {
                 if (!java.util.Arrays.equals(theirs, mine)) {
                     throw new CollectiveMismatchException(call.sequence(), String.format(Locale.ROOT,
                             "MPI collective mismatch at call #%d: rank %d called %s but rank %d called %s", call.sequence(), rank,
-                            describe(mine), peer, describe(theirs)));
+                            WireHeader.describe(mine), peer, WireHeader.describe(theirs)));
                 }
             }
         }
@@ -482,17 +482,6 @@ final class MpiTransport implements Transport {
                 buf.setAtIndex(ValueLayout.JAVA_DOUBLE, i, buf.getAtIndex(ValueLayout.JAVA_DOUBLE, i) / (double) ranks);
             }
         }
-    }
-
-    private static long[] header(TransportCall call) {
-        return new long[] {call.sequence(), call.kind().ordinal(), call.dtype().ordinal(), call.op().ordinal(), call.count(), call.root()};
-    }
-
-    private static String describe(long[] h) {
-        TransportCall.Kind kind = TransportCall.Kind.values()[(int) h[1]];
-        return String.format(Locale.ROOT, "%s(%s, count %d, %s%s) as call #%d", kind.name().toLowerCase(Locale.ROOT),
-                DType.values()[(int) h[2]].label(), h[4], ReduceOp.values()[(int) h[3]].name().toLowerCase(Locale.ROOT),
-                kind == TransportCall.Kind.BROADCAST ? ", root " + h[5] : "", h[0]);
     }
 
     private static String label(TransportCall call) {
