@@ -1,5 +1,7 @@
 package dev.kernelbridge;
 
+import org.junit.jupiter.api.Tag;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -30,6 +32,7 @@ class GemmArgumentFuzzTest {
         bridge.close();
     }
 
+    @Tag("R22")
     @FuzzTest(maxDuration = "30s")
     void gemmOpIsRunOrRejectedWithoutWritingC(FuzzedDataProvider data) {
         DType[] types = DType.values();
@@ -56,6 +59,7 @@ class GemmArgumentFuzzTest {
         }
     }
 
+    @Tag("R22")
     @FuzzTest(maxDuration = "30s")
     void blasSegmentsAreRunOrRejectedWithoutWritingC(FuzzedDataProvider data) {
         try (Arena arena = Arena.ofConfined()) {

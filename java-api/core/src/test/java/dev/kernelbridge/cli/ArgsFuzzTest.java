@@ -1,5 +1,7 @@
 package dev.kernelbridge.cli;
 
+import org.junit.jupiter.api.Tag;
+
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import java.util.Set;
@@ -9,6 +11,7 @@ import java.util.Set;
  * (exit code 2, naming the option); numbers that do not parse are usage errors too.
  */
 class ArgsFuzzTest {
+    @Tag("R22")
     @FuzzTest(maxDuration = "30s")
     void anyCommandLineIsParsedOrRefusedAsAUsageError(FuzzedDataProvider data) {
         String[] argv = new String[data.consumeInt(0, 8)];

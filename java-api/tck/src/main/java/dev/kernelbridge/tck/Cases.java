@@ -1,5 +1,7 @@
 package dev.kernelbridge.tck;
 
+import org.junit.jupiter.api.Tag;
+
 import java.util.List;
 
 /**

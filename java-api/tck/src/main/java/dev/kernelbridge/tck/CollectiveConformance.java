@@ -89,6 +89,7 @@ public interface CollectiveConformance extends KitContext {
         return op == ReduceOp.AVG ? acc / xs.length : acc;
     }
 
+    @Tag("R16")
     @Tag("collectives")
     @Test
     default void allReduceEqualsRankOrderReferenceBitwiseOnEveryRank() {
@@ -150,6 +151,7 @@ public interface CollectiveConformance extends KitContext {
         }
     }
 
+    @Tag("R16")
     @Tag("collectives")
     @Test
     default void resultBitsDoNotDependOnCount() {
@@ -237,6 +239,7 @@ public interface CollectiveConformance extends KitContext {
         }
     }
 
+    @Tag("R33")
     @Tag("collectives")
     @Test
     default void missingRankTimesOutNamingItAndAbortsTheGroup() {
@@ -269,6 +272,7 @@ public interface CollectiveConformance extends KitContext {
         }
     }
 
+    @Tag("R35")
     @Tag("collectives")
     @Test
     default void mismatchedCallsFailOnEveryRank() {
@@ -325,6 +329,7 @@ public interface CollectiveConformance extends KitContext {
     }
 
     /** Many rounds with fixed inputs: every round's bits equal the first round's (R16 across runs). */
+    @Tag("R16")
     @Tag("collectives")
     @Test
     default void repeatedAllReducesAreBitwiseIdentical() {

@@ -1,5 +1,7 @@
 package dev.kernelbridge.tck;
 
+import org.junit.jupiter.api.Tag;
+
 import dev.kernelbridge.Config;
 import dev.kernelbridge.Device;
 import dev.kernelbridge.KernelBridge;

@@ -71,6 +71,7 @@ public interface DTypeConformance extends KitContext {
 
     // ---------------------------------------------------------------- conversions
 
+    @Tag("R14")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"BF16", "F16"})
     @Tag("dtypes")
@@ -113,6 +114,7 @@ public interface DTypeConformance extends KitContext {
 
     // ---------------------------------------------------------------- GEMM
 
+    @Tag("R12")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"BF16", "F16", "I8"})
     @Tag("dtypes")
@@ -135,6 +137,7 @@ public interface DTypeConformance extends KitContext {
         }
     }
 
+    @Tag("R12")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"BF16", "F16", "I8"})
     @Tag("dtypes")
@@ -148,6 +151,7 @@ public interface DTypeConformance extends KitContext {
         }
     }
 
+    @Tag("R15")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"BF16", "F16", "I8"})
     @Tag("dtypes")
@@ -166,6 +170,7 @@ public interface DTypeConformance extends KitContext {
         }
     }
 
+    @Tag("R03")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"BF16", "F16", "I8"})
     @Tag("dtypes")
@@ -184,6 +189,7 @@ public interface DTypeConformance extends KitContext {
         }
     }
 
+    @Tag("R15")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"BF16", "F16"})
     @Tag("dtypes")
@@ -237,6 +243,7 @@ public interface DTypeConformance extends KitContext {
         }
     }
 
+    @Tag("R01")
     @Test
     @Tag("gemm-arguments")
     default void typeMismatchesAreRejectedBeforeAnythingIsWritten() {
@@ -266,6 +273,7 @@ public interface DTypeConformance extends KitContext {
 
     // ---------------------------------------------------------------- collectives
 
+    @Tag("R16")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"BF16", "F16", "I32"})
     @Tag("collectives")

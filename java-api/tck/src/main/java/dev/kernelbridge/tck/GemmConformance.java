@@ -145,6 +145,8 @@ public interface GemmConformance extends KitContext {
     }
 
     /** R06: shapes × alpha {0, 1, 0.7, −1} × beta {0, 1, 1.3}, with padding and offsets that vary. */
+    @Tag("R05")
+    @Tag("R06")
     @Tag("gemm-semantics")
     @ParameterizedTest(name = "{0} {1} {2} {3}")
     @MethodSource("dev.kernelbridge.tck.GemmConformance#sweepCases")
@@ -169,6 +171,7 @@ public interface GemmConformance extends KitContext {
     }
 
     /** Shapes larger than the cache blocks, so that k, m and n each cross a block boundary. */
+    @Tag("R06")
     @Tag("gemm-semantics")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"F32", "F64"})
@@ -184,6 +187,7 @@ public interface GemmConformance extends KitContext {
      * integers (exact in F32 and F64), and every batch item verified in O(m·n) by a random
      * projection, C·x = A·(B·x) for x in {−1, 1}^n.
      */
+    @Tag("R12")
     @Tag("gemm-semantics")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"F32", "F64"})
@@ -232,6 +236,7 @@ public interface GemmConformance extends KitContext {
 
     // ---------------------------------------------------------------- R12: exact data; the checker checked
 
+    @Tag("R12")
     @Tag("gemm-semantics")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"F32", "F64"})
@@ -271,6 +276,7 @@ public interface GemmConformance extends KitContext {
 
     // ---------------------------------------------------------------- R03: the beta == 0 NaN firewall
 
+    @Tag("R03")
     @Tag("gemm-nan-handling")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"F32", "F64"})
@@ -287,6 +293,7 @@ public interface GemmConformance extends KitContext {
         }
     }
 
+    @Tag("R03")
     @Tag("gemm-nan-handling")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"F32", "F64"})
@@ -308,6 +315,7 @@ public interface GemmConformance extends KitContext {
 
     // ---------------------------------------------------------------- R04: NaN in A reaches only its row
 
+    @Tag("R04")
     @Tag("gemm-nan-handling")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"F32", "F64"})
@@ -337,6 +345,7 @@ public interface GemmConformance extends KitContext {
 
     // ---------------------------------------------------------------- R02: quick returns
 
+    @Tag("R02")
     @Tag("gemm-arguments")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"F32", "F64"})
@@ -385,6 +394,7 @@ public interface GemmConformance extends KitContext {
     /** One bad argument: how to break a valid op, and the words the error must contain. */
     record Bad(String what, UnaryOperator<GemmOp.Builder> breakIt, String message) { }
 
+    @Tag("R01")
     @Tag("gemm-arguments")
     @Test
     default void rejectsEachBadArgumentNamingItAndWritesNothing() {
@@ -443,6 +453,7 @@ public interface GemmConformance extends KitContext {
 
     // ---------------------------------------------------------------- R07: aliasing
 
+    @Tag("R07")
     @Tag("gemm-arguments")
     @Test
     default void rejectsCOverlappingAOrB() {
@@ -487,6 +498,7 @@ public interface GemmConformance extends KitContext {
 
     // ---------------------------------------------------------------- R13, R17: determinism and many callers
 
+    @Tag("R13")
     @Tag("determinism")
     @ParameterizedTest(name = "{0}")
     @EnumSource(names = {"F32", "F64"})
@@ -507,6 +519,7 @@ public interface GemmConformance extends KitContext {
         }
     }
 
+    @Tag("R17")
     @Tag("concurrency")
     @Test
     default void concurrentCallersGetTheSingleThreadedBits() throws Exception {
@@ -560,6 +573,7 @@ public interface GemmConformance extends KitContext {
      * small integers, so every result is exact, and C is checked in O(m·n) by a random projection:
      * C·x must equal A·(B·x) exactly for x in {−1, 1}^n. Skipped where the memory is not there.
      */
+    @Tag("R09")
     @Tag("gemm-limits")
     @Test
     default void cWithMoreThan2To31Elements() {
@@ -634,6 +648,7 @@ public interface GemmConformance extends KitContext {
 
     // ---------------------------------------------------------------- R19: lifetimes
 
+    @Tag("R19")
     @Tag("lifetime")
     @Test
     default void useAfterCloseIsIllegalState() {

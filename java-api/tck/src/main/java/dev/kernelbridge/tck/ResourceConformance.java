@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * {@link DeviceOutOfMemoryException} naming the device — the classification a scheduler needs.
  */
 public interface ResourceConformance extends KitContext {
+    @Tag("R23")
     @Tag("lifetime")
     @Test
     default void allocateFreeCyclesReturnTheLedgerToBaseline() {
@@ -41,6 +42,7 @@ public interface ResourceConformance extends KitContext {
     }
 
     /** R38: 200 groups created, used and closed leave no threads behind (bounded wait, no timing claim). */
+    @Tag("R38")
     @Tag("lifetime")
     @Test
     default void communicatorChurnLeavesNoThreadsBehind() throws InterruptedException {
@@ -65,6 +67,7 @@ public interface ResourceConformance extends KitContext {
                 "threads: " + threads.getThreadCount() + " after 200 communicator groups, " + baseline + " before");
     }
 
+    @Tag("R25")
     @Tag("faults")
     @Test
     default void outOfMemoryIsTypedNamesTheDeviceAndIsNotSticky() {

@@ -1,5 +1,7 @@
 package dev.kernelbridge.mpi;
 
+import org.junit.jupiter.api.Tag;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -36,6 +38,7 @@ class MpiTest {
         assumeTrue(present, "needs Open MPI (mpirun, libmpi.so.40)");
     }
 
+    @Tag("R16")
     @Test
     void everyCollectiveOpAndDtypeIsExactOnTwoAndFourProcesses() throws Exception {
         for (int np : new int[] {2, 4}) {
@@ -72,6 +75,7 @@ class MpiTest {
         assertTrue(job.output().contains("OK 16 narrow checks on 4 ranks"), job.output());
     }
 
+    @Tag("R33")
     @Test
     void aRankThatNeverArrivesIsNamedAndTheJobEndsAtTheDeadline() throws Exception {
         Job job = mpirun(4, "silent-rank");
@@ -81,6 +85,7 @@ class MpiTest {
         assertTrue(job.millis() < 60_000, "ended in " + job.millis() + " ms");
     }
 
+    @Tag("R33")
     @Test
     void aKilledRankEndsTheJobInsteadOfHangingIt() throws Exception {
         Job job = mpirun(2, "killed-rank");
@@ -88,6 +93,7 @@ class MpiTest {
         assertTrue(job.millis() < 60_000, "ended in " + job.millis() + " ms");
     }
 
+    @Tag("R35")
     @Test
     void aMismatchedCallIsReportedOnEveryRankBeforeDataMoves() throws Exception {
         Job job = mpirun(2, "mismatch");
@@ -103,6 +109,7 @@ class MpiTest {
         assertTrue(!job.output().contains("aborting the MPI job"), job.output());
     }
 
+    @Tag("R35")
     @Test
     void theCliAllReduceJobIssuesTheSameCallsOnEveryRank() throws Exception {
         // Its warm-up stops on a time budget that each process measures on its own clock: unless the

@@ -1,5 +1,7 @@
 package dev.kernelbridge.mpi;
 
+import org.junit.jupiter.api.Tag;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,6 +18,7 @@ import org.junit.jupiter.api.Test;
  * in place of the CollectiveMismatchException the caller is promised).
  */
 class WireHeaderFuzzTest {
+    @Tag("R22")
     @FuzzTest(maxDuration = "20s")
     void anyHeaderIsDescribedWithoutThrowing(FuzzedDataProvider data) {
         long[] h = new long[data.consumeInt(0, 8)];

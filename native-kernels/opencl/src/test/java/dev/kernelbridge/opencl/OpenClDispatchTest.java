@@ -1,5 +1,7 @@
 package dev.kernelbridge.opencl;
 
+import org.junit.jupiter.api.Tag;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -130,6 +132,7 @@ class OpenClDispatchTest {
         throw new AssertionError("no matching " + type.getSimpleName() + " event arrived; events: " + events);
     }
 
+    @Tag("R12")
     @Test
     void splitAcrossCpuAndTwoOpenClDevicesIsExactAndUsesAllThree() {
         try (KernelBridge bridge = open(null, null); Arena arena = Arena.ofShared()) {
@@ -177,6 +180,8 @@ class OpenClDispatchTest {
         }
     }
 
+    @Tag("R27")
+    @Tag("R31")
     @Test
     void failuresAreRoutedAroundThenTheDeviceIsQuarantinedAndRestoredByItsProbe() throws Exception {
         try (KernelBridge bridge = open("opencl:1=fail-every:1,times:2", null); Arena arena = Arena.ofShared()) {
@@ -210,6 +215,7 @@ class OpenClDispatchTest {
         }
     }
 
+    @Tag("R28")
     @Test
     void aHungDeviceMissesItsDeadlineAndTheWorkIsRerunElsewhere() throws Exception {
         try (KernelBridge bridge = open("opencl:1=hang,times:1", null); Arena arena = Arena.ofShared()) {
@@ -230,6 +236,7 @@ class OpenClDispatchTest {
         }
     }
 
+    @Tag("R30")
     @Test
     void aCanaryCatchesACorruptResultAndTheCallerStillGetsTheRightOne() throws Exception {
         try (KernelBridge bridge = open("opencl:1=corrupt-every:1,times:1", "1"); Arena arena = Arena.ofShared()) {
@@ -306,6 +313,7 @@ class OpenClDispatchTest {
         }
     }
 
+    @Tag("R30")
     @Test
     void aCorruptCheckerIsTakenOutOfServiceAndNeverBlamesTheHonestDevice() throws Exception {
         // Two devices that disagree cannot tell which of them is wrong; the host's own value of the element decides.
@@ -324,6 +332,7 @@ class OpenClDispatchTest {
         }
     }
 
+    @Tag("R32")
     @Test
     void aFailedAttemptNeverLeavesAPartialWriteInC() {
         for (String faults : List.of("opencl:0=fail-every:1", "opencl:0=oom-every:3", "opencl:0=lose-at:1")) {
@@ -350,6 +359,8 @@ class OpenClDispatchTest {
         }
     }
 
+    @Tag("R32")
+    @Tag("R25")
     @Test
     void aSplitPieceThatFailsIsRerunAndOutOfMemoryIsNotHeldAgainstTheDevice() throws Exception {
         try (KernelBridge bridge = open("opencl:1=oom-every:1", null); Arena arena = Arena.ofShared()) {
@@ -375,6 +386,7 @@ class OpenClDispatchTest {
         }
     }
 
+    @Tag("R29")
     @Test
     void aLostDeviceIsNeverUsedAgainAndItsBuffersRefuseWork() {
         try (KernelBridge bridge = open("opencl:1=lose-at:1", null); Arena arena = Arena.ofShared()) {

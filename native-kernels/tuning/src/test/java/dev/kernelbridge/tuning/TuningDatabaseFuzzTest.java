@@ -1,5 +1,7 @@
 package dev.kernelbridge.tuning;
 
+import org.junit.jupiter.api.Tag;
+
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
 /**
@@ -7,6 +9,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
  * an IllegalArgumentException saying what is wrong — never another exception or error.
  */
 class TuningDatabaseFuzzTest {
+    @Tag("R22")
     @FuzzTest(maxDuration = "30s")
     void anyTextParsesOrIsRejectedWithTheDocumentedException(String text) {
         try {
