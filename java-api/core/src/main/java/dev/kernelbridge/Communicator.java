@@ -131,6 +131,134 @@ public final class Communicator implements AutoCloseable {
         return submit(new CollectiveRequest(Kind.BROADCAST, send.dtype(), count, ReduceOp.SUM, root, send.spi, recv.spi, send == recv), send, recv, timeout, inline);
     }
 
+    /**
+     * All-to-all with equal blocks: block j of send ({@code countPerPeer} elements at j·countPerPeer)
+     * goes to rank j, and block i of recv receives rank i's block for this rank. send and recv hold
+     * size·countPerPeer elements and must be different buffers. Moves bytes: exact for every type.
+     */
+    public void allToAll(DeviceBuffer send, DeviceBuffer recv, long countPerPeer) {
+        join(allToAllAsync(send, recv, countPerPeer, defaultTimeout, true));
+    }
+
+    public CompletableFuture<Void> allToAllAsync(DeviceBuffer send, DeviceBuffer recv, long countPerPeer, Duration timeout) {
+        return allToAllAsync(send, recv, countPerPeer, timeout, false);
+    }
+
+    private CompletableFuture<Void> allToAllAsync(DeviceBuffer send, DeviceBuffer recv, long countPerPeer, Duration timeout, boolean inline) {
+        if (countPerPeer < 0) {
+            throw new IllegalArgumentException("countPerPeer must be >= 0, got " + countPerPeer);
+        }
+        total(countPerPeer, "countPerPeer");
+        long[] counts = new long[size()], displs = new long[size()];
+        for (int j = 0; j < counts.length; j++) {
+            counts[j] = countPerPeer;
+            displs[j] = j * countPerPeer;
+        }
+        return allToAllV(send, counts, displs, recv, counts.clone(), displs.clone(), timeout, inline);
+    }
+
+    /**
+     * All-to-all with a block per peer, MPI_Alltoallv style, in elements with 64-bit counts: this
+     * rank sends {@code sendCounts[j]} elements from {@code send} at {@code sendDispls[j]} to rank j,
+     * and receives {@code recvCounts[i]} elements from rank i into {@code recv} at
+     * {@code recvDispls[i]}. What rank i sends to j must be what j expects from i; otherwise every rank
+     * fails with a {@link CollectiveMismatchException} naming both, before any data moves. Elements of
+     * recv outside its blocks are not written. Zero counts are legal; send blocks may overlap, recv
+     * blocks may not, and send and recv must be different buffers.
+     */
+    public void allToAllV(DeviceBuffer send, long[] sendCounts, long[] sendDispls, DeviceBuffer recv, long[] recvCounts, long[] recvDispls) {
+        join(allToAllV(send, sendCounts, sendDispls, recv, recvCounts, recvDispls, defaultTimeout, true));
+    }
+
+    public CompletableFuture<Void> allToAllVAsync(DeviceBuffer send, long[] sendCounts, long[] sendDispls, DeviceBuffer recv,
+                                                  long[] recvCounts, long[] recvDispls, Duration timeout) {
+        return allToAllV(send, sendCounts, sendDispls, recv, recvCounts, recvDispls, timeout, false);
+    }
+
+    private CompletableFuture<Void> allToAllV(DeviceBuffer send, long[] sendCounts, long[] sendDispls, DeviceBuffer recv,
+                                              long[] recvCounts, long[] recvDispls, Duration timeout, boolean inline) {
+        checkBuffers(send, recv, 0, 0, 0, timeout);
+        if (send == recv) {
+            throw new IllegalArgumentException("recv must not be send: allToAll is not in place");
+        }
+        // Copies: the caller may reuse its arrays as soon as the call returns, even for the async form.
+        long[] sc = blockArray(sendCounts, "sendCounts"), sd = blockArray(sendDispls, "sendDispls");
+        long[] rc = blockArray(recvCounts, "recvCounts"), rd = blockArray(recvDispls, "recvDispls");
+        checkBlocks(sc, sd, "send", send.length());
+        checkBlocks(rc, rd, "recv", recv.length());
+        Integer[] order = new Integer[size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, java.util.Comparator.comparingLong(i -> rd[i]));
+        int previous = -1;
+        for (int i : order) {
+            if (rc[i] == 0) {
+                continue;
+            }
+            if (previous >= 0 && rd[previous] + rc[previous] > rd[i]) {
+                throw new IllegalArgumentException("recv blocks must not overlap: block " + previous + " [" + rd[previous] + ", "
+                        + (rd[previous] + rc[previous]) + ") and block " + i + " [" + rd[i] + ", " + (rd[i] + rc[i]) + ")");
+            }
+            previous = i;
+        }
+        var blocks = new CollectiveRequest.Blocks(sc, sd, rc, rd);
+        return submit(CollectiveRequest.allToAll(send.dtype(), send.spi, recv.spi, blocks), send, recv, timeout, inline);
+    }
+
+    private long[] blockArray(long[] a, String name) {
+        if (a == null) {
+            throw new IllegalArgumentException(name + " must not be null");
+        }
+        if (a.length != size()) {
+            throw new IllegalArgumentException(name + " must have one entry per rank (" + size() + "), has " + a.length);
+        }
+        return a.clone();
+    }
+
+    /** Every block non-negative and inside its buffer of {@code length} elements. */
+    private static void checkBlocks(long[] counts, long[] displs, String buffer, long length) {
+        for (int j = 0; j < counts.length; j++) {
+            if (counts[j] < 0) {
+                throw new IllegalArgumentException(buffer + "Counts[" + j + "] must be >= 0, got " + counts[j]);
+            }
+            if (displs[j] < 0) {
+                throw new IllegalArgumentException(buffer + "Displs[" + j + "] must be >= 0, got " + displs[j]);
+            }
+            if (counts[j] > length || displs[j] > length - counts[j]) {
+                throw new IllegalArgumentException(buffer + " block " + j + " must lie inside " + buffer + ": " + buffer + "Displs[" + j + "] + "
+                        + buffer + "Counts[" + j + "] = " + displs[j] + " + " + counts[j] + " > " + length + " elements");
+            }
+        }
+    }
+
+    /**
+     * Every rank's {@code mine}, indexed by rank: the per-expert (or per-peer) token counts an MoE
+     * layer exchanges before its all-to-all, so that each rank can derive what it will receive. All
+     * ranks must pass arrays of the same length (else {@link CollectiveMismatchException}). An
+     * all-gather of the counts' bytes on this rank's device, under the default deadline.
+     */
+    public long[][] exchangeCounts(long[] mine) {
+        if (mine == null) {
+            throw new IllegalArgumentException("mine must not be null");
+        }
+        long bytes = (long) mine.length * Long.BYTES;
+        try (DeviceBuffer send = bridge.allocate(device, DType.I8, Math.max(1, bytes));
+             DeviceBuffer recv = bridge.allocate(device, DType.I8, Math.max(1, bytes * size()))) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate((int) bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            b.asLongBuffer().put(mine);
+            send.copyFrom(b.array());
+            allGather(send, recv, bytes);
+            byte[] all = recv.toByteArray();
+            java.nio.LongBuffer in = java.nio.ByteBuffer.wrap(all).order(java.nio.ByteOrder.LITTLE_ENDIAN).asLongBuffer();
+            long[][] out = new long[size()][mine.length];
+            for (long[] row : out) {
+                in.get(row);
+            }
+            return out;
+        }
+    }
+
     /** Leaves the group. Ranks still waiting for this one fail at their deadline. Idempotent. */
     @Override
     public void close() {

@@ -46,6 +46,18 @@ public interface BackendDevice {
     }
 
     /**
+     * Optional step of all-to-all: copies {@code bytes} from {@code from} at {@code fromByteOffset}
+     * into {@code to} at {@code toByteOffset} on this device, returning when the bytes are there.
+     * Called only for buffers the host cannot address, with {@code to} this device's; other threads
+     * may read {@code from} at the same time, nobody writes it. A device that cannot (a buffer it
+     * does not {@link #addresses address}) returns false without touching anything, and the bytes
+     * travel through host memory.
+     */
+    default boolean copy(BackendBuffer from, long fromByteOffset, BackendBuffer to, long toByteOffset, long bytes) {
+        return false;
+    }
+
+    /**
      * The GEMM throughput this device is expected to reach for {@code dtype}, in GFLOP/s, from tuning
      * data; 0 when unknown. The scheduler starts from it and replaces it with live measurements.
      */

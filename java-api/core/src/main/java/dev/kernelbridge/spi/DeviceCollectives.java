@@ -25,6 +25,22 @@ public interface DeviceCollectives extends AutoCloseable {
      */
     void allReduce(ReduceOp op, DType dtype, List<BackendBuffer> send, List<BackendBuffer> recv, long count, Duration deadline);
 
+    /** True when the engine can run {@link #allToAll} for {@code dtype}; otherwise the group copies itself. */
+    default boolean supportsAllToAll(DType dtype) { return false; }
+
+    /**
+     * All-to-all among the engine's ranks: rank r sends {@code layout.sendCounts()[r][j]} elements of
+     * {@code send.get(r)} at element {@code layout.sendDispls()[r][j]} to rank j, which receives them
+     * into {@code recv.get(j)} at {@code layout.recvDispls()[j][r]}. The group has checked every
+     * argument and that every pair agrees. Deadline and failures as for {@link #allReduce}.
+     */
+    default void allToAll(DType dtype, List<BackendBuffer> send, List<BackendBuffer> recv, AllToAllLayout layout, Duration deadline) {
+        throw new UnsupportedOperationException("this collective engine has no all-to-all");
+    }
+
+    /** Every rank's all-to-all blocks in elements, indexed [rank][peer]; checked, never empty. */
+    record AllToAllLayout(long[][] sendCounts, long[][] sendDispls, long[][] recvCounts, long[][] recvDispls) { }
+
     /** Releases the engine; must not throw. */
     @Override
     void close();

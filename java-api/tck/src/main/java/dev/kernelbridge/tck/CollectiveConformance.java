@@ -357,4 +357,271 @@ public interface CollectiveConformance extends KitContext {
             comms.forEach(Communicator::close);
         }
     }
+
+    // ---- all-to-all (issue 15): moves bytes, so every type and every bit pattern must arrive as sent ----
+
+    /** Random raw bytes: every bit pattern, NaN payloads and signalling NaNs included. */
+    private static byte[] randomBytes(SplittableRandom rnd, long n) {
+        byte[] b = new byte[(int) n];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (byte) rnd.nextInt();
+        }
+        return b;
+    }
+
+    private static DeviceBuffer upload(dev.kernelbridge.KernelBridge bridge, Device device, DType dtype, byte[] bytes) {
+        DeviceBuffer b = bridge.allocate(device, dtype, bytes.length / dtype.byteSize());
+        b.copyFrom(0, java.lang.foreign.MemorySegment.ofArray(bytes));
+        return b;
+    }
+
+    private static byte[] download(DeviceBuffer b) {
+        byte[] out = new byte[(int) b.byteSize()];
+        b.copyTo(0, java.lang.foreign.MemorySegment.ofArray(out));
+        return out;
+    }
+
+    /**
+     * Displacements for blocks of {@code counts} laid out in a random order with random gaps, so that
+     * the test sees blocks that are neither in rank order nor contiguous; the last slot holds the end.
+     */
+    private static long[] scatteredLayout(SplittableRandom rnd, long[] counts) {
+        int n = counts.length;
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            order.add(i);
+        }
+        java.util.Collections.shuffle(order, new java.util.Random(rnd.nextLong()));
+        long[] displs = new long[n + 1];
+        long at = rnd.nextInt(3);
+        for (int i : order) {
+            displs[i] = at;
+            at += counts[i] + rnd.nextInt(3);
+        }
+        displs[n] = at + 1;
+        return displs;
+    }
+
+    @Tag("collectives")
+    @Test
+    default void allToAllVMovesEveryTypeBitwiseWithUnevenAndZeroCounts() {
+        for (int size : new int[] {1, 2, 3, 4}) {
+            List<Device> devices = ranks(size);
+            List<Communicator> comms = bridge().communicators(devices);
+            try {
+                for (DType dtype : DType.values()) {
+                    if (!devices.stream().allMatch(d -> d.supports(dtype))) {
+                        continue;
+                    }
+                    for (long scale : new long[] {0, 1, 7, 3001}) {
+                        checkAllToAllV(comms, devices, dtype, scale, new SplittableRandom(scale * 17 + size * 3 + dtype.ordinal()));
+                    }
+                }
+            } finally {
+                comms.forEach(Communicator::close);
+            }
+        }
+    }
+
+    /** One all-to-all-v with counts up to {@code scale} (about a third of them zero), checked byte by byte, gaps included. */
+    private void checkAllToAllV(List<Communicator> comms, List<Device> devices, DType dtype, long scale, SplittableRandom rnd) {
+        int size = comms.size();
+        int es = (int) dtype.byteSize();
+        long[][] counts = new long[size][size]; // counts[i][j]: rank i to rank j
+        for (long[] row : counts) {
+            for (int j = 0; j < size; j++) {
+                row[j] = scale == 0 || rnd.nextInt(3) == 0 ? 0 : 1 + rnd.nextLong(scale);
+            }
+        }
+        long[][] sendCounts = new long[size][], sendDispls = new long[size][], recvCounts = new long[size][], recvDispls = new long[size][];
+        List<DeviceBuffer> sends = new ArrayList<>(), recvs = new ArrayList<>();
+        byte[][] sendBytes = new byte[size][], recvBefore = new byte[size][];
+        try {
+            for (int r = 0; r < size; r++) {
+                sendCounts[r] = counts[r].clone();
+                recvCounts[r] = new long[size];
+                for (int i = 0; i < size; i++) {
+                    recvCounts[r][i] = counts[i][r];
+                }
+                long[] sd = scatteredLayout(rnd, sendCounts[r]), rd = scatteredLayout(rnd, recvCounts[r]);
+                sendDispls[r] = Arrays.copyOf(sd, size);
+                recvDispls[r] = Arrays.copyOf(rd, size);
+                sendBytes[r] = randomBytes(rnd, sd[size] * es);
+                recvBefore[r] = randomBytes(rnd, rd[size] * es);
+                sends.add(upload(bridge(), devices.get(r), dtype, sendBytes[r]));
+                recvs.add(upload(bridge(), devices.get(r), dtype, recvBefore[r]));
+            }
+            onAllRanks(comms, c -> c.allToAllVAsync(sends.get(c.rank()), sendCounts[c.rank()], sendDispls[c.rank()],
+                    recvs.get(c.rank()), recvCounts[c.rank()], recvDispls[c.rank()], Duration.ofSeconds(60)));
+            String what = "allToAllV " + dtype.label() + " ranks " + size + " scale " + scale;
+            for (int r = 0; r < size; r++) {
+                byte[] expect = recvBefore[r].clone(); // bytes outside every block must stay as they were
+                for (int i = 0; i < size; i++) {
+                    System.arraycopy(sendBytes[i], (int) (sendDispls[i][r] * es), expect, (int) (recvDispls[r][i] * es), (int) (recvCounts[r][i] * es));
+                }
+                assertTrue(Arrays.equals(expect, download(recvs.get(r))), what + ": recv of rank " + r);
+                assertTrue(Arrays.equals(sendBytes[r], download(sends.get(r))), what + ": send of rank " + r + " changed");
+            }
+        } finally {
+            sends.forEach(DeviceBuffer::close);
+            recvs.forEach(DeviceBuffer::close);
+        }
+    }
+
+    @Tag("collectives")
+    @Test
+    default void allToAllWithEqualBlocksTransposesTheBlocks() {
+        int size = 3;
+        long block = 1001;
+        List<Device> devices = ranks(size);
+        List<Communicator> comms = bridge().communicators(devices);
+        List<DeviceBuffer> sends = new ArrayList<>(), recvs = new ArrayList<>();
+        try {
+            for (int r = 0; r < size; r++) {
+                float[] x = new float[(int) (block * size)];
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = r * 1_000_000 + i; // exact in F32: rank and position
+                }
+                sends.add(bridge().allocate(devices.get(r), DType.F32, x.length).copyFrom(x));
+                recvs.add(bridge().allocate(devices.get(r), DType.F32, x.length));
+            }
+            onAllRanks(comms, c -> c.allToAllAsync(sends.get(c.rank()), recvs.get(c.rank()), block, Duration.ofSeconds(60)));
+            for (int r = 0; r < size; r++) {
+                float[] got = recvs.get(r).toFloatArray();
+                for (int i = 0; i < size; i++) {
+                    for (int k = 0; k < block; k++) {
+                        assertEquals(i * 1_000_000 + r * block + k, got[(int) (i * block + k)], 0.0f, "rank " + r + " block " + i + " element " + k);
+                    }
+                }
+            }
+        } finally {
+            sends.forEach(DeviceBuffer::close);
+            recvs.forEach(DeviceBuffer::close);
+            comms.forEach(Communicator::close);
+        }
+    }
+
+    @Tag("collectives")
+    @Test
+    default void allToAllPairMismatchFailsEveryRankNamingBothAndWritesNothing() {
+        int size = 3;
+        List<Device> devices = ranks(size);
+        List<Communicator> comms = bridge().communicators(devices);
+        List<DeviceBuffer> sends = new ArrayList<>(), recvs = new ArrayList<>();
+        try {
+            byte[] sentinel = randomBytes(new SplittableRandom(3), 4 * 40);
+            for (int r = 0; r < size; r++) {
+                sends.add(upload(bridge(), devices.get(r), DType.F32, randomBytes(new SplittableRandom(r), 4 * 40)));
+                recvs.add(upload(bridge(), devices.get(r), DType.F32, sentinel));
+            }
+            long[] counts = {4, 4, 4}, displs = {0, 10, 20};
+            // Rank 1 expects 5 elements from rank 2, which sends it 4.
+            long[] rank1Expects = {4, 4, 5};
+            List<CompletableFuture<Void>> fs = new ArrayList<>();
+            for (Communicator c : comms) {
+                fs.add(c.allToAllVAsync(sends.get(c.rank()), counts, displs, recvs.get(c.rank()), c.rank() == 1 ? rank1Expects : counts, displs,
+                        Duration.ofSeconds(30)));
+            }
+            for (CompletableFuture<Void> f : fs) {
+                ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+                CollectiveMismatchException m = assertInstanceOf(CollectiveMismatchException.class, e.getCause());
+                assertTrue(m.getMessage().contains("rank 2 sends 4 elements to rank 1") && m.getMessage().contains("rank 1 expects 5 from rank 2"),
+                        m.getMessage());
+            }
+            for (DeviceBuffer recv : recvs) {
+                assertTrue(Arrays.equals(sentinel, download(recv)), "a mismatched all-to-all must not write");
+            }
+        } finally {
+            sends.forEach(DeviceBuffer::close);
+            recvs.forEach(DeviceBuffer::close);
+            comms.forEach(Communicator::close);
+        }
+    }
+
+    @Tag("collectives")
+    @Test
+    default void allToAllMissingRankTimesOutNamingIt() {
+        List<Device> devices = ranks(3);
+        List<Communicator> comms = bridge().communicators(devices);
+        List<DeviceBuffer> bufs = new ArrayList<>();
+        try {
+            for (Device d : devices) {
+                bufs.add(bridge().allocate(d, DType.F32, 30));
+                bufs.add(bridge().allocate(d, DType.F32, 30));
+            }
+            CompletableFuture<Void> r0 = comms.get(0).allToAllAsync(bufs.get(0), bufs.get(1), 10, Duration.ofMillis(500));
+            CompletableFuture<Void> r1 = comms.get(1).allToAllAsync(bufs.get(2), bufs.get(3), 10, Duration.ofMillis(500));
+            for (CompletableFuture<Void> f : List.of(r0, r1)) {
+                ExecutionException e = assertThrows(ExecutionException.class, () -> assertTimeoutPreemptively(Duration.ofSeconds(30), () -> f.get()));
+                CollectiveTimeoutException t = assertInstanceOf(CollectiveTimeoutException.class, e.getCause());
+                assertEquals(List.of(2), t.missingRanks());
+            }
+        } finally {
+            bufs.forEach(DeviceBuffer::close);
+            comms.forEach(Communicator::close);
+        }
+    }
+
+    @Tag("collectives")
+    @Test
+    default void allToAllRejectsBadArgumentsNamingThemAndWritesNothing() {
+        List<Device> devices = ranks(2);
+        List<Communicator> comms = bridge().communicators(devices);
+        Communicator c = comms.getFirst();
+        byte[] sentinel = randomBytes(new SplittableRandom(8), 4 * 10);
+        try (DeviceBuffer send = bridge().allocate(devices.getFirst(), DType.F32, 10);
+             DeviceBuffer recv = upload(bridge(), devices.getFirst(), DType.F32, sentinel)) {
+            long[] two = {2, 2}, at = {0, 5};
+            assertMessage(() -> c.allToAllV(null, two, at, recv, two, at), "send must not be null");
+            assertMessage(() -> c.allToAllV(send, two, at, null, two, at), "recv must not be null");
+            assertMessage(() -> c.allToAllV(send, null, at, recv, two, at), "sendCounts must not be null");
+            assertMessage(() -> c.allToAllV(send, new long[] {1, 1, 1}, at, recv, two, at), "sendCounts must have one entry per rank (2), has 3");
+            assertMessage(() -> c.allToAllV(send, two, new long[] {0}, recv, two, at), "sendDispls must have one entry per rank (2), has 1");
+            assertMessage(() -> c.allToAllV(send, two, at, recv, new long[] {2, -1}, at), "recvCounts[1] must be >= 0, got -1");
+            assertMessage(() -> c.allToAllV(send, two, new long[] {-3, 0}, recv, two, at), "sendDispls[0] must be >= 0, got -3");
+            assertMessage(() -> c.allToAllV(send, two, new long[] {0, 9}, recv, two, at), "send block 1 must lie inside send");
+            assertMessage(() -> c.allToAllV(send, two, at, recv, two, new long[] {0, Long.MAX_VALUE}), "recv block 1 must lie inside recv");
+            assertMessage(() -> c.allToAllV(send, two, at, recv, new long[] {3, 2}, new long[] {2, 3}), "recv blocks must not overlap: block 0 [2, 5) and block 1 [3, 5)");
+            assertMessage(() -> c.allToAllV(send, two, at, send, two, at), "recv must not be send");
+            assertMessage(() -> c.allToAll(send, recv, 6), "send block 1 must lie inside send");
+            assertMessage(() -> c.allToAll(send, recv, -1), "countPerPeer must be >= 0");
+            assertMessage(() -> c.allToAllVAsync(send, two, at, recv, two, at, Duration.ZERO), "timeout must be a positive duration");
+            try (DeviceBuffer other = bridge().allocate(devices.getFirst(), DType.I32, 10)) {
+                assertMessage(() -> c.allToAllV(send, two, at, other, two, at), "recv must have the element type of send");
+            }
+            assertTrue(Arrays.equals(sentinel, download(recv)), "a rejected all-to-all must not write");
+            // Overlapping send blocks are fine (a block may go to several ranks); nothing reached the group.
+            long[] same = {0, 0};
+            List<DeviceBuffer> recvs = List.of(recv, bridge().allocate(devices.get(1), DType.F32, 10));
+            List<DeviceBuffer> sendsOf = List.of(send, bridge().allocate(devices.get(1), DType.F32, 10));
+            onAllRanks(comms, x -> x.allToAllVAsync(sendsOf.get(x.rank()), two, same, recvs.get(x.rank()), two, at, Duration.ofSeconds(30)));
+            recvs.get(1).close();
+            sendsOf.get(1).close();
+        } finally {
+            comms.forEach(Communicator::close);
+        }
+    }
+
+    @Tag("collectives")
+    @Test
+    default void exchangeCountsGivesEveryRankEveryRow() {
+        List<Device> devices = ranks(3);
+        List<Communicator> comms = bridge().communicators(devices);
+        // A thread per rank: each call blocks until every rank has arrived.
+        java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newFixedThreadPool(3);
+        try {
+            List<CompletableFuture<long[][]>> fs = comms.stream()
+                    .map(c -> CompletableFuture.supplyAsync(() -> c.exchangeCounts(new long[] {c.rank(), 10L * c.rank(), Long.MIN_VALUE + c.rank(), 1L << 40}), threads))
+                    .toList();
+            for (CompletableFuture<long[][]> f : fs) {
+                long[][] all = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> f.get());
+                for (int r = 0; r < 3; r++) {
+                    assertTrue(Arrays.equals(new long[] {r, 10L * r, Long.MIN_VALUE + r, 1L << 40}, all[r]), "row " + r + ": " + Arrays.toString(all[r]));
+                }
+            }
+        } finally {
+            threads.shutdownNow();
+            comms.forEach(Communicator::close);
+        }
+    }
 }

@@ -27,6 +27,8 @@ public final class CountingBackendProvider implements BackendProvider {
     public final AtomicLong copies = new AtomicLong();
     /** Device-side reduction steps offered to the backend (it may decline them). */
     public final AtomicLong reductions = new AtomicLong();
+    /** All-to-all blocks a device copied itself ({@link BackendDevice#copy} returned true). */
+    public final AtomicLong deviceCopies = new AtomicLong();
 
     public CountingBackendProvider(BackendProvider inner) {
         this.inner = inner;
@@ -95,6 +97,15 @@ public final class CountingBackendProvider implements BackendProvider {
             reductions.incrementAndGet();
             return inner.reduce(op, dtype, inputs.stream().map(this::unwrap).toList(), inByteOffset,
                     outputs.stream().map(this::unwrap).toList(), outByteOffset, count);
+        }
+
+        @Override
+        public boolean copy(BackendBuffer from, long fromByteOffset, BackendBuffer to, long toByteOffset, long bytes) {
+            boolean done = inner.copy(unwrap(from), fromByteOffset, unwrap(to), toByteOffset, bytes);
+            if (done) {
+                deviceCopies.incrementAndGet();
+            }
+            return done;
         }
 
         private BackendBuffer unwrap(BackendBuffer b) {

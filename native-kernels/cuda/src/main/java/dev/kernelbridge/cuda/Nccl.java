@@ -25,6 +25,9 @@ final class Nccl {
             // ncclComm_t *comm, int nranks, ncclUniqueId commId (by value), int rank, ncclConfig_t *config
             NativeFunction.of("ncclCommInitRankConfig", I, P, I, UNIQUE_ID, I, P),
             NativeFunction.of("ncclAllReduce", I, P, P, L, I, I, P, P),
+            // const void *sendbuff / void *recvbuff, size_t count, ncclDataType_t, int peer, ncclComm_t, cudaStream_t (NCCL 2.7+)
+            NativeFunction.of("ncclSend", I, P, L, I, I, P, P),
+            NativeFunction.of("ncclRecv", I, P, L, I, I, P, P),
             NativeFunction.of("ncclCommGetAsyncError", I, P, P),
             NativeFunction.of("ncclCommAbort", I, P),
             NativeFunction.of("ncclCommDestroy", I, P),

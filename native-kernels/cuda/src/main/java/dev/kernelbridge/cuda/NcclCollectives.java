@@ -7,6 +7,7 @@ import dev.kernelbridge.DeviceException;
 import dev.kernelbridge.ReduceOp;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.DeviceCollectives;
+import dev.kernelbridge.spi.DeviceCollectives.AllToAllLayout;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -160,6 +161,69 @@ final class NcclCollectives implements DeviceCollectives {
                     MemorySegment.ofAddress(((CudaBuffer) recv.get(r)).pointer), count, type, ncclOp(op), comms[r], d.stream());
             if (result != NCCL_IN_PROGRESS) { // non-blocking communicators may still be enqueuing
                 check("ncclAllReduce", result, d);
+            }
+        }
+        int end = call("ncclGroupEnd");
+        if (end != NCCL_IN_PROGRESS) {
+            check("ncclGroupEnd", end, ranks.getFirst());
+        }
+        awaitCompletion(until, deadline);
+    }
+
+    /** Every type: all-to-all moves bytes (as ncclInt8, so any type and any bit pattern travel unchanged). */
+    @Override
+    public boolean supportsAllToAll(DType dtype) {
+        return true;
+    }
+
+    /** One point-to-point step of an all-to-all for one rank: send or receive {@code bytes} at {@code byteOffset} with {@code peer}. */
+    record Transfer(boolean send, int peer, long byteOffset, long bytes) { }
+
+    /**
+     * The NCCL calls of an all-to-all, per rank: for every peer with a non-empty block, an ncclSend
+     * of rank r's block for it and an ncclRecv of its block for r, in peer order. All of them are
+     * issued inside one ncclGroupStart/End, which lets NCCL pair them without deadlock whatever the
+     * order. Counts in bytes (size_t, so no 2^31 limit).
+     */
+    static List<List<Transfer>> plan(AllToAllLayout layout, long elementBytes) {
+        int ranks = layout.sendCounts().length;
+        List<List<Transfer>> plan = new ArrayList<>();
+        for (int r = 0; r < ranks; r++) {
+            List<Transfer> mine = new ArrayList<>();
+            for (int peer = 0; peer < ranks; peer++) {
+                if (layout.sendCounts()[r][peer] > 0) {
+                    mine.add(new Transfer(true, peer, layout.sendDispls()[r][peer] * elementBytes, layout.sendCounts()[r][peer] * elementBytes));
+                }
+                if (layout.recvCounts()[r][peer] > 0) {
+                    mine.add(new Transfer(false, peer, layout.recvDispls()[r][peer] * elementBytes, layout.recvCounts()[r][peer] * elementBytes));
+                }
+            }
+            plan.add(mine);
+        }
+        return plan;
+    }
+
+    @Override
+    public void allToAll(DType dtype, List<BackendBuffer> send, List<BackendBuffer> recv, AllToAllLayout layout, Duration deadline) {
+        if (dead != null) {
+            throw new CollectiveException(-1, "the NCCL communicators were aborted earlier: " + dead);
+        }
+        List<List<Transfer>> plan = plan(layout, dtype.byteSize());
+        if (plan.stream().allMatch(List::isEmpty)) {
+            return;
+        }
+        long until = System.nanoTime() + deadline.toNanos();
+        check("ncclGroupStart", call("ncclGroupStart"), ranks.getFirst());
+        for (int r = 0; r < ranks.size(); r++) {
+            CudaDevice d = ranks.get(r);
+            d.enter();
+            for (Transfer t : plan.get(r)) {
+                long base = ((CudaBuffer) (t.send() ? send : recv).get(r)).pointer;
+                String fn = t.send() ? "ncclSend" : "ncclRecv";
+                int result = call(fn, MemorySegment.ofAddress(base + t.byteOffset()), t.bytes(), NCCL_INT8, t.peer(), comms[r], d.stream());
+                if (result != NCCL_IN_PROGRESS) {
+                    check(fn, result, d);
+                }
             }
         }
         int end = call("ncclGroupEnd");

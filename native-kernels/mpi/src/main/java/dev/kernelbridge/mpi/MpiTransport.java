@@ -40,7 +40,9 @@ import java.util.Locale;
  */
 final class MpiTransport implements Transport {
     static final int ABORT_CODE = 3;
+    /** Six common longs (sequence, kind, dtype, op, count, root), then all-to-all's per-peer three (see WireHeader). */
     private static final long HEADER_LONGS = WireHeader.LONGS;
+    private static final int COMMON_LONGS = WireHeader.COMMON;
     private static final long PIECE = 1L << 30;
     /** Elements of a BF16/F16 reduction per round: bounds its scratch to 32 MiB whatever the count. */
     private static final long NARROW_PIECE = 1L << 24;
@@ -51,6 +53,8 @@ final class MpiTransport implements Transport {
     private final MpiLibrary mpi;
     private final MpiAbi abi;
     private final boolean abortOnFailure;
+    /** Most elements per rank pair, and per displacement, in one MPI_Alltoallv (kernelbridge.mpi.alltoall.piece). */
+    private final long alltoallPiece;
     private final int rank;
     private final int size;
     private final String description;
@@ -62,7 +66,8 @@ final class MpiTransport implements Transport {
     /** The BF16/F16 reductions' receive area, grown on demand; calls come one at a time. */
     private MemorySegment scratch = MemorySegment.NULL;
 
-    MpiTransport(MpiLibrary mpi, MpiAbi abi, int threadLevel, boolean abortOnFailure, String version) {
+    MpiTransport(MpiLibrary mpi, MpiAbi abi, int threadLevel, boolean abortOnFailure, String version, long alltoallPiece) {
+        this.alltoallPiece = alltoallPiece;
         this.mpi = mpi;
         this.abi = abi;
         this.abortOnFailure = abortOnFailure;
@@ -98,8 +103,12 @@ final class MpiTransport implements Transport {
     @Override
     public void execute(TransportCall call, long deadlineNanos) {
         try {
-            exchangeHeaders(call, deadlineNanos);
-            runData(call, deadlineNanos);
+            long largestBlock = exchangeHeaders(call, deadlineNanos);
+            if (call.kind() == TransportCall.Kind.ALL_TO_ALL_V) {
+                allToAllV(call, largestBlock, deadlineNanos);
+            } else {
+                runData(call, deadlineNanos);
+            }
         } catch (CollectiveException e) {
             if (abortOnFailure) {
                 abort(ABORT_CODE, e.getMessage());
@@ -108,13 +117,21 @@ final class MpiTransport implements Transport {
         }
     }
 
-    private void exchangeHeaders(TransportCall call, long deadline) {
+    /**
+     * Sends every peer this call's header and checks theirs; returns the largest all-to-all block any
+     * rank sends or receives (0 for other kinds), so that every rank splits the same way.
+     */
+    private long exchangeHeaders(TransportCall call, long deadline) {
+        long largest = largestBlock(call);
         if (size == 1) {
-            return;
+            return largest;
         }
         try (Arena a = Arena.ofConfined()) {
-            long[] mine = WireHeader.of(call);
-            MemorySegment sendHeader = a.allocateFrom(ValueLayout.JAVA_LONG, mine);
+            MemorySegment headers = a.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
+            for (int peer = 0; peer < size; peer++) {
+                MemorySegment.copy(WireHeader.forPeer(call, peer, largest), 0, headers, ValueLayout.JAVA_LONG, peer * HEADER_LONGS * 8, (int) HEADER_LONGS);
+            }
+            long[] mine = WireHeader.forPeer(call, rank, largest);
             MemorySegment received = a.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
             int tag = (int) (call.sequence() % 30_000);
             List<Integer> peers = new ArrayList<>();
@@ -127,7 +144,8 @@ final class MpiTransport implements Transport {
                 MemorySegment r = a.allocate(abi.handle()), s = a.allocate(abi.handle());
                 mpi.check("MPI_Irecv", mpi.point("MPI_Irecv", received.asSlice(peer * HEADER_LONGS * 8, HEADER_LONGS * 8),
                         (int) (HEADER_LONGS * 8), byteType, peer, tag, control, r));
-                mpi.check("MPI_Isend", mpi.point("MPI_Isend", sendHeader, (int) (HEADER_LONGS * 8), byteType, peer, tag, control, s));
+                mpi.check("MPI_Isend", mpi.point("MPI_Isend", headers.asSlice(peer * HEADER_LONGS * 8, HEADER_LONGS * 8), (int) (HEADER_LONGS * 8),
+                        byteType, peer, tag, control, s));
                 recvRequests.add(r);
                 sendRequests.add(s);
             }
@@ -146,13 +164,104 @@ final class MpiTransport implements Transport {
             waitAll(sendRequests, deadline, a);
             for (int peer : peers) {
                 long[] theirs = received.asSlice(peer * HEADER_LONGS * 8, HEADER_LONGS * 8).toArray(ValueLayout.JAVA_LONG);
-                if (!java.util.Arrays.equals(theirs, mine)) {
+                if (!java.util.Arrays.equals(theirs, 0, COMMON_LONGS, mine, 0, COMMON_LONGS)) {
                     throw new CollectiveMismatchException(call.sequence(), String.format(Locale.ROOT,
                             "MPI collective mismatch at call #%d: rank %d called %s but rank %d called %s", call.sequence(), rank,
                             WireHeader.describe(mine), peer, WireHeader.describe(theirs)));
                 }
+                if (call.kind() == TransportCall.Kind.ALL_TO_ALL_V) {
+                    // theirs[6]: what peer sends me; theirs[7]: what peer expects from me
+                    String pair = theirs[6] != call.recvCounts()[peer] ? pairText(call, peer, theirs[6], rank, call.recvCounts()[peer])
+                            : theirs[7] != call.sendCounts()[peer] ? pairText(call, rank, call.sendCounts()[peer], peer, theirs[7]) : null;
+                    if (pair != null) {
+                        throw new CollectiveMismatchException(call.sequence(), pair);
+                    }
+                }
+                largest = Math.max(largest, theirs[8]);
+            }
+            return largest;
+        }
+    }
+
+    private static String pairText(TransportCall call, int from, long sends, int to, long expects) {
+        return String.format(Locale.ROOT, "MPI allToAll mismatch at call #%d: rank %d sends %d elements to rank %d, but rank %d expects %d from rank %d",
+                call.sequence(), from, sends, to, to, expects, from);
+    }
+
+    private static long largestBlock(TransportCall call) {
+        long largest = 0;
+        if (call.kind() == TransportCall.Kind.ALL_TO_ALL_V) {
+            for (int q = 0; q < call.sendCounts().length; q++) {
+                largest = Math.max(largest, Math.max(call.sendCounts()[q], call.recvCounts()[q]));
             }
         }
+        return largest;
+    }
+
+    /**
+     * All-to-all-v with 64-bit counts over MPI's int counts and displacements. When every block fits
+     * in one MPI call ({@link #alltoallPiece} elements per rank pair, displacements within it too),
+     * one MPI_Alltoallv on the caller's memory. Otherwise rounds: in round k every pair moves the k-th
+     * piece of its block (at most {@code piece} elements, so that the packed displacements stay ints),
+     * packed contiguously into scratch and unpacked on arrival. The number of rounds comes from the
+     * largest block of any rank (exchanged in the header), so every rank makes the same MPI calls.
+     */
+    private void allToAllV(TransportCall call, long largestBlock, long deadline) {
+        if (largestBlock == 0) {
+            return; // every rank saw the same headers: nobody moves anything
+        }
+        long es = call.dtype().byteSize();
+        MemorySegment type = abi.datatype(call.dtype());
+        long piece = Math.max(1, Math.min(alltoallPiece, Integer.MAX_VALUE / size));
+        long rounds = (largestBlock + piece - 1) / piece;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment sc = a.allocate(ValueLayout.JAVA_INT, size), sd = a.allocate(ValueLayout.JAVA_INT, size);
+            MemorySegment rc = a.allocate(ValueLayout.JAVA_INT, size), rd = a.allocate(ValueLayout.JAVA_INT, size);
+            if (rounds == 1 && fitsInts(call.sendCounts(), call.sendDispls()) && fitsInts(call.recvCounts(), call.recvDispls())) {
+                for (int q = 0; q < size; q++) {
+                    sc.setAtIndex(ValueLayout.JAVA_INT, q, (int) call.sendCounts()[q]);
+                    sd.setAtIndex(ValueLayout.JAVA_INT, q, (int) call.sendDispls()[q]);
+                    rc.setAtIndex(ValueLayout.JAVA_INT, q, (int) call.recvCounts()[q]);
+                    rd.setAtIndex(ValueLayout.JAVA_INT, q, (int) call.recvDispls()[q]);
+                }
+                move(call, deadline, a, "MPI_Alltoallv", "MPI_Ialltoallv", call.send(), sc, sd, type, call.recv(), rc, rd, type, data);
+                return;
+            }
+            MemorySegment out = a.allocate(Math.max(1, size * piece * es), 64), in = a.allocate(Math.max(1, size * piece * es), 64);
+            for (long k = 0; k < rounds; k++) {
+                int sendAt = 0, recvAt = 0;
+                for (int q = 0; q < size; q++) {
+                    int s = (int) Math.clamp(call.sendCounts()[q] - k * piece, 0, piece);
+                    int r = (int) Math.clamp(call.recvCounts()[q] - k * piece, 0, piece);
+                    if (s > 0) {
+                        MemorySegment.copy(call.send(), (call.sendDispls()[q] + k * piece) * es, out, sendAt * es, s * es);
+                    }
+                    sc.setAtIndex(ValueLayout.JAVA_INT, q, s);
+                    sd.setAtIndex(ValueLayout.JAVA_INT, q, sendAt);
+                    rc.setAtIndex(ValueLayout.JAVA_INT, q, r);
+                    rd.setAtIndex(ValueLayout.JAVA_INT, q, recvAt);
+                    sendAt += s;
+                    recvAt += r;
+                }
+                move(call, deadline, a, "MPI_Alltoallv", "MPI_Ialltoallv", out, sc, sd, type, in, rc, rd, type, data);
+                for (int q = 0; q < size; q++) {
+                    int r = rc.getAtIndex(ValueLayout.JAVA_INT, q);
+                    if (r > 0) {
+                        MemorySegment.copy(in, rd.getAtIndex(ValueLayout.JAVA_INT, q) * es, call.recv(), (call.recvDispls()[q] + k * piece) * es, r * es);
+                    }
+                }
+            }
+        }
+    }
+
+    /** True when every block, displacement and end fits the per-call limit (MPI's ints, or the test knob). */
+    private boolean fitsInts(long[] counts, long[] displs) {
+        for (int q = 0; q < counts.length; q++) {
+            if (displs[q] + counts[q] > alltoallPiece) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void runData(TransportCall call, long deadline) {
@@ -490,6 +599,7 @@ final class MpiTransport implements Transport {
             case REDUCE_SCATTER -> "reduceScatter";
             case ALL_GATHER -> "allGather";
             case BROADCAST -> "broadcast";
+            case ALL_TO_ALL_V -> "allToAll";
         };
     }
 

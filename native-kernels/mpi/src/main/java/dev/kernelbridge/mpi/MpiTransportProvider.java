@@ -18,6 +18,9 @@ public final class MpiTransportProvider implements TransportProvider {
             "Path or name of the MPI library; empty means Open MPI's libmpi.so.40.");
     public static final Config.Knob ON_FAILURE = new Config.Knob("mpi.on.failure", "abort",
             "abort: a timed-out or mismatched collective prints its error and ends the job (MPI_Abort); throw: the caller gets the exception.");
+    public static final Config.Knob ALLTOALL_PIECE = new Config.Knob("mpi.alltoall.piece", String.valueOf(Integer.MAX_VALUE),
+            "Most elements one MPI_Alltoallv moves per rank pair (and the largest displacement it is given); larger all-to-alls go in rounds."
+                    + " MPI's counts are ints, hence the default 2^31-1; tests set it small to exercise the rounds.");
     static final String INSTALL_HINT = "sudo apt-get install openmpi-bin, then start the job with mpirun -np N";
     private static final int MPI_THREAD_SERIALIZED = 2, MPI_THREAD_MULTIPLE = 3;
 
@@ -70,7 +73,11 @@ public final class MpiTransportProvider implements TransportProvider {
                     }
                 }
                 boolean abort = !config.get(ON_FAILURE).equalsIgnoreCase("throw");
-                shared = new MpiTransport(mpi, abi, provided, abort, version(mpi));
+                long piece = Long.parseLong(config.get(ALLTOALL_PIECE).trim());
+                if (piece < 1 || piece > Integer.MAX_VALUE) {
+                    throw new IllegalArgumentException("kernelbridge.mpi.alltoall.piece must be in [1, 2^31-1], got " + piece);
+                }
+                shared = new MpiTransport(mpi, abi, provided, abort, version(mpi), piece);
             }
             users++;
             return shared;

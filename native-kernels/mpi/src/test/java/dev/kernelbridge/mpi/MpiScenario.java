@@ -79,8 +79,138 @@ public final class MpiScenario {
                         Runtime.getRuntime().halt(4);
                     }
                 }
+                case "alltoall" -> {
+                    int checks = allToAll(bridge, comms);
+                    if (rank == 0) {
+                        System.out.println("OK " + checks + " alltoall checks on " + comms.getFirst().size() + " ranks");
+                    }
+                }
+                case "alltoall-mismatch" -> {
+                    try {
+                        allToAllOnce(bridge, comms, DType.F32, 4, true);
+                    } catch (CollectiveException e) {
+                        System.out.println("caught " + e.getClass().getSimpleName() + ": " + e.getMessage());
+                        System.out.flush();
+                        Thread.sleep(1000); // every process reports before the first exit makes mpirun end the job
+                        Runtime.getRuntime().halt(4);
+                    }
+                }
                 default -> throw new IllegalArgumentException("unknown scenario " + scenario);
             }
+        }
+    }
+
+    /** Elements rank i sends rank j at {@code scale}: uneven, about a quarter zero, same formula on every process. */
+    static long a2aCount(int i, int j, long scale) {
+        return scale == 0 || (i * 7 + j * 3 + scale) % 4 == 0 ? 0 : 1 + (i * 5L + j * 11L + scale * 3) % scale;
+    }
+
+    /** Byte b of element k of the block rank i sends rank j: any bit pattern, and a misplaced byte shows. */
+    static byte a2aByte(int i, int j, long k, int b) {
+        return (byte) (((i * 131L + j * 37L + k * 11L + b) * 2654435761L) >>> 13);
+    }
+
+    /** Every dtype, uneven and zero blocks, scattered layouts with untouched gaps, equal blocks, and exchangeCounts. */
+    private static int allToAll(KernelBridge bridge, List<Communicator> comms) throws Exception {
+        int checks = 0;
+        for (DType dtype : DType.values()) {
+            for (long scale : new long[] {0, 1, 7, 3001}) {
+                allToAllOnce(bridge, comms, dtype, scale, false);
+                checks++;
+            }
+        }
+        // exchangeCounts: rank r offers {r, r^2, 2^40 + r}
+        List<CompletableFuture<long[][]>> rows = new ArrayList<>();
+        for (Communicator c : comms) {
+            rows.add(CompletableFuture.supplyAsync(() -> c.exchangeCounts(new long[] {c.rank(), (long) c.rank() * c.rank(), (1L << 40) + c.rank()}),
+                    r -> Thread.ofPlatform().start(r)));
+        }
+        for (CompletableFuture<long[][]> f : rows) {
+            long[][] all = f.get();
+            for (int r = 0; r < all.length; r++) {
+                if (!java.util.Arrays.equals(all[r], new long[] {r, (long) r * r, (1L << 40) + r})) {
+                    throw new AssertionError("exchangeCounts row " + r + ": " + java.util.Arrays.toString(all[r]));
+                }
+            }
+        }
+        return checks + 1;
+    }
+
+    /**
+     * One all-to-all-v over this process's ranks: send blocks in reverse rank order with a gap of one
+     * element, recv blocks in rank order with gaps of two, recv prefilled with 0x5A; checks every byte
+     * of recv. With {@code mismatch}, global rank 1 expects one element more from rank 0.
+     */
+    private static void allToAllOnce(KernelBridge bridge, List<Communicator> comms, DType dtype, long scale, boolean mismatch) throws Exception {
+        int size = comms.getFirst().size();
+        int es = (int) dtype.byteSize();
+        List<DeviceBuffer> buffers = new ArrayList<>();
+        try {
+            List<CompletableFuture<Void>> calls = new ArrayList<>();
+            List<long[]> recvLayouts = new ArrayList<>();
+            List<DeviceBuffer> recvs = new ArrayList<>();
+            for (Communicator c : comms) {
+                int me = c.rank();
+                long[] sc = new long[size], sd = new long[size], rc = new long[size], rd = new long[size];
+                long at = 0;
+                for (int j = size - 1; j >= 0; j--) {
+                    sc[j] = a2aCount(me, j, scale);
+                    sd[j] = at;
+                    at += sc[j] + 1;
+                }
+                byte[] send = new byte[(int) (at * es)];
+                for (int j = 0; j < size; j++) {
+                    for (long k = 0; k < sc[j]; k++) {
+                        for (int b = 0; b < es; b++) {
+                            send[(int) ((sd[j] + k) * es + b)] = a2aByte(me, j, k, b);
+                        }
+                    }
+                }
+                long rat = 2;
+                for (int i = 0; i < size; i++) {
+                    rc[i] = a2aCount(i, me, scale) + (mismatch && me == 1 && i == 0 ? 1 : 0);
+                    rd[i] = rat;
+                    rat += rc[i] + 2;
+                }
+                byte[] recvInit = new byte[(int) (rat * es)];
+                java.util.Arrays.fill(recvInit, (byte) 0x5A);
+                DeviceBuffer sb = bridge.allocate(c.device(), dtype, Math.max(1, at)).copyFrom(0, java.lang.foreign.MemorySegment.ofArray(send));
+                DeviceBuffer rb = bridge.allocate(c.device(), dtype, rat).copyFrom(0, java.lang.foreign.MemorySegment.ofArray(recvInit));
+                buffers.add(sb);
+                buffers.add(rb);
+                recvs.add(rb);
+                recvLayouts.add(rd);
+                recvLayouts.add(rc);
+                calls.add(c.allToAllVAsync(sb, sc, sd, rb, rc, rd, c.defaultTimeout()));
+            }
+            for (CompletableFuture<Void> f : calls) {
+                try {
+                    f.join();
+                } catch (java.util.concurrent.CompletionException e) {
+                    throw e.getCause() instanceof RuntimeException r ? r : e;
+                }
+            }
+            for (int m = 0; m < comms.size(); m++) {
+                int me = comms.get(m).rank();
+                long[] rd = recvLayouts.get(2 * m), rc = recvLayouts.get(2 * m + 1);
+                byte[] got = new byte[(int) recvs.get(m).byteSize()];
+                recvs.get(m).copyTo(0, java.lang.foreign.MemorySegment.ofArray(got));
+                byte[] want = new byte[got.length];
+                java.util.Arrays.fill(want, (byte) 0x5A);
+                for (int i = 0; i < size; i++) {
+                    for (long k = 0; k < rc[i]; k++) {
+                        for (int b = 0; b < es; b++) {
+                            want[(int) ((rd[i] + k) * es + b)] = a2aByte(i, me, k, b);
+                        }
+                    }
+                }
+                if (!java.util.Arrays.equals(got, want)) {
+                    throw new AssertionError("allToAllV " + dtype.label() + " scale " + scale + ": recv of rank " + me + " differs at byte "
+                            + java.util.Arrays.mismatch(got, want));
+                }
+            }
+        } finally {
+            buffers.forEach(DeviceBuffer::close);
         }
     }
 

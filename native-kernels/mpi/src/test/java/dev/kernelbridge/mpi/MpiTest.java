@@ -77,6 +77,42 @@ class MpiTest {
 
     @Tag("R33")
     @Test
+    void allToAllMovesEveryTypeExactlyOnTwoAndThreeProcesses() throws Exception {
+        for (int np : new int[] {2, 3}) {
+            Job job = mpirun(np, "alltoall");
+            assertEquals(0, job.exit(), job.output());
+            assertTrue(job.output().contains("OK 25 alltoall checks on " + np + " ranks"), job.output());
+        }
+    }
+
+    @Test
+    void allToAllBeyondThePerCallLimitGoesInRoundsAndWithThrowPolicyNonBlocking() throws Exception {
+        // A limit of 7 elements per rank pair (MPI's is 2^31-1) sends blocks of up to 3001 in rounds,
+        // through the packed path; the throw policy uses MPI_Ialltoallv.
+        Job job = mpirun(3, List.of("-x", "KERNELBRIDGE_MPI_ALLTOALL_PIECE=7", "-x", "KERNELBRIDGE_MPI_ON_FAILURE=throw"), "alltoall");
+        assertEquals(0, job.exit(), job.output());
+        assertTrue(job.output().contains("OK 25 alltoall checks on 3 ranks"), job.output());
+    }
+
+    @Test
+    void allToAllWithSeveralRanksPerProcessIsExact() throws Exception {
+        Job job = mpirun(2, "alltoall", "2");
+        assertEquals(0, job.exit(), job.output());
+        assertTrue(job.output().contains("OK 25 alltoall checks on 4 ranks"), job.output());
+    }
+
+    @Test
+    void anAllToAllPairMismatchIsReportedOnEveryProcessNamingBothRanks() throws Exception {
+        for (String local : new String[] {"1", "2"}) {
+            Job job = mpirun(2, "alltoall-mismatch", local);
+            assertEquals(4, job.exit(), job.output());
+            String words = "rank 0 sends 4 elements to rank 1, but rank 1 expects 5 from rank 0";
+            assertEquals(2, job.output().split("caught CollectiveMismatchException", -1).length - 1, "one report per process:\n" + job.output());
+            assertTrue(job.output().contains(words), job.output());
+        }
+    }
+
+    @Test
     void aRankThatNeverArrivesIsNamedAndTheJobEndsAtTheDeadline() throws Exception {
         Job job = mpirun(4, "silent-rank");
         assertNotEquals(0, job.exit(), job.output());

@@ -21,7 +21,7 @@ class WireHeaderFuzzTest {
     @Tag("R22")
     @FuzzTest(maxDuration = "20s")
     void anyHeaderIsDescribedWithoutThrowing(FuzzedDataProvider data) {
-        long[] h = new long[data.consumeInt(0, 8)];
+        long[] h = new long[data.consumeInt(0, 12)];
         for (int i = 0; i < h.length; i++) {
             h[i] = data.consumeLong();
         }
@@ -34,7 +34,7 @@ class WireHeaderFuzzTest {
         for (TransportCall.Kind kind : TransportCall.Kind.values()) {
             for (DType dtype : DType.values()) {
                 TransportCall call = new TransportCall(7, kind, dtype, ReduceOp.SUM, 1000, 2, null, null, false);
-                String words = WireHeader.describe(WireHeader.of(call));
+                String words = WireHeader.describe(WireHeader.forPeer(call, 0, 0));
                 assertTrue(words.contains(dtype.label()) && words.contains("count 1000") && words.endsWith("call #7"), words);
             }
         }

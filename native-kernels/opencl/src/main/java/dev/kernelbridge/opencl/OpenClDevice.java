@@ -191,6 +191,29 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
         }
     }
 
+    /**
+     * An all-to-all block from a buffer of this context into one of this device's: one
+     * clEnqueueCopyBuffer on this device's queue, so the bytes never visit the host. Other devices of
+     * the context may read the source at the same time (only reads; OpenCL defines that), and only
+     * this device writes the target.
+     */
+    @Override
+    public boolean copy(BackendBuffer from, long fromByteOffset, BackendBuffer to, long toByteOffset, long bytes) {
+        if (!(from instanceof OpenClBuffer source) || !(to instanceof OpenClBuffer target)
+                || source.device().context != context || target.device() != this) {
+            return false;
+        }
+        lock.lock();
+        try {
+            ClErrors.check(nclEnqueueCopyBuffer(queue(), source.mem(), target.mem(), fromByteOffset, toByteOffset, bytes, 0, 0, 0),
+                    id, "clEnqueueCopyBuffer");
+            queue.finish("all-to-all copy");
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Searches the GEMM tunables and records the winners in the user's tuning file (see {@link GemmTuner}). */
     @Override
     public TuningReport tune(Duration budget, TuningReport.Listener listener) {

@@ -108,6 +108,62 @@ class OpenClCollectiveTest {
         }
     }
 
+    /**
+     * All-to-all-v between two OpenCL devices of one context (blocks copied device to device) and in a
+     * mixed group with the CPU (host copy paths), every byte checked, gaps of recv untouched.
+     */
+    @Test
+    void allToAllMovesBytesDeviceToDeviceAndAcrossCpuAndOpenCl() throws Exception {
+        long before = opencl.deviceCopies.get();
+        for (List<Device> devices : List.of(List.of(clDevices.get(0), clDevices.get(1)), List.of(clDevices.get(0), cpu, clDevices.get(1)))) {
+            int size = devices.size();
+            List<dev.kernelbridge.Communicator> comms = bridge.communicators(devices);
+            List<DeviceBuffer> sends = new ArrayList<>(), recvs = new ArrayList<>();
+            byte[][] sent = new byte[size][];
+            long block = 1000; // rank i sends rank j (i + 1) * block + j elements of F64
+            try {
+                long[][] sc = new long[size][size], sd = new long[size][size], rc = new long[size][size], rd = new long[size][size];
+                for (int r = 0; r < size; r++) {
+                    long sat = 0, rat = 3;
+                    for (int j = 0; j < size; j++) {
+                        sc[r][j] = (r + 1) * block + j;
+                        sd[r][j] = sat;
+                        sat += sc[r][j];
+                        rc[r][j] = (j + 1) * block + r;
+                        rd[r][j] = rat;
+                        rat += rc[r][j] + 5;
+                    }
+                    sent[r] = new byte[(int) (sat * 8)];
+                    new java.util.Random(r).nextBytes(sent[r]);
+                    sends.add(bridge.allocate(devices.get(r), DType.F64, sat).copyFrom(0, java.lang.foreign.MemorySegment.ofArray(sent[r])));
+                    recvs.add(bridge.allocate(devices.get(r), DType.F64, rat).copyFrom(0, java.lang.foreign.MemorySegment.ofArray(new byte[(int) (rat * 8)])));
+                }
+                List<java.util.concurrent.CompletableFuture<Void>> calls = new ArrayList<>();
+                for (var c : comms) {
+                    int r = c.rank();
+                    calls.add(c.allToAllVAsync(sends.get(r), sc[r], sd[r], recvs.get(r), rc[r], rd[r], Duration.ofSeconds(60)));
+                }
+                for (var f : calls) {
+                    f.get(2, java.util.concurrent.TimeUnit.MINUTES);
+                }
+                for (int r = 0; r < size; r++) {
+                    byte[] want = new byte[(int) recvs.get(r).byteSize()];
+                    for (int i = 0; i < size; i++) {
+                        System.arraycopy(sent[i], (int) (sd[i][r] * 8), want, (int) (rd[r][i] * 8), (int) (rc[r][i] * 8));
+                    }
+                    byte[] got = new byte[want.length];
+                    recvs.get(r).copyTo(0, java.lang.foreign.MemorySegment.ofArray(got));
+                    assertTrue(java.util.Arrays.equals(want, got), devices + ": recv of rank " + r);
+                }
+            } finally {
+                sends.forEach(DeviceBuffer::close);
+                recvs.forEach(DeviceBuffer::close);
+                comms.forEach(dev.kernelbridge.Communicator::close);
+            }
+        }
+        assertTrue(opencl.deviceCopies.get() > before, "blocks between devices of one context must be copied by the devices");
+    }
+
     @Test
     void reduceScatterOnDevicesMatchesTheCpuAlignedOrNot() throws Exception {
         for (long count : new long[] {2048, 1000}) {

@@ -57,7 +57,9 @@ public final class DistributedGroup implements CollectiveGroup {
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         try {
-            if (local == 1) {
+            if (request.kind() == CollectiveRequest.Kind.ALL_TO_ALL) {
+                allToAll(member, sequence, request, deadline);
+            } else if (local == 1) {
                 direct(sequence, request, deadline);
             } else {
                 hierarchical(member, sequence, request, deadline);
@@ -178,6 +180,127 @@ public final class DistributedGroup implements CollectiveGroup {
         }
     }
 
+    /** The local ranks' all-to-all requests, posted for the leader (slot = member). */
+    private volatile CollectiveRequest[] localPosts;
+
+    /**
+     * All-to-all across processes. The leader (member 0, or the only local rank) first all-gathers
+     * every rank's send and receive counts over the transport and checks every pair (so every process
+     * fails with the same {@link dev.kernelbridge.CollectiveMismatchException} naming both ranks
+     * before any data moves), then runs one transport all-to-all-v for the whole process.
+     *
+     * <p>Cost: one small all-gather (2·size longs per rank) per call. With one local rank and
+     * host-visible buffers the data goes straight between the user's buffers; otherwise the leader
+     * packs every local rank's blocks into one host buffer per call, ordered by (destination rank,
+     * source rank), and unpacks what arrives — two extra host copies of every byte, and blocks between
+     * ranks of the same process travel through the transport's self-copy. Simple and correct; a
+     * local shortcut is an optimisation left for later.
+     */
+    private void allToAll(int member, long sequence, CollectiveRequest req, long deadline) {
+        if (local > 1) {
+            synchronized (this) {
+                if (localPosts == null) {
+                    localPosts = new CollectiveRequest[local];
+                }
+            }
+            localPosts[member] = req;
+            barrier(member, 4 * sequence, deadline); // every local request is posted
+        }
+        if (member == 0) {
+            try {
+                leaderAllToAll(sequence, req.dtype(), local > 1 ? localPosts.clone() : new CollectiveRequest[] {req}, deadline);
+            } catch (CollectiveException e) {
+                throw e; // execute aborts this group, which wakes the local ranks with it
+            } catch (RuntimeException e) {
+                if (localGroup != null) { // otherwise the local ranks would wait for their deadline
+                    CollectiveException broken = new CollectiveException(sequence, "allToAll #" + sequence + " failed on the leader of process "
+                            + transport.rank() + ": " + e);
+                    broken.initCause(e);
+                    localGroup.abort(broken);
+                }
+                throw e;
+            }
+        }
+        if (local > 1) {
+            barrier(member, 4 * sequence + 1, deadline); // the leader has written every local recv
+        }
+    }
+
+    private void leaderAllToAll(long sequence, DType dtype, CollectiveRequest[] mine, long deadline) {
+        int ranks = size(), processes = transport.size();
+        long es = dtype.byteSize();
+        // (1) every rank's counts, and the pair check
+        long rowBytes = 2L * ranks * Long.BYTES;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment rows = arena.allocate(Math.max(1, rowBytes * local), 8);
+            for (int m = 0; m < local; m++) {
+                MemorySegment.copy(mine[m].blocks().sendCounts(), 0, rows, ValueLayout.JAVA_LONG, m * rowBytes, ranks);
+                MemorySegment.copy(mine[m].blocks().recvCounts(), 0, rows, ValueLayout.JAVA_LONG, m * rowBytes + rowBytes / 2, ranks);
+            }
+            MemorySegment all = arena.allocate(Math.max(1, rowBytes * ranks), 8);
+            transport.execute(new TransportCall(sequence, TransportCall.Kind.ALL_GATHER, DType.I8, ReduceOp.SUM, rowBytes * local, 0,
+                    rows.asSlice(0, rowBytes * local), all.asSlice(0, rowBytes * ranks), false), deadline);
+            long[][] sent = new long[ranks][], expected = new long[ranks][];
+            for (int g = 0; g < ranks; g++) {
+                sent[g] = all.asSlice(g * rowBytes, rowBytes / 2).toArray(ValueLayout.JAVA_LONG);
+                expected[g] = all.asSlice(g * rowBytes + rowBytes / 2, rowBytes / 2).toArray(ValueLayout.JAVA_LONG);
+            }
+            String mismatch = CollectiveRequest.pairMismatch(sequence, sent, expected);
+            if (mismatch != null) {
+                throw new dev.kernelbridge.CollectiveMismatchException(sequence, mismatch);
+            }
+            // (2) the data
+            CollectiveRequest only = mine[0];
+            if (local == 1 && only.send().hostSegment().isPresent() && only.recv().hostSegment().isPresent()) {
+                CollectiveRequest.Blocks b = only.blocks();
+                transport.execute(TransportCall.allToAllV(sequence, dtype, only.send().hostSegment().get(), b.sendCounts(), b.sendDispls(),
+                        only.recv().hostSegment().get(), b.recvCounts(), b.recvDispls()), deadline);
+                return;
+            }
+            long[] sc = new long[processes], sd = new long[processes], rc = new long[processes], rd = new long[processes];
+            long sendTotal = 0, recvTotal = 0;
+            for (int q = 0; q < processes; q++) {
+                sd[q] = sendTotal;
+                rd[q] = recvTotal;
+                for (int to = 0; to < local; to++) {
+                    for (int from = 0; from < local; from++) {
+                        sc[q] += mine[from].blocks().sendCounts()[q * local + to];
+                        rc[q] += mine[to].blocks().recvCounts()[q * local + from];
+                    }
+                }
+                sendTotal += sc[q];
+                recvTotal += rc[q];
+            }
+            MemorySegment packed = arena.allocate(Math.max(1, sendTotal * es), 64);
+            MemorySegment arrived = arena.allocate(Math.max(1, recvTotal * es), 64);
+            HostBuffer packedBuffer = HostBuffer.wrap(packed), arrivedBuffer = HostBuffer.wrap(arrived);
+            long at = 0;
+            for (int q = 0; q < processes; q++) {
+                for (int to = 0; to < local; to++) {
+                    for (int from = 0; from < local; from++) {
+                        CollectiveRequest.Blocks b = mine[from].blocks();
+                        long n = b.sendCounts()[q * local + to] * es;
+                        InProcessGroup.copyBlock(null, mine[from].send(), b.sendDispls()[q * local + to] * es, packedBuffer, at, n);
+                        at += n;
+                    }
+                }
+            }
+            transport.execute(TransportCall.allToAllV(sequence, dtype, packed.asSlice(0, sendTotal * es), sc, sd,
+                    arrived.asSlice(0, recvTotal * es), rc, rd), deadline);
+            at = 0;
+            for (int p = 0; p < processes; p++) {
+                for (int to = 0; to < local; to++) {
+                    CollectiveRequest.Blocks b = mine[to].blocks();
+                    for (int from = 0; from < local; from++) {
+                        long n = b.recvCounts()[p * local + from] * es;
+                        InProcessGroup.copyBlock(null, arrivedBuffer, at, mine[to].recv(), b.recvDispls()[p * local + from] * es, n);
+                        at += n;
+                    }
+                }
+            }
+        }
+    }
+
     /**
      * Waits for the leader, copies {@code bytes} of its stage from {@code from} into {@code recv} at
      * {@code at}, and waits again so that the leader does not reuse the stage while others read it.
@@ -293,6 +416,7 @@ public final class DistributedGroup implements CollectiveGroup {
             case REDUCE_SCATTER -> TransportCall.Kind.REDUCE_SCATTER;
             case ALL_GATHER -> TransportCall.Kind.ALL_GATHER;
             case BROADCAST -> TransportCall.Kind.BROADCAST;
+            case ALL_TO_ALL -> TransportCall.Kind.ALL_TO_ALL_V;
         };
     }
 }

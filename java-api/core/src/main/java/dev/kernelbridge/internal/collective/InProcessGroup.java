@@ -82,6 +82,10 @@ public final class InProcessGroup implements CollectiveGroup {
     public void execute(int rank, long sequence, CollectiveRequest request, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         String what = request.kind().label();
+        if (request.kind() == CollectiveRequest.Kind.ALL_TO_ALL) {
+            executeAllToAll(rank, sequence, request, deadline);
+            return;
+        }
         if (vendor != null && request.kind() == CollectiveRequest.Kind.ALL_REDUCE && vendor.supports(request.op(), request.dtype())) {
             executeOnVendor(rank, sequence, request, deadline);
             return;
@@ -123,26 +127,105 @@ public final class InProcessGroup implements CollectiveGroup {
         posts[rank] = new Post(sequence, request, null, null);
         rendezvous.await(rank, sequence, what, deadline);
         checkAgreement(sequence);
-        if (rank == 0) {
+        onVendor(rank, sequence, deadline, () -> {
             List<BackendBuffer> sends = new ArrayList<>(), recvs = new ArrayList<>();
             for (Post p : posts) {
                 sends.add(p.request().send());
                 recvs.add(p.request().recv());
             }
-            try {
-                vendor.allReduce(request.op(), request.dtype(), sends, recvs, request.count(),
+            vendor.allReduce(request.op(), request.dtype(), sends, recvs, request.count(),
+                    Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        });
+        rendezvous.await(rank, sequence, what, deadline);
+    }
+
+    /** Rank 0 issues the one engine call for all ranks; a failure there breaks the group for every rank. */
+    private void onVendor(int rank, long sequence, long deadline, Runnable call) {
+        if (rank != 0) {
+            return;
+        }
+        try {
+            call.run();
+        } catch (CollectiveException e) {
+            rendezvous.abort(e);
+            throw e;
+        } catch (RuntimeException e) {
+            CollectiveException broken = new CollectiveException(sequence, "the vendor collective engine failed: " + e);
+            broken.initCause(e);
+            rendezvous.abort(broken);
+            throw e;
+        }
+    }
+
+    /**
+     * All-to-all, pulled: after the agreement check each rank copies its blocks from every rank's
+     * send straight into its own recv, so every rank writes only its own buffer (on its own device's
+     * queue) and reads peers' sends, which nobody writes during the call. No staging of whole
+     * buffers: each block moves once, device to device where the rank's device addresses the
+     * sender's buffer ({@link BackendDevice#copy}), else through the host copy paths. The vendor
+     * engine, where allowed and able, takes the whole call instead.
+     */
+    private void executeAllToAll(int rank, long sequence, CollectiveRequest request, long deadline) {
+        String what = request.kind().label();
+        posts[rank] = new Post(sequence, request, null, null);
+        rendezvous.await(rank, sequence, what, deadline);
+        checkAgreement(sequence);
+        if (vendor != null && vendor.supportsAllToAll(request.dtype())) {
+            onVendor(rank, sequence, deadline, () -> {
+                List<BackendBuffer> sends = new ArrayList<>(), recvs = new ArrayList<>();
+                long[][] sc = new long[size][], sd = new long[size][], rc = new long[size][], rd = new long[size][];
+                for (int r = 0; r < size; r++) {
+                    CollectiveRequest p = posts[r].request();
+                    sends.add(p.send());
+                    recvs.add(p.recv());
+                    sc[r] = p.blocks().sendCounts();
+                    sd[r] = p.blocks().sendDispls();
+                    rc[r] = p.blocks().recvCounts();
+                    rd[r] = p.blocks().recvDispls();
+                }
+                vendor.allToAll(request.dtype(), sends, recvs, new DeviceCollectives.AllToAllLayout(sc, sd, rc, rd),
                         Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
-            } catch (CollectiveException e) {
-                rendezvous.abort(e);
-                throw e;
-            } catch (RuntimeException e) {
-                CollectiveException broken = new CollectiveException(sequence, "the vendor collective engine failed: " + e);
-                broken.initCause(e);
-                rendezvous.abort(broken);
-                throw e;
+            });
+        } else {
+            long es = request.dtype().byteSize();
+            CollectiveRequest.Blocks mine = request.blocks();
+            for (int i = 0; i < size; i++) {
+                CollectiveRequest from = posts[i].request();
+                copyBlock(devices.get(rank), from.send(), from.blocks().sendDispls()[rank] * es,
+                        request.recv(), mine.recvDispls()[i] * es, mine.recvCounts()[i] * es);
             }
         }
         rendezvous.await(rank, sequence, what, deadline);
+    }
+
+    /**
+     * Copies {@code bytes} from {@code from} at {@code fromOffset} into {@code to} at {@code toOffset}
+     * by the cheapest path the two buffers allow; bitwise on every path. {@code device} (the writer's)
+     * may be null when either buffer is host memory.
+     */
+    static void copyBlock(BackendDevice device, BackendBuffer from, long fromOffset, BackendBuffer to, long toOffset, long bytes) {
+        if (bytes == 0) {
+            return;
+        }
+        var source = from.hostSegment();
+        var target = to.hostSegment();
+        if (source.isPresent() && target.isPresent()) {
+            MemorySegment.copy(source.get(), fromOffset, target.get(), toOffset, bytes);
+        } else if (target.isPresent()) {
+            from.copyOut(fromOffset, target.get().asSlice(toOffset, bytes));
+        } else if (source.isPresent()) {
+            to.copyIn(toOffset, source.get().asSlice(fromOffset, bytes));
+        } else if (device == null || !device.copy(from, fromOffset, to, toOffset, bytes)) {
+            try (Arena bounce = Arena.ofConfined()) { // two devices that do not address each other
+                long piece = Math.min(bytes, 16L << 20);
+                MemorySegment buf = bounce.allocate(piece, 64);
+                for (long done = 0; done < bytes; done += piece) {
+                    MemorySegment part = buf.asSlice(0, Math.min(piece, bytes - done));
+                    from.copyOut(fromOffset + done, part);
+                    to.copyIn(toOffset + done, part);
+                }
+            }
+        }
     }
 
     /** Fails every later call on every rank with {@code cause} (used when a rank gives up). */
@@ -172,6 +255,19 @@ public final class InProcessGroup implements CollectiveGroup {
                         "collective mismatch at call #" + sequence + ": rank 0 called " + first.request().fingerprint()
                                 + " (call #" + first.sequence() + ") but rank " + r + " called " + p.request().fingerprint()
                                 + " (call #" + p.sequence() + ")");
+                rendezvous.abort(e);
+                throw e;
+            }
+        }
+        if (first.request().kind() == CollectiveRequest.Kind.ALL_TO_ALL) {
+            long[][] sent = new long[size][], expected = new long[size][];
+            for (int r = 0; r < size; r++) {
+                sent[r] = posts[r].request().blocks().sendCounts();
+                expected[r] = posts[r].request().blocks().recvCounts();
+            }
+            String mismatch = CollectiveRequest.pairMismatch(sequence, sent, expected);
+            if (mismatch != null) {
+                CollectiveMismatchException e = new CollectiveMismatchException(sequence, mismatch);
                 rendezvous.abort(e);
                 throw e;
             }
