@@ -220,6 +220,21 @@ final class GemmChecks {
         return name.toUpperCase(java.util.Locale.ROOT);
     }
 
+    /**
+     * The bytes [from, to) of its memory that a checked operand (a stored rows×cols matrix, or a
+     * strided batch of them) spans, or null when it spans none: for the checks across the groups of
+     * a grouped GEMM. Only called after {@link #check} passed, so nothing overflows.
+     */
+    static long[] byteRange(Layout layout, long rows, long cols, Region r, long batchCount) {
+        long foot = footprint(layout, rows, cols, r.ld());
+        if (foot == 0 || batchCount == 0) {
+            return null;
+        }
+        long es = r.dtype().byteSize();
+        long from = r.baseByte() + r.offset() * es;
+        return new long[] {from, from + (r.stride() * (batchCount - 1) + foot) * es};
+    }
+
     /** Null arguments are bad arguments: IllegalArgumentException, with the argument named. */
     static void requireNonNull(Object value, String message) {
         if (value == null) {

@@ -401,14 +401,16 @@ public final class KernelBridge implements AutoCloseable {
      * deadline of its own gets {@code kernelbridge.gemm.deadline}, when that is set.
      */
     public Blas blas(Dispatch dispatch) {
-        GemmChecks.requireNonNull(dispatch, "dispatch must not be null");
+        return new Blas(this, effective(dispatch));
+    }
+
+    /**
+     * Grouped GEMM (the ragged mixture-of-experts form and lists of independent GEMMs) as one call,
+     * placed as {@code kernelbridge.dispatch} says; {@link GroupedGemm#with(Dispatch)} places it otherwise.
+     */
+    public GroupedGemm groupedGemm() {
         checkOpen();
-        for (String id : dispatch.devices()) {
-            device(id);
-        }
-        Dispatch effective = dispatch.deadline().isEmpty() && this.dispatch.deadline().isPresent()
-                ? dispatch.withDeadline(this.dispatch.deadline().get()) : dispatch;
-        return new Blas(this, effective);
+        return new GroupedGemm(this, dispatch);
     }
 
     /** The dispatch {@link #blas()} uses, from the configuration. */
@@ -453,6 +455,24 @@ public final class KernelBridge implements AutoCloseable {
     }
 
     Scheduler scheduler() { return scheduler; }
+
+    /** Runs the async forms of the operation types this bridge hands out. */
+    java.util.concurrent.Executor asyncExecutor() { return asyncExecutor; }
+
+    /** Dispatch for a facade of one call site: {@code dispatch} with the configured deadline when it has none of its own. */
+    Dispatch effective(Dispatch dispatch) {
+        GemmChecks.requireNonNull(dispatch, "dispatch must not be null");
+        checkOpen();
+        for (String id : dispatch.devices()) {
+            device(id);
+        }
+        return dispatch.deadline().isEmpty() && this.dispatch.deadline().isPresent()
+                ? dispatch.withDeadline(this.dispatch.deadline().get()) : dispatch;
+    }
+
+    boolean owns(Device device) { return devices.contains(device); }
+
+    void requireOpen() { checkOpen(); }
 
     /**
      * A group of {@code devices.size()} in-process ranks, rank r on {@code devices.get(r)}; the same

@@ -67,4 +67,18 @@ public interface BackendDevice {
      * Runs a checked, column-major GEMM (see {@link GemmCall}) and returns when C is written.
      */
     void gemm(GemmCall call);
+
+    /**
+     * Runs independent checked GEMMs, each as {@link #gemm} would, and returns when every C is
+     * written: the groups of one grouped GEMM. The calls share an input type (their shapes, transposes,
+     * scalars and output types may differ); no C overlaps another call's A, B or C, so the calls may run
+     * in any order or at once. Empty groups never arrive. A device with a grouped kernel (one tile space
+     * over all groups, one launch) overrides this; the default runs the calls one by one, so a backend
+     * written before grouped GEMM keeps working unchanged.
+     */
+    default void gemmGrouped(java.util.List<GemmCall> calls) {
+        for (GemmCall call : calls) {
+            gemm(call);
+        }
+    }
 }

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * }</pre>
  *
  * Every test goes through the public API, exactly as a framework would. Areas (JUnit tags):
- * gemm-semantics, gemm-nan-handling, gemm-arguments, gemm-batched, gemm-limits, dtypes, determinism,
+ * gemm-semantics, gemm-nan-handling, gemm-arguments, gemm-batched, gemm-grouped, gemm-limits, dtypes, determinism,
  * concurrency, lifetime, faults, collectives, capabilities, performance. A case needing something
  * the device does not declare (F64, memory for 2^31 elements) is skipped with its reason, never
  * failed or counted as passed. After the run, {@link ConformanceReport} writes the verdict as JSON
@@ -34,7 +34,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @ExtendWith(ConformanceReport.class)
 public abstract class ConformanceKit
-        implements GemmConformance, DTypeConformance, CollectiveConformance, ResourceConformance, CapabilityConformance {
+        implements GemmConformance, DTypeConformance, GroupedGemmConformance, CollectiveConformance, ResourceConformance, CapabilityConformance {
 
     private KernelBridge bridge;
     private Device device;

@@ -86,6 +86,13 @@ public final class CountingBackendProvider implements BackendProvider {
             inner.gemm(call.withBuffers(unwrap(call.a()), unwrap(call.b()), unwrap(call.c())));
         }
 
+        /** A grouped launch counts as one, and reaches the backend's own grouped entry point. */
+        @Override
+        public void gemmGrouped(List<GemmCall> calls) {
+            gemmLaunches.incrementAndGet();
+            inner.gemmGrouped(calls.stream().map(c -> c.withBuffers(unwrap(c.a()), unwrap(c.b()), unwrap(c.c()))).toList());
+        }
+
         @Override
         public boolean addresses(BackendDevice other) {
             return inner.addresses(other instanceof Device d ? d.inner : other);

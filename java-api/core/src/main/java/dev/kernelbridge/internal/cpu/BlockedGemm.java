@@ -6,6 +6,8 @@ import dev.kernelbridge.spi.GemmCall;
 import java.lang.foreign.MemorySegment;
 import dev.kernelbridge.internal.Convert;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The loops around a {@link PackedKernel}, written once for every element type (BLIS's five
@@ -71,6 +73,61 @@ final class BlockedGemm implements GemmEngine {
                 });
             }
         }
+    }
+
+    /** One C tile of one group of a grouped GEMM: rows [i0, i1) and columns [j0, j1) of batch item {@code item}. */
+    private record Tile(int group, long item, long i0, long i1, long j0, long j1) { }
+
+    /**
+     * The groups of a grouped GEMM as one flat space of C tiles over every batch item of every group,
+     * which the worker threads pull from one counter ({@link CpuWorkers#run}): a small group is one
+     * tile, a large one many, and no thread waits at a group's end. Tiles are mc tall and, while there
+     * are too few to keep every thread busy, narrower than nc (whole NR strips). Every element still
+     * sees the same kc slices in the same order, so results do not depend on the thread count.
+     * {@code memory} holds each call's A, B and C segments.
+     */
+    void runGrouped(List<GemmCall> calls, List<MemorySegment[]> memory) {
+        int threads = workers.threads();
+        double flops = 0;
+        long width = blocking.nc();
+        List<Tile> tiles = new ArrayList<>();
+        while (true) {
+            tiles.clear();
+            flops = 0;
+            for (int g = 0; g < calls.size(); g++) {
+                GemmCall call = calls.get(g);
+                if (call.k() == 0) {
+                    continue;
+                }
+                flops += 2.0 * call.m() * call.n() * call.k() * call.batchCount();
+                for (long item = 0; item < call.batchCount(); item++) {
+                    for (long j0 = 0; j0 < call.n(); j0 += width) {
+                        for (long i0 = 0; i0 < call.m(); i0 += blocking.mc()) {
+                            tiles.add(new Tile(g, item, i0, Math.min(call.m(), i0 + blocking.mc()), j0, Math.min(call.n(), j0 + width)));
+                        }
+                    }
+                }
+            }
+            if (tiles.size() >= 4L * threads || width <= 4L * kernel.nr()) {
+                break;
+            }
+            width = roundUp((int) (width / 2), kernel.nr());
+        }
+        for (int g = 0; g < calls.size(); g++) {
+            if (calls.get(g).k() == 0) {
+                scale(calls.get(g), memory.get(g)[2]);
+            }
+        }
+        if (threads == 1 || flops < blocking.parallelMinFlops() || tiles.size() <= 1) {
+            withScratch(s -> tiles.forEach(t -> computeTile(calls, memory, t, s)));
+            return;
+        }
+        workers.run(tiles.size(), t -> withScratch(s -> computeTile(calls, memory, tiles.get(t), s)));
+    }
+
+    private void computeTile(List<GemmCall> calls, List<MemorySegment[]> memory, Tile t, Scratch s) {
+        MemorySegment[] m = memory.get(t.group());
+        compute(calls.get(t.group()), m[0], m[1], m[2], t.item(), t.i0(), t.i1(), t.j0(), t.j1(), s);
     }
 
     /** C[i0:i1, j0:j1] of batch item {@code item}, on the calling thread. */

@@ -12,6 +12,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -62,11 +66,36 @@ final class CpuDevice implements BackendDevice {
         MemorySegment a = HostBuffer.segmentOf(call.a());
         MemorySegment b = HostBuffer.segmentOf(call.b());
         MemorySegment c = HostBuffer.segmentOf(call.c());
-        (switch (call.inputType()) {
+        engine(call).run(call, a, b, c);
+    }
+
+    /**
+     * Calls that share an engine (by type and zero points) form one flat tile space on the worker
+     * threads ({@link BlockedGemm#runGrouped}); the scalar engine runs them one by one.
+     */
+    @Override
+    public void gemmGrouped(List<GemmCall> calls) {
+        Map<GemmEngine, List<GemmCall>> byEngine = new LinkedHashMap<>();
+        for (GemmCall call : calls) {
+            byEngine.computeIfAbsent(engine(call), e -> new ArrayList<>()).add(call);
+        }
+        byEngine.forEach((engine, group) -> {
+            if (engine instanceof BlockedGemm blocked) {
+                List<MemorySegment[]> memory = group.stream().map(x -> new MemorySegment[] {
+                        HostBuffer.segmentOf(x.a()), HostBuffer.segmentOf(x.b()), HostBuffer.segmentOf(x.c())}).toList();
+                blocked.runGrouped(group, memory);
+            } else {
+                group.forEach(this::gemm);
+            }
+        });
+    }
+
+    private GemmEngine engine(GemmCall call) {
+        return switch (call.inputType()) {
             case F64 -> f64;
             case I8 -> call.zeroPointA() == 0 && call.zeroPointB() == 0 ? i8 : i8Shifted;
             default -> f32;
-        }).run(call, a, b, c);
+        };
     }
 
     private static long totalMemory() {

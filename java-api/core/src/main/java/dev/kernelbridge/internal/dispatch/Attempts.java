@@ -55,6 +55,8 @@ final class Attempts implements AutoCloseable {
         volatile long nanos;
         volatile boolean alone;
         MemorySegment result;
+        /** One result per group of a grouped attempt, in the order of its groups ({@code result} is the first). */
+        MemorySegment[] results;
 
         Attempt(Node node) { this.node = node; }
 
@@ -75,9 +77,19 @@ final class Attempts implements AutoCloseable {
 
     /** The piece on {@code node} on a worker thread. */
     Attempt start(Node node, HostGemm part) {
+        return startGroups(node, List.of(part));
+    }
+
+    /** The built-in CPU, on the caller's thread, into memory of its own (it is one piece of several, or checked). */
+    Attempt runInline(Node node, HostGemm part) {
+        return runGroupsInline(node, List.of(part));
+    }
+
+    /** Groups of a grouped GEMM as one grouped launch on {@code node}, on a worker thread. */
+    Attempt startGroups(Node node, List<HostGemm> parts) {
         Attempt a = new Attempt(node);
         try {
-            workers.execute(() -> perform(a, part));
+            workers.execute(() -> perform(a, parts));
         } catch (RuntimeException e) {
             a.done.completeExceptionally(e);
             a.release();
@@ -85,17 +97,18 @@ final class Attempts implements AutoCloseable {
         return a;
     }
 
-    /** The built-in CPU, on the caller's thread, into memory of its own (it is one piece of several, or checked). */
-    Attempt runInline(Node node, HostGemm part) {
+    /** Groups as one grouped launch on the built-in CPU, on the caller's thread, into memory of its own. */
+    Attempt runGroupsInline(Node node, List<HostGemm> parts) {
         Attempt a = new Attempt(node);
-        perform(a, part);
+        perform(a, parts);
         return a;
     }
 
-    private void perform(Attempt a, HostGemm part) {
+    private void perform(Attempt a, List<HostGemm> parts) {
         a.thread = Thread.currentThread();
         try {
-            a.result = compute(a.node, part, a);
+            a.results = compute(a.node, parts, a);
+            a.result = a.results[0];
             a.nanos = System.nanoTime() - a.startNanos;
             a.done.complete(a.result);
         } catch (Throwable t) {
@@ -133,32 +146,42 @@ final class Attempts implements AutoCloseable {
     }
 
     /**
-     * The piece on {@code node}, its result in {@code arena}: a device with its own memory gets copies
-     * of the operands; a device on host memory works on copies too, except that the built-in CPU reads
-     * A and B in place (it finishes before the caller returns).
+     * The pieces on {@code node} (one launch: a grouped one for several), each result in the attempt's
+     * arena: a device with its own memory gets copies of the operands; a device on host memory works on
+     * copies too, except that the built-in CPU reads A and B in place (it finishes before the caller returns).
      */
-    private static MemorySegment compute(Node node, HostGemm part, Attempt attempt) {
+    private static MemorySegment[] compute(Node node, List<HostGemm> parts, Attempt attempt) {
         BackendDevice d = node.spi;
         Arena arena = attempt.arena();
         List<BackendBuffer> held = new ArrayList<>();
+        MemorySegment[] results = new MemorySegment[parts.size()];
+        List<GemmCall> calls = new ArrayList<>(parts.size());
+        List<BackendBuffer> cs = new ArrayList<>(parts.size());
         try {
-            if (d.sharesHostMemory()) {
-                BackendBuffer a = hold(held, d.wrapHost(hostView(part.sliceA(), node.trusted, arena)));
-                BackendBuffer b = hold(held, d.wrapHost(hostView(part.sliceB(), node.trusted, arena)));
-                MemorySegment c = part.stageC(arena);
-                BackendBuffer bc = hold(held, d.wrapHost(c));
-                attempt.alone = launch(node, part.call(a, b, bc));
-                return c;
+            for (int i = 0; i < parts.size(); i++) {
+                HostGemm part = parts.get(i);
+                if (d.sharesHostMemory()) {
+                    BackendBuffer a = hold(held, d.wrapHost(hostView(part.sliceA(), node.trusted, arena)));
+                    BackendBuffer b = hold(held, d.wrapHost(hostView(part.sliceB(), node.trusted, arena)));
+                    results[i] = part.stageC(arena);
+                    calls.add(part.call(a, b, hold(held, d.wrapHost(results[i]))));
+                } else {
+                    BackendBuffer a = hold(held, upload(node, part.inputType(), part.sliceA(), true));
+                    BackendBuffer b = hold(held, upload(node, part.inputType(), part.sliceB(), true));
+                    BackendBuffer c = hold(held, upload(node, part.dtype(), part.sliceC(), part.beta() != 0));
+                    cs.add(c);
+                    calls.add(part.call(a, b, c));
+                }
             }
-            BackendBuffer a = hold(held, upload(node, part.inputType(), part.sliceA(), true));
-            BackendBuffer b = hold(held, upload(node, part.inputType(), part.sliceB(), true));
-            BackendBuffer c = hold(held, upload(node, part.dtype(), part.sliceC(), part.beta() != 0));
-            attempt.alone = launch(node, part.call(a, b, c));
-            long bytes = part.spanC() * part.dtype().byteSize();
-            MemorySegment result = arena.allocate(Math.max(1, bytes), 64);
-            c.copyOut(0, result.asSlice(0, bytes));
-            transfer(node, "device-to-host", bytes);
-            return result;
+            attempt.alone = launch(node, calls);
+            for (int i = 0; i < cs.size(); i++) {
+                HostGemm part = parts.get(i);
+                long bytes = part.spanC() * part.dtype().byteSize();
+                results[i] = arena.allocate(Math.max(1, bytes), 64);
+                cs.get(i).copyOut(0, results[i].asSlice(0, bytes));
+                transfer(node, "device-to-host", bytes);
+            }
+            return results;
         } finally {
             for (BackendBuffer b : held) {
                 b.release();
@@ -191,22 +214,32 @@ final class Attempts implements AutoCloseable {
 
     /** Runs the call; true when no other launch shared the device meanwhile (its time then measures the device). */
     static boolean launch(Node node, GemmCall call) {
+        return launch(node, List.of(call));
+    }
+
+    /** One launch of one call, or a grouped launch of several (the event: m summed over groups, batch the items of all). */
+    static boolean launch(Node node, List<GemmCall> calls) {
         KernelLaunchEvent e = new KernelLaunchEvent();
         e.begin();
         boolean ok = false;
         int before = node.busy.incrementAndGet();
         try {
-            node.spi.gemm(call);
+            if (calls.size() == 1) {
+                node.spi.gemm(calls.getFirst());
+            } else {
+                node.spi.gemmGrouped(calls);
+            }
             ok = true;
         } finally {
             int after = node.busy.getAndDecrement();
             if (e.shouldCommit()) {
+                GemmCall call = calls.getFirst();
                 e.device = node.id;
                 e.dtype = call.dtype().label();
-                e.m = call.m();
+                e.m = calls.stream().mapToLong(GemmCall::m).sum();
                 e.n = call.n();
                 e.k = call.k();
-                e.batch = call.batchCount();
+                e.batch = calls.stream().mapToLong(GemmCall::batchCount).sum();
                 e.success = ok;
                 e.commit();
             }
@@ -241,7 +274,7 @@ final class Attempts implements AutoCloseable {
      * A GEMM on device buffers on a worker thread; {@code release} runs when the device is done with
      * them, which is later than the caller's wait when the attempt is abandoned.
      */
-    Attempt startCall(Node node, GemmCall call, Runnable release) {
+    Attempt startCall(Node node, List<GemmCall> call, Runnable release) {
         Attempt a = new Attempt(node);
         try {
             workers.execute(() -> {

@@ -22,8 +22,8 @@ final class Placement {
     /** One piece of a job and the device it starts on. */
     record Part(HostGemm gemm, Node node) { }
 
-    /** A finished piece of a split and how long it took, for rebalancing. */
-    record Piece(HostGemm part, Node node, long nanos) { }
+    /** A finished piece of a split (its floating-point operations) and how long it took, for rebalancing. */
+    record Piece(Node node, double flops, long nanos) { }
 
     private final List<Node> nodes;
     private final Map<Long, ClassStats> classes = new ConcurrentHashMap<>();
@@ -191,6 +191,57 @@ final class Placement {
         return parts;
     }
 
+    /**
+     * Whole groups of a grouped GEMM onto devices, largest first, each onto the device that will finish
+     * it soonest: the work it holds already plus this group, at its rate. The rate is the device's piece
+     * rate from earlier grouped splits of this class, else its live or expected throughput; a device
+     * with none yet starts level with the mean of the others, so it gets work and a measurement.
+     * Returns, per candidate, the indices of its groups (empty lists for devices given nothing).
+     */
+    List<List<Integer>> assignGroups(double[] flops, List<Node> candidates, long cls) {
+        ClassStats s = stats(cls);
+        s.calls.incrementAndGet();
+        double[] rates = new double[candidates.size()];
+        double known = 0;
+        int counted = 0;
+        synchronized (s) {
+            for (int i = 0; i < rates.length; i++) {
+                Node n = candidates.get(i);
+                rates[i] = s.partGflops.getOrDefault(n.id, rate(n, cls));
+                if (rates[i] > 0) {
+                    known += rates[i];
+                    counted++;
+                }
+            }
+        }
+        for (int i = 0; i < rates.length; i++) {
+            if (rates[i] <= 0) {
+                rates[i] = counted == 0 ? 1 : known / counted;
+            }
+        }
+        Integer[] order = new Integer[flops.length];
+        for (int g = 0; g < order.length; g++) {
+            order[g] = g;
+        }
+        java.util.Arrays.sort(order, (x, y) -> Double.compare(flops[y], flops[x]));
+        double[] finish = new double[candidates.size()];
+        List<List<Integer>> out = new ArrayList<>();
+        for (int i = 0; i < candidates.size(); i++) {
+            out.add(new ArrayList<>());
+        }
+        for (int g : order) {
+            int pick = 0;
+            for (int i = 1; i < rates.length; i++) {
+                if (finish[i] + flops[g] / rates[i] < finish[pick] + flops[g] / rates[pick]) {
+                    pick = i;
+                }
+            }
+            finish[pick] += flops[g] / rates[pick];
+            out.get(pick).add(g);
+        }
+        return out;
+    }
+
     /** After a split: its throughput against the best device alone, and each device's piece rate for the next cut. */
     void recordSplit(long cls, double flops, long nanos, List<Piece> done) {
         ClassStats s = stats(cls);
@@ -199,7 +250,7 @@ final class Placement {
             s.splitGflops = s.splitGflops == 0 ? g : 0.5 * s.splitGflops + 0.5 * g;
             s.splitSamples++;
             for (Piece d : done) {
-                double pg = d.part().flops() / Math.max(1, d.nanos());
+                double pg = d.flops() / Math.max(1, d.nanos());
                 s.partGflops.merge(d.node().id, pg, (old, x) -> 0.5 * old + 0.5 * x);
             }
         }

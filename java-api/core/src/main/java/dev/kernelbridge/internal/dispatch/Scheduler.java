@@ -110,7 +110,7 @@ public final class Scheduler implements AutoCloseable {
         }
         if (plan.size() > 1) {
             placement.recordSplit(cls, job.flops(), System.nanoTime() - start,
-                    done.stream().map(d -> new Placement.Piece(d.part, d.node, d.nanos)).toList());
+                    done.stream().map(d -> new Placement.Piece(d.node, d.part.flops(), d.nanos)).toList());
         }
     }
 
@@ -216,6 +216,193 @@ public final class Scheduler implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------------------------------------
+    // Grouped GEMMs on host memory: whole groups placed, failed groups re-run elsewhere.
+
+    /**
+     * Runs the groups of a grouped GEMM as {@code dispatch} says and returns when every caller's C holds
+     * its result. PINNED and FASTEST run every group on one device in one grouped launch; SPLIT assigns
+     * whole groups to devices ({@link Placement#assignGroups}), one grouped launch per device, all at
+     * once. A device that fails hands its groups to the next healthy one (the CPU last) as one piece, so
+     * no group is lost or run twice into C; C is written only once every group has succeeded.
+     * {@code numbers} are the groups' numbers as the caller counts them, for events and errors.
+     * No result canary yet: grouped calls are not sampled.
+     */
+    public void runGrouped(List<HostGemm> groups, int[] numbers, Dispatch dispatch) {
+        telemetry.operations.incrementAndGet();
+        DType type = groups.getFirst().inputType();
+        double[] flops = groups.stream().mapToDouble(HostGemm::flops).toArray();
+        double total = java.util.Arrays.stream(flops).sum();
+        long cls = groupedClass(type, total, groups.size());
+        List<Node> candidates = placement.candidates(type, dispatch.devices());
+        if (candidates.isEmpty()) {
+            candidates = placement.candidates(type, List.of());
+        }
+        List<GroupPiece> plan = new ArrayList<>();
+        List<Integer> all = java.util.stream.IntStream.range(0, groups.size()).boxed().toList();
+        switch (dispatch.policy()) {
+            case PINNED -> plan.add(new GroupPiece(pinned(dispatch, groups.getFirst(), cls), all));
+            case FASTEST -> plan.add(new GroupPiece(placement.fastest(candidates, cls), all));
+            case SPLIT -> {
+                if (candidates.size() <= 1 || groups.size() == 1) {
+                    plan.add(new GroupPiece(candidates.isEmpty() ? null : placement.fastest(candidates, cls), all));
+                } else {
+                    List<List<Integer>> assigned = placement.assignGroups(flops, candidates, cls);
+                    for (int i = 0; i < assigned.size(); i++) {
+                        if (!assigned.get(i).isEmpty()) {
+                            plan.add(new GroupPiece(candidates.get(i), assigned.get(i)));
+                        }
+                    }
+                }
+            }
+        }
+        String operation = groupedOperation(groups);
+        selectedGroups(operation, type, dispatch, plan, numbers);
+        if (plan.size() == 1 && plan.getFirst().node().trusted && groups.stream().allMatch(Scheduler::inPlaceOk)) {
+            runGroupsInPlace(plan.getFirst().node(), groups, cls, total);
+            return;
+        }
+        if (plan.size() > 1) {
+            telemetry.splits.incrementAndGet();
+        }
+        long start = System.nanoTime();
+        Attempts.Attempt[] started = new Attempts.Attempt[plan.size()];
+        List<GroupsDone> done = new ArrayList<>();
+        try {
+            for (int i = 0; i < plan.size(); i++) {
+                if (!plan.get(i).node().trusted) {
+                    started[i] = attempts.startGroups(plan.get(i).node(), parts(groups, plan.get(i).groups()));
+                }
+            }
+            for (int i = 0; i < plan.size(); i++) {
+                if (plan.get(i).node().trusted) {
+                    started[i] = attempts.runGroupsInline(plan.get(i).node(), parts(groups, plan.get(i).groups()));
+                }
+            }
+            for (int i = 0; i < plan.size(); i++) {
+                Attempts.Attempt a = started[i];
+                started[i] = null;
+                done.add(finishGroups(operation, groups, numbers, plan.get(i), a, dispatch, cls, plan.size() == 1));
+            }
+            for (GroupsDone d : done) {
+                for (int j = 0; j < d.groups().size(); j++) {
+                    groups.get(d.groups().get(j)).writeBack(d.attempt().results[j]);
+                }
+            }
+        } finally {
+            for (Attempts.Attempt a : started) {
+                if (a != null) {
+                    a.release();
+                }
+            }
+            done.forEach(d -> d.attempt().release());
+        }
+        if (plan.size() > 1) {
+            placement.recordSplit(cls, total, System.nanoTime() - start,
+                    done.stream().map(d -> new Placement.Piece(d.node(), d.flops(), d.attempt().nanos)).toList());
+        }
+    }
+
+    /** Groups (indices into the call's list) that start on one device. */
+    private record GroupPiece(Node node, List<Integer> groups) { }
+
+    /** A finished piece of a grouped call: where it ran, its groups, and the attempt holding their results. */
+    private record GroupsDone(Node node, List<Integer> groups, Attempts.Attempt attempt, double flops) { }
+
+    private static List<HostGemm> parts(List<HostGemm> groups, List<Integer> indices) {
+        return indices.stream().map(groups::get).toList();
+    }
+
+    /** Waits for a grouped piece; on failure its groups go, as one piece, to the next healthy device until one succeeds. */
+    private GroupsDone finishGroups(String operation, List<HostGemm> groups, int[] numbers, GroupPiece piece, Attempts.Attempt attempt,
+                                    Dispatch dispatch, long cls, boolean whole) {
+        Node node = piece.node();
+        List<HostGemm> parts = parts(groups, piece.groups());
+        double flops = parts.stream().mapToDouble(HostGemm::flops).sum();
+        Set<Node> tried = new HashSet<>(List.of(node));
+        while (true) {
+            Throwable failure = attempts.await(attempt, dispatch.deadline().orElseGet(() -> autoDeadline(flops)));
+            if (failure == null) {
+                node.health.success(cls, flops, whole && attempt.alone ? attempt.nanos : 0);
+                return new GroupsDone(node, piece.groups(), attempt, flops);
+            }
+            attempt.release();
+            RuntimeException error = fileFailure(node, failure);
+            if (!dispatch.fallback()) {
+                throw error;
+            }
+            Node next = placement.next(parts.getFirst().inputType(), tried, cls);
+            String which = describeGroups(piece.groups(), numbers);
+            if (next == null) {
+                error.addSuppressed(new IllegalStateException("no other device can take " + which + " (tried " + tried + "; " + healthSummary() + ")"));
+                throw error;
+            }
+            telemetry.failover(operation, which, node.id, next.id, String.valueOf(failure.getMessage()), attempt.nanos);
+            node.health.failoverFrom();
+            next.health.failoverTo();
+            tried.add(next);
+            node = next;
+            attempt = next.trusted ? attempts.runGroupsInline(next, parts) : attempts.startGroups(next, parts);
+        }
+    }
+
+    /** The built-in CPU alone on the caller's memory: one grouped launch, each distinct segment wrapped once. */
+    private static void runGroupsInPlace(Node node, List<HostGemm> groups, long cls, double flops) {
+        BackendDevice d = node.spi;
+        Map<MemorySegment, BackendBuffer> wrapped = new java.util.IdentityHashMap<>();
+        java.util.function.Function<MemorySegment, BackendBuffer> wrap = s -> wrapped.computeIfAbsent(s, d::wrapHost);
+        long t0 = System.nanoTime();
+        boolean alone;
+        try {
+            List<GemmCall> calls = new ArrayList<>();
+            for (HostGemm g : groups) {
+                calls.add(g.callInPlace(wrap.apply(g.a()), wrap.apply(g.b()), wrap.apply(g.c())));
+            }
+            alone = Attempts.launch(node, calls);
+        } finally {
+            wrapped.values().forEach(BackendBuffer::release);
+        }
+        node.health.success(cls, flops, alone ? System.nanoTime() - t0 : 0);
+    }
+
+    /**
+     * Throughput of grouped calls is filed by the input type, the size of the mean group (the cube
+     * root of its m·n·k) and the number of groups, as a strided batch of that many mean groups.
+     */
+    static long groupedClass(DType type, double flops, int groups) {
+        long size = Math.max(1, Math.round(Math.cbrt(flops / 2 / Math.max(1, groups))));
+        return ShapeClass.of(type, size, size, size, groups);
+    }
+
+    private static String groupedOperation(List<HostGemm> groups) {
+        long rows = groups.stream().mapToLong(HostGemm::m).sum();
+        return groups.getFirst().types() + " grouped gemm of " + groups.size() + " groups, " + rows + " rows of C in all";
+    }
+
+    /** "groups 0, 3, 5" in the caller's numbering. */
+    private static String describeGroups(List<Integer> indices, int[] numbers) {
+        StringBuilder s = new StringBuilder(indices.size() == 1 ? "group " : "groups ");
+        for (int i = 0; i < indices.size(); i++) {
+            s.append(i == 0 ? "" : ", ").append(numbers[indices.get(i)]);
+        }
+        return s.toString();
+    }
+
+    private void selectedGroups(String operation, DType type, Dispatch dispatch, List<GroupPiece> plan, int[] numbers) {
+        if (plan.getFirst().node() == null) {
+            throw new DeviceException("none", 0, "NO_HEALTHY_DEVICE", "no device can take a " + type.label()
+                    + " grouped GEMM now: " + healthSummary());
+        }
+        BackendSelectedEvent e = new BackendSelectedEvent();
+        if (e.shouldCommit()) {
+            e.operation = operation;
+            e.policy = dispatch.toString();
+            e.devices = plan.stream().map(p -> p.node().id + " " + describeGroups(p.groups(), numbers)).toList().toString();
+            e.reason = plan.size() > 1 ? "whole groups by live throughput" : dispatch.policy() == Dispatch.Policy.PINNED ? "pinned" : "best live throughput";
+            e.commit();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
     // Choosing devices.
 
     /** The pinned device; when it cannot take work, the next healthy one (with an event) or, without fallback, an error. */
@@ -308,6 +495,11 @@ public final class Scheduler implements AutoCloseable {
      * done with them (later than this returns when the attempt missed its deadline).
      */
     public void runOn(String id, GemmCall call, Duration deadline, Runnable release) {
+        runGroupedOn(id, List.of(call), deadline, release);
+    }
+
+    /** As {@link #runOn}, for the groups of a grouped GEMM: one launch (a grouped one for several calls). */
+    public void runGroupedOn(String id, List<GemmCall> calls, Duration deadline, Runnable release) {
         Node node = node(id);
         HealthState state = node.health.state();
         if (!state.dispatchable()) {
@@ -317,20 +509,22 @@ public final class Scheduler implements AutoCloseable {
             throw state == HealthState.LOST ? new DeviceLostException(id, 0, "DEVICE_LOST", why, null)
                     : new DeviceException(id, 0, "QUARANTINED", why + "; KernelBridge.probe(device) tests it now, host-memory GEMMs (Blas) fail over");
         }
-        long cls = ShapeClass.of(call.inputType(), call.m(), call.n(), call.k(), call.batchCount());
-        double flops = 2.0 * call.m() * call.n() * Math.max(1, call.k()) * call.batchCount();
+        GemmCall call = calls.getFirst();
+        double flops = calls.stream().mapToDouble(x -> 2.0 * x.m() * x.n() * Math.max(1, x.k()) * x.batchCount()).sum();
+        long cls = calls.size() == 1 ? ShapeClass.of(call.inputType(), call.m(), call.n(), call.k(), call.batchCount())
+                : groupedClass(call.inputType(), flops, calls.size());
         if (node.trusted) {
             long t0 = System.nanoTime();
             boolean alone;
             try {
-                alone = Attempts.launch(node, call);
+                alone = Attempts.launch(node, calls);
             } finally {
                 release.run();
             }
             node.health.success(cls, flops, alone ? System.nanoTime() - t0 : 0);
             return;
         }
-        Attempts.Attempt a = attempts.startCall(node, call, release);
+        Attempts.Attempt a = attempts.startCall(node, calls, release);
         Duration limit = deadline != null ? deadline : autoDeadline(flops);
         Throwable failure = attempts.await(a, limit);
         a.release();

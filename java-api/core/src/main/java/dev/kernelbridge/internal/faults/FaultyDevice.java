@@ -82,6 +82,25 @@ public final class FaultyDevice implements BackendDevice {
 
     @Override
     public void gemm(GemmCall call) {
+        long n = beforeLaunch();
+        device.gemm(call);
+        if (plan.corruptEvery() > 0 && n % plan.corruptEvery() == 0 && take()) {
+            corruptFirstValue(call);
+        }
+    }
+
+    /** A grouped launch is one launch: it fails, hangs or is corrupted (in its first group) as a whole. */
+    @Override
+    public void gemmGrouped(List<GemmCall> calls) {
+        long n = beforeLaunch();
+        device.gemmGrouped(calls);
+        if (plan.corruptEvery() > 0 && n % plan.corruptEvery() == 0 && !calls.isEmpty() && take()) {
+            corruptFirstValue(calls.getFirst());
+        }
+    }
+
+    /** Counts a launch and injects what the plan says before it; returns the launch's number. */
+    private long beforeLaunch() {
         long n = launches.incrementAndGet();
         if (lost) {
             throw new DeviceLostException(id, -999, "INJECTED_DEVICE_LOST", "device was lost at an earlier launch", null);
@@ -100,10 +119,7 @@ public final class FaultyDevice implements BackendDevice {
             sleep(HANG_LIMIT_MS);
             throw new DeviceException(id, -6, "INJECTED_HANG", "injected hang at launch " + n + " ended");
         }
-        device.gemm(call);
-        if (plan.corruptEvery() > 0 && n % plan.corruptEvery() == 0 && take()) {
-            corruptFirstValue(call);
-        }
+        return n;
     }
 
     /** Flips the top exponent bit of C's first element: one large, silent error (its magnitude moves by a factor near 2^128: 0 becomes 2, 1 infinity, 18 about 5e-38). */
