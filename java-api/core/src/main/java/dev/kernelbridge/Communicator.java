@@ -243,13 +243,17 @@ public final class Communicator implements AutoCloseable {
             throw new IllegalArgumentException("mine must not be null");
         }
         long bytes = (long) mine.length * Long.BYTES;
-        try (DeviceBuffer send = bridge.allocate(device, DType.I8, Math.max(1, bytes));
-             DeviceBuffer recv = bridge.allocate(device, DType.I8, Math.max(1, bytes * size()))) {
+        // An all-gather copies bits whatever the type: carry the bytes in one the device declares.
+        DType carrier = device.supports(DType.I8) ? DType.I8 : device.supports(DType.F64) ? DType.F64 : DType.F32;
+        long elements = bytes / carrier.byteSize();
+        try (DeviceBuffer send = bridge.allocate(device, carrier, Math.max(1, elements));
+             DeviceBuffer recv = bridge.allocate(device, carrier, Math.max(1, elements * size()))) {
             java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate((int) bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
             b.asLongBuffer().put(mine);
-            send.copyFrom(b.array());
-            allGather(send, recv, bytes);
-            byte[] all = recv.toByteArray();
+            send.copyFrom(0, java.lang.foreign.MemorySegment.ofArray(b.array()));
+            allGather(send, recv, elements);
+            byte[] all = new byte[(int) (bytes * size())];
+            recv.copyTo(0, java.lang.foreign.MemorySegment.ofArray(all));
             java.nio.LongBuffer in = java.nio.ByteBuffer.wrap(all).order(java.nio.ByteOrder.LITTLE_ENDIAN).asLongBuffer();
             long[][] out = new long[size()][mine.length];
             for (long[] row : out) {
