@@ -18,6 +18,12 @@ public final class MpiTransportProvider implements TransportProvider {
             "Path or name of the MPI library; empty means Open MPI's libmpi.so.40.");
     public static final Config.Knob ON_FAILURE = new Config.Knob("mpi.on.failure", "abort",
             "abort: a timed-out or mismatched collective prints its error and ends the job (MPI_Abort); throw: the caller gets the exception.");
+    public static final Config.Knob WORLD_SIZE = new Config.Knob("mpi.world.size", "0",
+            "Processes the job must have; a process launched into a job of another size refuses to join (per mpi.on.failure). 0: any.");
+    public static final Config.Knob ABORT_TIMEOUT = new Config.Knob("mpi.abort.timeout", "30s",
+            "When ending the job (MPI_Abort) has not ended this process after this long, it prints its last collectives and exits with code 5.");
+    public static final Config.Knob FAULTS = new Config.Knob("mpi.faults", "",
+            "Fault injection for tests: abort-hangs (MPI_Abort never returns and never ends the process).");
     static final String INSTALL_HINT = "sudo apt-get install openmpi-bin, then start the job with mpirun -np N";
     private static final int MPI_THREAD_SERIALIZED = 2, MPI_THREAD_MULTIPLE = 3;
 
@@ -70,7 +76,8 @@ public final class MpiTransportProvider implements TransportProvider {
                     }
                 }
                 boolean abort = !config.get(ON_FAILURE).equalsIgnoreCase("throw");
-                shared = new MpiTransport(mpi, abi, provided, abort, version(mpi));
+                shared = new MpiTransport(mpi, abi, provided, abort, version(mpi), Integer.parseInt(config.get(WORLD_SIZE).strip()),
+                        config.getDuration(ABORT_TIMEOUT), config.get(FAULTS).contains("abort-hangs"));
             }
             users++;
             return shared;

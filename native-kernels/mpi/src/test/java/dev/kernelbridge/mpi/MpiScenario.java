@@ -79,6 +79,15 @@ public final class MpiScenario {
                         Runtime.getRuntime().halt(4);
                     }
                 }
+                case "stuck-abort" -> { // three calls, then rank 1 never arrives and rank 0's abort (injected) hangs
+                    for (int i = 0; i < 3; i++) {
+                        allReduce(bridge, comms, 1024, ReduceOp.SUM, Duration.ofSeconds(10));
+                    }
+                    if (rank == 1) {
+                        Thread.sleep(120_000);
+                    }
+                    allReduce(bridge, comms, 1024, ReduceOp.SUM, Duration.ofSeconds(2));
+                }
                 case "digests" -> digests(bridge, comms.getFirst());
                 case "steady" -> steady(bridge, comms, Integer.parseInt(args[2]), Integer.parseInt(args[3]), Duration.ofMillis(Long.parseLong(args[4])));
                 default -> throw new IllegalArgumentException("unknown scenario " + scenario);

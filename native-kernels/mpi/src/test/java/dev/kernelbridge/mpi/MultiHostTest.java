@@ -162,6 +162,18 @@ class MultiHostTest {
         assertTrue(job.millis() < 60_000, "ended in " + job.millis() + " ms");
     }
 
+    @Test
+    void aJobOfTheWrongSizeIsRefusedByEveryRankBeforeAnyCall() throws Exception {
+        // Every process expects 4 (kernelbridge.mpi.world.size) but mpirun started 6: none joins, the
+        // job ends with exit code 3 long before the scenario's 20 s collective deadline.
+        Job job = mpirun(true, List.of("-x", "KERNELBRIDGE_MPI_WORLD_SIZE=4"), null, "digests");
+        assertEquals(MpiTransport.ABORT_CODE, job.exit(), job.output());
+        assertTrue(job.output().contains("expects a job of 4 processes (kernelbridge.mpi.world.size) but was launched into one of 6; it does not join"),
+                job.output());
+        assertTrue(!job.output().contains("DIGEST"), job.output());
+        assertTrue(job.millis() < 20_000, "ended in " + job.millis() + " ms");
+    }
+
     private static List<String> digests(String output) {
         return output.lines().filter(l -> l.startsWith("DIGEST ")).toList();
     }
