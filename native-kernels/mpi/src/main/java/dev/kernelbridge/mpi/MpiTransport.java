@@ -30,7 +30,12 @@ import java.util.Locale;
  * After a failure the job cannot continue safely (a collective request cannot be cancelled);
  * by default the failure is printed and the job aborted with MPI_Abort (exit code
  * {@value #ABORT_CODE}); with {@code kernelbridge.mpi.on.failure=throw} the exception reaches the
- * caller instead. Results are bitwise equal on every rank and, for a fixed job and count, from run
+ * caller instead. If MPI_Abort itself does not end the process within {@code kernelbridge.mpi.abort.timeout}
+ * (a runtime that lost its launcher, a wedged network stack), a second deadline escalates: the last
+ * {@value #RECORDED} collectives (a flight recorder: call number, what, when, how long, outcome) go
+ * to stderr and the process halts with exit code {@value #ESCALATION_CODE}. A process launched into a
+ * job of another size than {@code kernelbridge.mpi.world.size} refuses to join before any call.
+ * Results are bitwise equal on every rank and, for a fixed job and count, from run
  * to run (MPI chooses its algorithm by size, so not across counts). BF16 and F16 reductions are
  * KernelBridge's own (see {@link #narrowAllReduce}): F32 in rank order, rounded once, so equal across
  * counts too. I32 reduces with MPI_INT, exact and wrapping mod 2^32 in any order. MPI counts are
@@ -43,6 +48,10 @@ final class MpiTransport implements Transport {
     /** Six common longs (sequence, kind, dtype, op, count, root), then all-to-all's per-peer three (see WireHeader). */
     private static final long HEADER_LONGS = WireHeader.LONGS;
     private static final int COMMON_LONGS = WireHeader.COMMON;
+    /** Exit code of a process whose MPI_Abort did not end it in time. */
+    static final int ESCALATION_CODE = 5;
+    /** Collectives kept by the flight recorder. */
+    static final int RECORDED = 16;
     private static final long PIECE = 1L << 30;
     /** Elements of a BF16/F16 reduction per round: bounds its scratch to 32 MiB whatever the count. */
     private static final long NARROW_PIECE = 1L << 24;
@@ -66,16 +75,48 @@ final class MpiTransport implements Transport {
     /** The BF16/F16 reductions' receive area, grown on demand; calls come one at a time. */
     private MemorySegment scratch = MemorySegment.NULL;
 
-    MpiTransport(MpiLibrary mpi, MpiAbi abi, int threadLevel, boolean abortOnFailure, String version, long alltoallPiece) {
+    private final java.time.Duration abortTimeout;
+    private final boolean abortHangs;
+    /** The last {@link #RECORDED} calls, oldest first; guarded by itself. */
+    private final java.util.ArrayDeque<Recorded> recorder = new java.util.ArrayDeque<>();
+
+    /** One collective in the flight recorder; {@code outcome} is null while it runs. */
+    private static final class Recorded {
+        final long sequence;
+        final String what;
+        final long startNanos;
+        volatile long endNanos;
+        volatile String outcome;
+
+        Recorded(long sequence, String what, long startNanos) {
+            this.sequence = sequence;
+            this.what = what;
+            this.startNanos = startNanos;
+        }
+    }
+
+    MpiTransport(MpiLibrary mpi, MpiAbi abi, int threadLevel, boolean abortOnFailure, String version, int expectedSize,
+                 java.time.Duration abortTimeout, boolean abortHangs, long alltoallPiece) {
         this.alltoallPiece = alltoallPiece;
         this.mpi = mpi;
         this.abi = abi;
         this.abortOnFailure = abortOnFailure;
+        this.abortTimeout = abortTimeout;
+        this.abortHangs = abortHangs;
         MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
         mpi.run("MPI_Comm_rank", abi.commWorld(), out);
         this.rank = out.get(ValueLayout.JAVA_INT, 0);
         mpi.run("MPI_Comm_size", abi.commWorld(), out);
         this.size = out.get(ValueLayout.JAVA_INT, 0);
+        if (expectedSize > 0 && expectedSize != size) {
+            // Before any communicator or call: a process in the wrong job must not take part in its collectives.
+            String message = String.format(Locale.ROOT, "MPI rank %d: this process expects a job of %d processes"
+                    + " (kernelbridge.mpi.world.size) but was launched into one of %d; it does not join", rank, expectedSize, size);
+            if (abortOnFailure) {
+                abort(ABORT_CODE, message);
+            }
+            throw new IllegalStateException(message);
+        }
         this.byteType = abi.byteType();
         this.control = duplicate();
         this.data = duplicate();
@@ -102,6 +143,13 @@ final class MpiTransport implements Transport {
 
     @Override
     public void execute(TransportCall call, long deadlineNanos) {
+        Recorded entry = new Recorded(call.sequence(), WireHeader.describe(WireHeader.forPeer(call, rank, 0)), System.nanoTime());
+        synchronized (recorder) {
+            if (recorder.size() == RECORDED) {
+                recorder.removeFirst();
+            }
+            recorder.addLast(entry);
+        }
         try {
             long largestBlock = exchangeHeaders(call, deadlineNanos);
             if (call.kind() == TransportCall.Kind.ALL_TO_ALL_V) {
@@ -109,8 +157,12 @@ final class MpiTransport implements Transport {
             } else {
                 runData(call, deadlineNanos);
             }
-        } catch (CollectiveException e) {
-            if (abortOnFailure) {
+            entry.endNanos = System.nanoTime();
+            entry.outcome = "ok";
+        } catch (RuntimeException e) {
+            entry.endNanos = System.nanoTime();
+            entry.outcome = e.getClass().getSimpleName() + ": " + e.getMessage();
+            if (abortOnFailure && e instanceof CollectiveException) {
                 abort(ABORT_CODE, e.getMessage());
             }
             throw e;
@@ -608,7 +660,46 @@ final class MpiTransport implements Transport {
         System.err.println("kernelbridge: " + message + "; aborting the MPI job (exit code " + exitCode
                 + "; set kernelbridge.mpi.on.failure=throw to handle failures yourself)");
         System.err.flush();
+        escalateAfter(abortTimeout);
+        if (abortHangs) { // injected (kernelbridge.mpi.faults=abort-hangs): an MPI_Abort that never returns
+            while (true) {
+                java.util.concurrent.locks.LockSupport.park(this);
+            }
+        }
         mpi.call("MPI_Abort", abi.commWorld(), exitCode);
+    }
+
+    /**
+     * The second deadline (R34): MPI_Abort normally ends this process; if it is still alive after
+     * {@code timeout}, the flight recorder goes to stderr and the process halts with
+     * {@value #ESCALATION_CODE}, so that a stuck abort never becomes a hung job.
+     */
+    private void escalateAfter(java.time.Duration timeout) {
+        long until = System.nanoTime() + timeout.toNanos();
+        Thread.ofPlatform().daemon().name("kernelbridge-mpi-abort-escalation").start(() -> {
+            for (long left; (left = until - System.nanoTime()) > 0; ) {
+                java.util.concurrent.locks.LockSupport.parkNanos(left);
+            }
+            System.err.println("kernelbridge: MPI rank " + rank + ": MPI_Abort did not end the process within " + timeout
+                    + "; exiting with code " + ESCALATION_CODE + ". " + flightRecord());
+            System.err.flush();
+            Runtime.getRuntime().halt(ESCALATION_CODE);
+        });
+    }
+
+    /** The flight recorder as text: the last calls on the world communicator, oldest first. */
+    String flightRecord() {
+        long now = System.nanoTime();
+        StringBuilder b = new StringBuilder();
+        synchronized (recorder) {
+            b.append(String.format(Locale.ROOT, "Last %d collective(s) of MPI rank %d of %d (MPI_COMM_WORLD):", recorder.size(), rank, size));
+            for (Recorded r : recorder) {
+                String outcome = r.outcome;
+                b.append(String.format(Locale.ROOT, "%n  #%d %s: started %d ms ago, %s", r.sequence, r.what, (now - r.startNanos) / 1_000_000,
+                        outcome == null ? "still running" : "took " + (r.endNanos - r.startNanos) / 1_000_000 + " ms, " + outcome));
+            }
+        }
+        return b.toString();
     }
 
     @Override

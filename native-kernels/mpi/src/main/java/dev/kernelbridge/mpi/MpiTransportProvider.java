@@ -21,6 +21,12 @@ public final class MpiTransportProvider implements TransportProvider {
     public static final Config.Knob ALLTOALL_PIECE = new Config.Knob("mpi.alltoall.piece", String.valueOf(Integer.MAX_VALUE),
             "Most elements one MPI_Alltoallv moves per rank pair (and the largest displacement it is given); larger all-to-alls go in rounds."
                     + " MPI's counts are ints, hence the default 2^31-1; tests set it small to exercise the rounds.");
+    public static final Config.Knob WORLD_SIZE = new Config.Knob("mpi.world.size", "0",
+            "Processes the job must have; a process launched into a job of another size refuses to join (per mpi.on.failure). 0: any.");
+    public static final Config.Knob ABORT_TIMEOUT = new Config.Knob("mpi.abort.timeout", "30s",
+            "When ending the job (MPI_Abort) has not ended this process after this long, it prints its last collectives and exits with code 5.");
+    public static final Config.Knob FAULTS = new Config.Knob("mpi.faults", "",
+            "Fault injection for tests: abort-hangs (MPI_Abort never returns and never ends the process).");
     static final String INSTALL_HINT = "sudo apt-get install openmpi-bin, then start the job with mpirun -np N";
     private static final int MPI_THREAD_SERIALIZED = 2, MPI_THREAD_MULTIPLE = 3;
 
@@ -77,7 +83,8 @@ public final class MpiTransportProvider implements TransportProvider {
                 if (piece < 1 || piece > Integer.MAX_VALUE) {
                     throw new IllegalArgumentException("kernelbridge.mpi.alltoall.piece must be in [1, 2^31-1], got " + piece);
                 }
-                shared = new MpiTransport(mpi, abi, provided, abort, version(mpi), piece);
+                shared = new MpiTransport(mpi, abi, provided, abort, version(mpi), Integer.parseInt(config.get(WORLD_SIZE).strip()),
+                        config.getDuration(ABORT_TIMEOUT), config.get(FAULTS).contains("abort-hangs"), piece);
             }
             users++;
             return shared;

@@ -95,6 +95,17 @@ public final class MpiScenario {
                         Runtime.getRuntime().halt(4);
                     }
                 }
+                case "stuck-abort" -> { // three calls, then rank 1 never arrives and rank 0's abort (injected) hangs
+                    for (int i = 0; i < 3; i++) {
+                        allReduce(bridge, comms, 1024, ReduceOp.SUM, Duration.ofSeconds(10));
+                    }
+                    if (rank == 1) {
+                        Thread.sleep(120_000);
+                    }
+                    allReduce(bridge, comms, 1024, ReduceOp.SUM, Duration.ofSeconds(2));
+                }
+                case "digests" -> digests(bridge, comms.getFirst());
+                case "steady" -> steady(bridge, comms, Integer.parseInt(args[2]), Integer.parseInt(args[3]), Duration.ofMillis(Long.parseLong(args[4])));
                 default -> throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         }
@@ -211,6 +222,119 @@ public final class MpiScenario {
             }
         } finally {
             buffers.forEach(DeviceBuffer::close);
+    /**
+     * Every collective once per dtype on inputs whose sums round (so the reduction order shows in the
+     * bits); rank 0 prints one line per result, "DIGEST name crc…", that the multi-host test compares
+     * with the same job on one host. Results that every rank shares are checked equal on every rank.
+     */
+    private static void digests(KernelBridge bridge, Communicator c) {
+        int size = c.size(), count = 100_003;
+        for (DType dtype : List.of(DType.F32, DType.F64)) {
+            double[] in = new double[count * size];
+            for (int i = 0; i < in.length; i++) {
+                in[i] = (mix(i * 0x9E3779B97F4A7C15L + c.rank()) >> 11) * 0x1p-40 * Math.scalb(1.0, (int) (i % 23) - 11);
+            }
+            digest(bridge, c, dtype, in, count, count, "allReduce " + dtype.label(), true,
+                    (send, recv) -> c.allReduce(send, recv, count, ReduceOp.SUM));
+            digest(bridge, c, dtype, in, count * size, count, "reduceScatter " + dtype.label(), false,
+                    (send, recv) -> c.reduceScatter(send, recv, count, ReduceOp.SUM));
+            digest(bridge, c, dtype, in, count, count * size, "allGather " + dtype.label(), true,
+                    (send, recv) -> c.allGather(send, recv, count));
+            digest(bridge, c, dtype, in, count, count, "broadcast " + dtype.label(), true,
+                    (send, recv) -> c.broadcast(send, recv, count, size - 1));
+        }
+        if (c.rank() == 0) {
+            System.out.println("OK digests on " + size + " ranks");
+        }
+    }
+
+    private static void digest(KernelBridge bridge, Communicator c, DType dtype, double[] in, int sendLength, int recvLength, String what,
+                               boolean shared, java.util.function.BiConsumer<DeviceBuffer, DeviceBuffer> call) {
+        try (DeviceBuffer send = bridge.allocate(c.device(), dtype, sendLength); DeviceBuffer recv = bridge.allocate(c.device(), dtype, recvLength);
+             DeviceBuffer mine = bridge.allocate(c.device(), DType.I32, 1); DeviceBuffer all = bridge.allocate(c.device(), DType.I32, c.size())) {
+            if (dtype == DType.F32) {
+                float[] f = new float[sendLength];
+                for (int i = 0; i < sendLength; i++) {
+                    f[i] = (float) in[i];
+                }
+                send.copyFrom(f);
+            } else {
+                send.copyFrom(java.util.Arrays.copyOf(in, sendLength));
+            }
+            call.accept(send, recv);
+            byte[] bits = new byte[recvLength * dtype.byteSize()];
+            recv.copyTo(0, java.lang.foreign.MemorySegment.ofArray(bits));
+            java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+            crc.update(bits);
+            mine.copyFrom(new int[] {(int) crc.getValue()});
+            c.allGather(mine, all, 1);
+            int[] crcs = all.toIntArray();
+            StringBuilder line = new StringBuilder("DIGEST " + what);
+            for (int r = 0; r < crcs.length; r++) {
+                if (shared && crcs[r] != crcs[0]) {
+                    throw new AssertionError(what + ": rank " + r + "'s result differs from rank 0's");
+                }
+                if (!shared || r == 0) {
+                    line.append(' ').append(Integer.toHexString(crcs[r]));
+                }
+            }
+            if (c.rank() == 0) {
+                System.out.println(line);
+            }
+        }
+    }
+
+    /**
+     * {@code iterations} verified all-reduces with {@code timeout} each; after call {@code pauseAt}
+     * every rank sleeps 3 s (rank 0 prints "PAUSE": the multi-host test breaks the network then). With
+     * the throw policy a failed call prints "FAILED rank R after T ms: message", also written to
+     * $KB_REPORT_DIR/rank-R (a partitioned host's output may not reach mpirun), and the process exits 4.
+     */
+    private static void steady(KernelBridge bridge, List<Communicator> comms, int iterations, int pauseAt, Duration timeout) throws Exception {
+        Communicator c = comms.getFirst();
+        int count = 1 << 16;
+        float[] in = new float[count];
+        for (int i = 0; i < count; i++) {
+            in[i] = (float) value(i, c.rank());
+        }
+        try (DeviceBuffer send = bridge.allocate(c.device(), DType.F32, count); DeviceBuffer recv = bridge.allocate(c.device(), DType.F32, count)) {
+            send.copyFrom(in);
+            for (int it = 0; it < iterations; it++) {
+                long t0 = System.nanoTime();
+                try {
+                    c.allReduceAsync(send, recv, count, ReduceOp.SUM, timeout).join();
+                } catch (java.util.concurrent.CompletionException e) {
+                    String line = String.format(java.util.Locale.ROOT, "FAILED rank %d after %d ms: %s: %s", c.rank(),
+                            (System.nanoTime() - t0) / 1_000_000, e.getCause().getClass().getSimpleName(), e.getCause().getMessage());
+                    System.out.println(line);
+                    System.out.flush();
+                    String dir = System.getenv("KB_REPORT_DIR");
+                    if (dir != null) {
+                        java.nio.file.Files.writeString(java.nio.file.Path.of(dir, "rank-" + c.rank()), line + "\n");
+                    }
+                    Runtime.getRuntime().halt(4);
+                }
+                float[] got = recv.toFloatArray();
+                for (int i = 0; i < count; i++) {
+                    if (got[i] != (float) reduce(ReduceOp.SUM, i, c.size(), DType.F32)) {
+                        throw new AssertionError("steady: call " + it + " on rank " + c.rank() + ": element " + i + " is " + got[i]);
+                    }
+                }
+                if (c.rank() == 0) {
+                    System.out.println("CALL " + it + " " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+                    System.out.flush();
+                }
+                if (it == pauseAt) {
+                    if (c.rank() == 0) {
+                        System.out.println("PAUSE");
+                        System.out.flush();
+                    }
+                    Thread.sleep(3000);
+                }
+            }
+        }
+        if (c.rank() == 0) {
+            System.out.println("OK " + iterations + " calls on " + c.size() + " ranks");
         }
     }
 

@@ -131,6 +131,21 @@ class MpiTest {
 
     @Tag("R35")
     @Test
+    void anAbortThatHangsEscalatesToAFlightRecordAndExitCodeFive() throws Exception {
+        // R34: rank 1 never arrives at call #3; rank 0 times out after 2 s and aborts, but its
+        // MPI_Abort hangs (injected). 2 s later the second deadline dumps the last calls and exits 5.
+        Job job = mpirun(2, List.of("-x", "KERNELBRIDGE_MPI_FAULTS=abort-hangs", "-x", "KERNELBRIDGE_MPI_ABORT_TIMEOUT=2s"), "stuck-abort");
+        String out = job.output();
+        assertTrue(out.contains("MPI_Abort did not end the process within PT2S; exiting with code 5"), out);
+        assertTrue(out.contains("Last 4 collective(s) of MPI rank 0 of 2"), out);
+        assertTrue(out.contains("#0 all_reduce(f32, count 1024, sum) as call #0: started") && out.contains("ms, ok"), out);
+        assertTrue(out.contains("#3 all_reduce(f32, count 1024, sum) as call #3: started")
+                && out.contains("CollectiveTimeoutException: MPI rank 0: allReduce call #3 timed out: rank(s) [1] did not arrive"), out);
+        assertEquals(MpiTransport.ESCALATION_CODE, job.exit(), out);
+        assertTrue(job.millis() < 60_000, "ended in " + job.millis() + " ms");
+    }
+
+    @Test
     void aMismatchedCallIsReportedOnEveryRankBeforeDataMoves() throws Exception {
         Job job = mpirun(2, "mismatch");
         assertNotEquals(0, job.exit(), job.output());
