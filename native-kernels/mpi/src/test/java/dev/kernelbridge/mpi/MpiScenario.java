@@ -222,6 +222,9 @@ public final class MpiScenario {
             }
         } finally {
             buffers.forEach(DeviceBuffer::close);
+        }
+    }
+
     /**
      * Every collective once per dtype on inputs whose sums round (so the reduction order shows in the
      * bits); rank 0 prints one line per result, "DIGEST name crc…", that the multi-host test compares
