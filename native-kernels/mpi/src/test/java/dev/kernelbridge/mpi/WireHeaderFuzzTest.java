@@ -33,7 +33,8 @@ class WireHeaderFuzzTest {
     void everyRealCallRoundTripsIntoWords() {
         for (TransportCall.Kind kind : TransportCall.Kind.values()) {
             for (DType dtype : DType.values()) {
-                TransportCall call = new TransportCall(7, kind, dtype, ReduceOp.SUM, 1000, 2, null, null, false);
+                long[] one = {1000};
+                TransportCall call = new TransportCall(7, kind, dtype, ReduceOp.SUM, 1000, 2, null, null, false, one, new long[] {0}, one, new long[] {0});
                 String words = WireHeader.describe(WireHeader.forPeer(call, 0, 0));
                 assertTrue(words.contains(dtype.label()) && words.contains("count 1000") && words.endsWith("call #7"), words);
             }
