@@ -60,10 +60,10 @@ final class @CLASS@Device implements BackendDevice {
                     for (long p = 0; p < x.k(); p++) {
                         sum += read(x.dtype(), a, index(offA, x.lda(), x.transA(), i, p)) * read(x.dtype(), b, index(offB, x.ldb(), x.transB(), p, j));
                     }
-                    double result = x.k() == 0 ? 0 : x.alpha() * sum;
-                    if (x.beta() != 0) {
-                        result += x.beta() * read(x.dtype(), c, at);
-                    }
+                    // k == 0 is C := beta·C exactly as netlib computes it (so beta·(+0) with beta < 0 is -0);
+                    // beta == 0 never reads C.
+                    double scaled = x.beta() == 0 ? 0 : x.beta() * read(x.dtype(), c, at);
+                    double result = x.k() == 0 ? scaled : x.alpha() * sum + scaled;
                     if (x.dtype() == DType.F32) {
                         c.setAtIndex(F, at, (float) result);
                     } else {
