@@ -1,5 +1,6 @@
 package dev.kernelbridge.mpi;
 
+import org.junit.jupiter.api.Tag;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -89,6 +90,7 @@ class MultiHostTest {
         }
     }
 
+    @Tag("R16")
     @Test
     void everyCollectiveAcrossThreeHostsIsBitwiseTheSingleHostResult() throws Exception {
         Job oneHost = mpirun(false, List.of(), null, "digests");
@@ -100,6 +102,7 @@ class MultiHostTest {
         assertEquals(expected, got, "the 3-host results differ from the 1-host job's");
     }
 
+    @Tag("R36")
     @Test
     void aSlowLinkAndABriefOutageShorterThanTheDeadlineStillGiveExactResults() throws Exception {
         // 12 verified calls, 10 s deadline each; during the pause after call 2 host 2's link drops to
@@ -115,6 +118,7 @@ class MultiHostTest {
         assertTrue(job.output().contains("OK 12 calls on 6 ranks"), job.output());
     }
 
+    @Tag("R36")
     @Test
     void aHostCutOffLongerThanTheDeadlineFailsEveryRankInTimeNamingTheUnreachableRanks() throws Exception {
         Path reports = Files.createTempDirectory("ranks");
@@ -142,6 +146,7 @@ class MultiHostTest {
         assertNotEquals(0, job.exit(), job.output());
     }
 
+    @Tag("R33")
     @Test
     void aHostWhoseProcessesAreKilledMidCallEndsTheJobWithoutAHang() throws Exception {
         // Calls run back to back (10 s deadline); after call 2's pause every process of host 2 (its
@@ -162,6 +167,7 @@ class MultiHostTest {
         assertTrue(job.millis() < 60_000, "ended in " + job.millis() + " ms");
     }
 
+    @Tag("R37")
     @Test
     void aJobOfTheWrongSizeIsRefusedByEveryRankBeforeAnyCall() throws Exception {
         // Every process expects 4 (kernelbridge.mpi.world.size) but mpirun started 6: none joins, the
