@@ -25,24 +25,11 @@ public final class Convert {
     public static void toFloats(DType type, MemorySegment src, long index, float[] dst, int at, int n) {
         switch (type) {
             case F32 -> MemorySegment.copy(src, F32, index * 4, dst, at, n);
-            // One bulk copy into an array, then a plain array loop that C2 vectorises.
-            case BF16 -> {
+            // One bulk copy into an array, then the array form (loops C2 vectorises, or the Vector API).
+            case BF16, F16 -> {
                 short[] raw = shorts(n);
                 MemorySegment.copy(src, BITS16, index * 2, raw, 0, n);
-                if (VECTOR) {
-                    VectorBf16.widen(raw, dst, at, n);
-                } else {
-                    for (int i = 0; i < n; i++) {
-                        dst[at + i] = Float.intBitsToFloat(raw[i] << 16);
-                    }
-                }
-            }
-            case F16 -> {
-                short[] raw = shorts(n);
-                MemorySegment.copy(src, BITS16, index * 2, raw, 0, n);
-                for (int i = 0; i < n; i++) {
-                    dst[at + i] = Float.float16ToFloat(raw[i]);
-                }
+                toFloats(type, raw, dst, at, n);
             }
             case I8 -> {
                 byte[] raw = bytes(n);
@@ -132,22 +119,9 @@ public final class Convert {
     public static void fromFloats(DType type, float[] src, int at, MemorySegment dst, long index, int n) {
         switch (type) {
             case F32 -> MemorySegment.copy(src, at, dst, F32, index * 4, n);
-            case BF16 -> {
+            case BF16, F16 -> {
                 short[] raw = shorts(n);
-                if (VECTOR) {
-                    VectorBf16.narrow(src, at, raw, n);
-                } else {
-                    for (int i = 0; i < n; i++) {
-                        raw[i] = NarrowFloat.toBf16(src[at + i]);
-                    }
-                }
-                MemorySegment.copy(raw, 0, dst, BITS16, index * 2, n);
-            }
-            case F16 -> {
-                short[] raw = shorts(n);
-                for (int i = 0; i < n; i++) {
-                    raw[i] = Float.floatToFloat16(src[at + i]);
-                }
+                fromFloats(type, src, at, raw, n);
                 MemorySegment.copy(raw, 0, dst, BITS16, index * 2, n);
             }
             default -> throw new IllegalArgumentException("cannot round floats to " + type.label());
