@@ -20,11 +20,13 @@ import java.util.List;
  */
 final class BlockedGemm implements GemmEngine {
     private final PackedKernel kernel;
+    private final SmallKernel small;
     private final Blocking blocking;
     private final CpuWorkers workers;
 
-    BlockedGemm(PackedKernel kernel, Blocking blocking, CpuWorkers workers) {
+    BlockedGemm(PackedKernel kernel, SmallKernel small, Blocking blocking, CpuWorkers workers) {
         this.kernel = kernel;
+        this.small = small;
         this.blocking = blocking;
         this.workers = workers;
     }
@@ -134,6 +136,10 @@ final class BlockedGemm implements GemmEngine {
     private void compute(GemmCall call, MemorySegment a, MemorySegment b, MemorySegment c,
                          long item, long i0, long i1, long j0, long j1, Scratch s) {
         if (i0 >= i1 || j0 >= j1) {
+            return;
+        }
+        if (i0 == 0 && j0 == 0 && i1 == call.m() && j1 == call.n() && blocking.small(call.m(), call.n(), call.k())) {
+            small.run(call, a, b, c, item, s);
             return;
         }
         long offC = call.offsetC() + item * call.strideC();

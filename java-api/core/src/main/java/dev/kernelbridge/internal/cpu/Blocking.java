@@ -14,15 +14,17 @@ import java.util.Properties;
  * @param mc rows of a packed A block: mc×kc should sit in L2
  * @param nc columns of a packed B block: kc×nc should sit in L3
  * @param parallelMinFlops below this many flops one GEMM runs on the calling thread alone
+ * @param smallMaxFlops up to this many flops per batch item (and k ≤ kc) the item skips packing
+ *                      ({@link SmallKernel}); 0 turns the small path off
  */
-record Blocking(int kc, int mc, int nc, long parallelMinFlops) {
+record Blocking(int kc, int mc, int nc, long parallelMinFlops, long smallMaxFlops) {
     private static final Properties DATA = load();
 
     static Blocking of(String type, int vectorBits, int mr, int nr) {
         int kc = Math.max(1, (int) lookup(type, vectorBits, "kc"));
         int mc = BlockedGemm.roundUp((int) lookup(type, vectorBits, "mc"), mr);
         int nc = BlockedGemm.roundUp((int) lookup(type, vectorBits, "nc"), nr);
-        return new Blocking(kc, mc, nc, lookup(type, vectorBits, "parallel.min.flops"));
+        return new Blocking(kc, mc, nc, lookup(type, vectorBits, "parallel.min.flops"), lookup(type, vectorBits, "small.max.flops"));
     }
 
     /**
@@ -31,7 +33,12 @@ record Blocking(int kc, int mc, int nc, long parallelMinFlops) {
      * points the differences reach ±255 and products 2^16, so slices of 256. Correctness, not tuning.
      */
     static Blocking exactI8(Blocking b, boolean zeroPoints) {
-        return new Blocking(Math.min(b.kc(), zeroPoints ? 256 : 1024), b.mc(), b.nc(), b.parallelMinFlops());
+        return new Blocking(Math.min(b.kc(), zeroPoints ? 256 : 1024), b.mc(), b.nc(), b.parallelMinFlops(), b.smallMaxFlops());
+    }
+
+    /** Whether one batch item of this shape takes the small path (see smallMaxFlops). */
+    boolean small(long m, long n, long k) {
+        return k <= kc && 2.0 * m * n * k <= smallMaxFlops;
     }
 
     private static long lookup(String type, int vectorBits, String key) {

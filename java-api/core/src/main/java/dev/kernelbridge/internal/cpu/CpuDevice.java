@@ -30,11 +30,12 @@ final class CpuDevice implements BackendDevice {
             int bits = VectorGate.preferredBits();
             PackedVectorGemmF32 s = new PackedVectorGemmF32();
             PackedVectorGemmF64 d = new PackedVectorGemmF64();
-            this.f32 = new BlockedGemm(s, Blocking.of("f32", bits, s.mr(), s.nr()), workers);
-            this.f64 = new BlockedGemm(d, Blocking.of("f64", bits, d.mr(), d.nr()), workers);
+            SmallVectorGemmF32 smallS = new SmallVectorGemmF32();
+            this.f32 = new BlockedGemm(s, smallS, Blocking.of("f32", bits, s.mr(), s.nr()), workers);
+            this.f64 = new BlockedGemm(d, new SmallVectorGemmF64(), Blocking.of("f64", bits, d.mr(), d.nr()), workers);
             Blocking i8Blocking = Blocking.of("i8", bits, s.mr(), s.nr());
-            this.i8 = new BlockedGemm(s, Blocking.exactI8(i8Blocking, false), workers);
-            this.i8Shifted = new BlockedGemm(s, Blocking.exactI8(i8Blocking, true), workers);
+            this.i8 = new BlockedGemm(s, smallS, Blocking.exactI8(i8Blocking, false), workers);
+            this.i8Shifted = new BlockedGemm(s, smallS, Blocking.exactI8(i8Blocking, true), workers);
         } else {
             this.f32 = this.f64 = this.i8 = this.i8Shifted = new ScalarGemm();
         }

@@ -45,6 +45,8 @@ final class Health {
     private final int failuresToQuarantine;
     private final Duration firstProbe;
     private final Map<Long, Rate> rates = new HashMap<>();
+    private long lastClass;
+    private Rate lastRate;
     private HealthState state = HealthState.HEALTHY;
     private String reason = "";
     private long launches, failures, timeouts, corruptions, failoversFrom, failoversTo, probes;
@@ -67,13 +69,13 @@ final class Health {
 
     /** The live throughput for a class, or 0 when not measured yet. */
     synchronized double gflops(long shapeClass) {
-        Rate r = rates.get(shapeClass);
+        Rate r = rate(shapeClass, false);
         return r == null || r.samples == 0 ? 0 : r.gflops;
     }
 
     /** When the class was last measured (0: never), for re-measuring the stalest. */
     synchronized long lastMeasured(long shapeClass) {
-        Rate r = rates.get(shapeClass);
+        Rate r = rate(shapeClass, false);
         return r == null ? 0 : r.lastNanos;
     }
 
@@ -81,7 +83,7 @@ final class Health {
     synchronized void success(long shapeClass, double flops, long nanos) {
         launches++;
         consecutiveFailures = 0;
-        Rate r = nanos > 0 ? rates.computeIfAbsent(shapeClass, x -> new Rate()) : null;
+        Rate r = nanos > 0 ? rate(shapeClass, true) : null;
         if (r != null) {
             r.lastNanos = System.nanoTime();
             if (!r.warm) {
@@ -104,6 +106,19 @@ final class Health {
         } else if (state == HealthState.DEGRADED && !slow && ++successesSinceTrouble >= RECOVERY_SUCCESSES) {
             move(HealthState.HEALTHY, successesSinceTrouble + " successful launches");
         }
+    }
+
+    /** The rate of a class (created when asked); the last one is kept at hand, as calls come in runs of one shape. */
+    private Rate rate(long shapeClass, boolean create) {
+        if (lastRate != null && lastClass == shapeClass) {
+            return lastRate;
+        }
+        Rate r = create ? rates.computeIfAbsent(shapeClass, x -> new Rate()) : rates.get(shapeClass);
+        if (r != null) {
+            lastClass = shapeClass;
+            lastRate = r;
+        }
+        return r;
     }
 
     /** A device error that may pass (launch failure, out of resources). */
@@ -179,6 +194,7 @@ final class Health {
         if (passed) {
             consecutiveFailures = 0;
             rates.clear();
+            lastRate = null;
             move(HealthState.HEALTHY, "probe passed: " + detail);
         } else {
             backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);

@@ -27,6 +27,7 @@ final class Placement {
 
     private final List<Node> nodes;
     private final Map<Long, ClassStats> classes = new ConcurrentHashMap<>();
+    private volatile LastStats last;
 
     Placement(List<Node> nodes) {
         this.nodes = List.copyOf(nodes);
@@ -57,8 +58,8 @@ final class Placement {
      * {@value #EXPLORE_EVERY}th call re-measures the stalest so the choice follows change.
      */
     Node fastest(List<Node> candidates, long cls) {
-        if (candidates.isEmpty()) {
-            return null;
+        if (candidates.size() <= 1) {
+            return candidates.isEmpty() ? null : candidates.getFirst(); // nothing to choose or explore
         }
         long call = stats(cls).calls.incrementAndGet();
         for (Node n : candidates) {
@@ -257,6 +258,15 @@ final class Placement {
     }
 
     private ClassStats stats(long cls) {
-        return classes.computeIfAbsent(cls, x -> new ClassStats());
+        // Calls come in runs of one shape: remember the last class and skip the boxed map lookup.
+        LastStats last = this.last;
+        if (last != null && last.cls() == cls) {
+            return last.stats();
+        }
+        ClassStats s = classes.computeIfAbsent(cls, x -> new ClassStats());
+        this.last = new LastStats(cls, s);
+        return s;
     }
+
+    private record LastStats(long cls, ClassStats stats) { }
 }

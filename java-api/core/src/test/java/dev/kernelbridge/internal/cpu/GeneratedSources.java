@@ -13,16 +13,19 @@ import java.util.Map;
  * generated file and its template disagree.
  */
 public final class GeneratedSources {
-    private static final String KERNEL = "dev/kernelbridge/internal/cpu/PackedVectorGemm";
+    private static final String PACKAGE = "dev/kernelbridge/internal/cpu/";
+    private static final String[] TEMPLATES = {"PackedVectorGemm", "SmallVectorGemm"};
 
     private GeneratedSources() { }
 
     /** Generated file (relative to the module) and its expected text. */
     static Map<Path, String> expand(Path module) throws IOException {
-        String template = Files.readString(module.resolve("src/template/" + KERNEL + ".java.template"));
         Map<Path, String> out = new LinkedHashMap<>();
-        out.put(Path.of("src/main/java/" + KERNEL + "F32.java"), fill(template, "float", "Float", "Float", "F32"));
-        out.put(Path.of("src/main/java/" + KERNEL + "F64.java"), fill(template, "double", "Double", "Double", "F64"));
+        for (String name : TEMPLATES) {
+            String template = Files.readString(module.resolve("src/template/" + PACKAGE + name + ".java.template"));
+            out.put(Path.of("src/main/java/" + PACKAGE + name + "F32.java"), fill(template, "float", "Float", "Float", "F32"));
+            out.put(Path.of("src/main/java/" + PACKAGE + name + "F64.java"), fill(template, "double", "Double", "Double", "F64"));
+        }
         return out;
     }
 
