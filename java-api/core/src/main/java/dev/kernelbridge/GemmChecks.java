@@ -115,16 +115,20 @@ final class GemmChecks {
     }
 
     /** The type pairs of {@link dev.kernelbridge.spi.GemmCall}, with the integer rules of I8. */
+    private static final java.util.List<DType> TO_F32 = java.util.List.of(DType.F32), TO_F64 = java.util.List.of(DType.F64),
+            TO_BF16_OR_F32 = java.util.List.of(DType.BF16, DType.F32), TO_F16_OR_F32 = java.util.List.of(DType.F16, DType.F32),
+            TO_I32 = java.util.List.of(DType.I32);
+
     static void checkTypes(DType a, DType b, DType c, double alpha, double beta, int zeroPointA, int zeroPointB) {
         if (b != a) {
             throw new IllegalArgumentException("b must have the element type of a (" + a.label() + "), got " + b.label());
         }
         java.util.List<DType> outputs = switch (a) {
-            case F32 -> java.util.List.of(DType.F32);
-            case F64 -> java.util.List.of(DType.F64);
-            case BF16 -> java.util.List.of(DType.BF16, DType.F32);
-            case F16 -> java.util.List.of(DType.F16, DType.F32);
-            case I8 -> java.util.List.of(DType.I32);
+            case F32 -> TO_F32;
+            case F64 -> TO_F64;
+            case BF16 -> TO_BF16_OR_F32;
+            case F16 -> TO_F16_OR_F32;
+            case I8 -> TO_I32;
             case I32 -> throw new IllegalArgumentException("a must be a GEMM input type (f32, f64, bf16, f16 or i8), got i32");
         };
         if (!outputs.contains(c)) {

@@ -47,7 +47,8 @@ final class Health {
     private final Map<Long, Rate> rates = new HashMap<>();
     private long lastClass;
     private Rate lastRate;
-    private HealthState state = HealthState.HEALTHY;
+    /** Written under the lock, read without it: dispatch looks at it on every call. */
+    private volatile HealthState state = HealthState.HEALTHY;
     private String reason = "";
     private long launches, failures, timeouts, corruptions, failoversFrom, failoversTo, probes;
     private int consecutiveFailures, successesSinceTrouble;
@@ -63,9 +64,9 @@ final class Health {
         this.backoff = firstProbe;
     }
 
-    synchronized HealthState state() { return state; }
+    HealthState state() { return state; }
 
-    synchronized boolean dispatchable() { return state.dispatchable(); }
+    boolean dispatchable() { return state.dispatchable(); }
 
     /** The live throughput for a class, or 0 when not measured yet. */
     synchronized double gflops(long shapeClass) {

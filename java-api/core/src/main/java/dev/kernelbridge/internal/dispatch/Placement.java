@@ -28,9 +28,14 @@ final class Placement {
     private final List<Node> nodes;
     private final Map<Long, ClassStats> classes = new ConcurrentHashMap<>();
     private volatile LastStats last;
+    /** The devices that hold each type, in bridge order (a device's types never change). */
+    private final Map<DType, List<Node>> byType = new java.util.EnumMap<>(DType.class);
 
     Placement(List<Node> nodes) {
         this.nodes = List.copyOf(nodes);
+        for (DType t : DType.values()) {
+            byType.put(t, this.nodes.stream().filter(n -> n.spi.info().dtypes().contains(t)).toList());
+        }
     }
 
     /** Per shape class: calls seen, and what splitting achieved. */
@@ -43,13 +48,26 @@ final class Placement {
 
     /** Dispatchable devices that hold {@code dtype}, restricted to {@code ids} when given, in bridge order. */
     List<Node> candidates(DType dtype, List<String> ids) {
+        List<Node> typed = byType.get(dtype);
+        if (ids.isEmpty() && allDispatchable(typed)) {
+            return typed; // the usual case, without a new list per call
+        }
         List<Node> out = new ArrayList<>();
-        for (Node n : nodes) {
+        for (Node n : typed) {
             if ((ids.isEmpty() || ids.contains(n.id)) && n.health.dispatchable() && n.spi.info().dtypes().contains(dtype)) {
                 out.add(n);
             }
         }
         return out;
+    }
+
+    private static boolean allDispatchable(List<Node> nodes) {
+        for (Node n : nodes) {
+            if (!n.health.dispatchable()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
