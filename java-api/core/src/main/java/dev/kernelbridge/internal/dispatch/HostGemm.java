@@ -63,6 +63,9 @@ public record HostGemm(DType dtype, Transpose transA, Transpose transB, long m, 
     long spanC() { return span(m, n, ldc, strideC); }
 
     private long span(long rows, long cols, long ld, long stride) {
+        if (rows == 0 || cols == 0 || batchCount == 0) {
+            return 0; // an empty operand (an empty group of a grouped GEMM) reads nothing, wherever it starts
+        }
         return stride * (batchCount - 1) + ld * (cols - 1) + rows;
     }
 
@@ -85,6 +88,9 @@ public record HostGemm(DType dtype, Transpose transA, Transpose transB, long m, 
     MemorySegment sliceC() { return slice(c, dtype, offsetC, spanC()); }
 
     private static MemorySegment slice(MemorySegment s, DType type, long offset, long elements) {
+        if (elements == 0) {
+            return s.asSlice(0, 0); // its offset may lie past the end: the argument checks allow that when nothing is read
+        }
         return s.asSlice(offset * type.byteSize(), elements * type.byteSize());
     }
 
@@ -94,6 +100,9 @@ public record HostGemm(DType dtype, Transpose transA, Transpose transB, long m, 
      */
     void writeBack(MemorySegment result) {
         long es = dtype.byteSize();
+        if (spanC() == 0) {
+            return;
+        }
         if (ldc == m && (batchCount == 1 || strideC == m * n)) {
             MemorySegment.copy(result, 0, c, offsetC * es, spanC() * es);
             return;
