@@ -28,6 +28,8 @@ public final class CountingBackendProvider implements BackendProvider {
     private final BackendProvider inner;
     public final AtomicLong allocations = new AtomicLong();
     public final AtomicLong gemmLaunches = new AtomicLong();
+    /** Launches that returned (normally or not): equal to {@link #gemmLaunches} when none is in flight. */
+    public final AtomicLong gemmLaunchesEnded = new AtomicLong();
     public final AtomicLong copies = new AtomicLong();
     /** Device-side reduction steps offered to the backend (it may decline them). */
     public final AtomicLong reductions = new AtomicLong();
@@ -101,14 +103,22 @@ public final class CountingBackendProvider implements BackendProvider {
         @Override
         public void gemm(GemmCall call) {
             gemmLaunches.incrementAndGet();
-            inner.gemm(call.withBuffers(unwrap(call.a()), unwrap(call.b()), unwrap(call.c())));
+            try {
+                inner.gemm(call.withBuffers(unwrap(call.a()), unwrap(call.b()), unwrap(call.c())));
+            } finally {
+                gemmLaunchesEnded.incrementAndGet();
+            }
         }
 
         /** A grouped launch counts as one, and reaches the backend's own grouped entry point. */
         @Override
         public void gemmGrouped(List<GemmCall> calls) {
             gemmLaunches.incrementAndGet();
-            inner.gemmGrouped(calls.stream().map(c -> c.withBuffers(unwrap(c.a()), unwrap(c.b()), unwrap(c.c()))).toList());
+            try {
+                inner.gemmGrouped(calls.stream().map(c -> c.withBuffers(unwrap(c.a()), unwrap(c.b()), unwrap(c.c()))).toList());
+            } finally {
+                gemmLaunchesEnded.incrementAndGet();
+            }
         }
 
         @Override

@@ -445,17 +445,25 @@ public interface LifecycleConformance extends KitContext {
     default void closingABufferThatACallHoldsWaitsForTheCall() throws Exception {
         DType dtype = hostType();
         int m = 96, n = 80, k = 128;
-        try (Arena arena = Arena.ofShared()) {
+        List<CountingBackendProvider> counted = providers().stream().map(CountingBackendProvider::new).toList();
+        // A slow launch (injected latency) holds the window open in which a close that did not wait would free A.
+        Config slow = config().with(Config.FAULTS, deviceId() + "=latency:20ms");
+        try (Arena arena = Arena.ofShared(); KernelBridge other = KernelBridge.open(slow, counted)) {
+            Device d = other.device(deviceId());
             HostCase data = HostCase.of(arena, dtype, m, n, k, 5);
             for (int round = 0; round < 4 * stress(); round++) {
-                DeviceBuffer a = bridge().allocate(device(), dtype, (long) m * k).copyFrom(0, data.a());
-                try (DeviceBuffer b = bridge().allocate(device(), dtype, (long) k * n).copyFrom(0, data.b());
-                     DeviceBuffer c = bridge().allocate(device(), dtype, (long) m * n)) {
-                    CompletableFuture<Void> call = bridge().gemmAsync(
+                long launched = counted.stream().mapToLong(c -> c.gemmLaunches.get()).sum();
+                DeviceBuffer a = other.allocate(d, dtype, (long) m * k).copyFrom(0, data.a());
+                try (DeviceBuffer b = other.allocate(d, dtype, (long) k * n).copyFrom(0, data.b());
+                     DeviceBuffer c = other.allocate(d, dtype, (long) m * n)) {
+                    CompletableFuture<Void> call = other.gemmAsync(
                             GemmOp.builder().layout(Layout.COLUMN_MAJOR).shape(m, n, k).alpha(1).a(a, 0, m).b(b, 0, k).beta(0).c(c, 0, m).build());
-                    a.close(); // the call took hold of A when gemmAsync returned: close must wait for it
-                    assertTrue(call.isDone(), "close() returned while the call using the buffer was still running");
-                    call.get();
+                    a.close(); // the call took hold of A when gemmAsync returned: close must wait for its launch
+                    long started = counted.stream().mapToLong(x -> x.gemmLaunches.get()).sum();
+                    long ended = counted.stream().mapToLong(x -> x.gemmLaunchesEnded.get()).sum();
+                    assertEquals(launched + 1, started, "close() of A returned before the launch that reads A had started");
+                    assertEquals(started, ended, "close() of A returned while the launch that reads A was running");
+                    call.get(1, TimeUnit.MINUTES);
                     MemorySegment got = arena.allocate((long) m * n * dtype.byteSize());
                     c.copyTo(0, got);
                     for (int i = 0; i < m * n; i++) {
