@@ -35,7 +35,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(ConformanceReport.class)
 public abstract class ConformanceKit
         implements GemmConformance, DTypeConformance, GroupedGemmConformance, CollectiveConformance, ResourceConformance, CapabilityConformance,
-                   LifecycleConformance, SoakConformance {
+                   LifecycleConformance, SoakConformance, MemoryConformance {
 
     private KernelBridge bridge;
     private Device device;
