@@ -187,7 +187,7 @@ public final class Scheduler implements AutoCloseable {
             }
             attempt.release();
             RuntimeException error = fileFailure(node, failure);
-            if (!dispatch.fallback()) {
+            if (!dispatch.fallback() || !deviceFailure(failure)) {
                 throw error;
             }
             Node next = placement.next(part.inputType(), tried, cls);
@@ -208,6 +208,15 @@ public final class Scheduler implements AutoCloseable {
             }
             attempt = next.trusted ? attempts.runInline(next, part) : attempts.start(next, part);
         }
+    }
+
+    /**
+     * Whether another device might succeed where this one failed. Anything else (the caller's arena
+     * closed under the call, a confined segment) would fail the same everywhere: it goes straight
+     * to the caller instead of being re-run and reported as a device's failover.
+     */
+    private static boolean deviceFailure(Throwable failure) {
+        return failure instanceof DeviceException || failure instanceof UnsupportedOperationException;
     }
 
     /** Files a failed attempt with the device's health; returns what the caller gets if nothing else works. */
@@ -347,7 +356,7 @@ public final class Scheduler implements AutoCloseable {
             }
             attempt.release();
             RuntimeException error = fileFailure(node, failure);
-            if (!dispatch.fallback()) {
+            if (!dispatch.fallback() || !deviceFailure(failure)) {
                 throw error;
             }
             Node next = placement.next(parts.getFirst().inputType(), tried, cls);
