@@ -87,6 +87,7 @@ public final class DeviceBuffer implements AutoCloseable {
     public DeviceBuffer copyFrom(long index, MemorySegment source) {
         GemmChecks.requireNonNull(source, "source must not be null");
         long offset = checkRange(index, source.byteSize(), "source");
+        checkReachable(source, "source");
         use(() -> spi.copyIn(offset, source));
         return this;
     }
@@ -144,6 +145,7 @@ public final class DeviceBuffer implements AutoCloseable {
             throw new IllegalArgumentException("target must be writable, got a read-only segment");
         }
         long offset = checkRange(index, target.byteSize(), "target");
+        checkReachable(target, "target");
         use(() -> spi.copyOut(offset, target));
     }
 
@@ -197,6 +199,20 @@ public final class DeviceBuffer implements AutoCloseable {
             }
         } finally {
             bridge.lifetime.release();
+        }
+    }
+
+    /**
+     * A backend may hand a native segment's address to its driver, which no arena check guards: a
+     * segment of a closed arena would be freed memory read or written natively, and one confined to
+     * another thread memory that thread may free meanwhile. Both are refused here, before any copy.
+     */
+    private static void checkReachable(MemorySegment segment, String argument) {
+        if (!segment.scope().isAlive()) {
+            throw new IllegalStateException("the arena of " + argument + " is closed");
+        }
+        if (!segment.isAccessibleBy(Thread.currentThread())) {
+            throw new WrongThreadException("the segment " + argument + " is confined to another thread");
         }
     }
 

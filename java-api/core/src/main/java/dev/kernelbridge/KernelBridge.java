@@ -483,6 +483,7 @@ public final class KernelBridge implements AutoCloseable {
         if (devices.isEmpty()) {
             throw new IllegalArgumentException("devices must name at least one rank");
         }
+        checkOpen(); // a group made after close would outlive the bridge that frees its buffers
         Duration timeout = config.getDuration(Config.COLLECTIVE_TIMEOUT);
         List<BackendDevice> rankDevices = new ArrayList<>();
         for (int r = 0; r < devices.size(); r++) {

@@ -34,7 +34,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @ExtendWith(ConformanceReport.class)
 public abstract class ConformanceKit
-        implements GemmConformance, DTypeConformance, GroupedGemmConformance, CollectiveConformance, ResourceConformance, CapabilityConformance {
+        implements GemmConformance, DTypeConformance, GroupedGemmConformance, CollectiveConformance, ResourceConformance, CapabilityConformance,
+                   LifecycleConformance, SoakConformance, MemoryConformance {
 
     private KernelBridge bridge;
     private Device device;

@@ -166,9 +166,10 @@ final class Attempts implements AutoCloseable {
                     results[i] = part.stageC(arena);
                     calls.add(part.call(a, b, hold(held, d.wrapHost(results[i]))));
                 } else {
-                    BackendBuffer a = hold(held, upload(node, part.inputType(), part.sliceA(), true));
-                    BackendBuffer b = hold(held, upload(node, part.inputType(), part.sliceB(), true));
-                    BackendBuffer c = hold(held, upload(node, part.dtype(), part.sliceC(), part.beta() != 0));
+                    BackendBuffer a = hold(held, upload(node, part.inputType(), ownCopy(part.sliceA(), arena), true));
+                    BackendBuffer b = hold(held, upload(node, part.inputType(), ownCopy(part.sliceB(), arena), true));
+                    BackendBuffer c = hold(held, upload(node, part.dtype(), part.beta() != 0 ? ownCopy(part.sliceC(), arena) : part.sliceC(),
+                            part.beta() != 0));
                     cs.add(c);
                     calls.add(part.call(a, b, c));
                 }
@@ -201,6 +202,16 @@ final class Attempts implements AutoCloseable {
             transfer(node, "host-to-device", host.byteSize());
         }
         return buf;
+    }
+
+    /**
+     * A native slice of the caller's memory, copied into the attempt's own arena before a driver is
+     * given its address: the caller's shared arena may be closed by another thread meanwhile, and
+     * a driver reading a raw address would then read freed memory (R19) — the JDK's own copy is
+     * checked and fails cleanly instead. Heap slices already go through the backend's checked copies.
+     */
+    private static MemorySegment ownCopy(MemorySegment slice, Arena arena) {
+        return slice.isNative() ? hostView(slice, false, arena) : slice;
     }
 
     private static MemorySegment hostView(MemorySegment slice, boolean trusted, Arena arena) {

@@ -63,11 +63,12 @@ final class Checks {
     }
 
     /**
-     * A small GEMM of small integers (exact in any order of summation) for each dtype of the device,
+     * A small GEMM of small integers (exact in any order of summation), edge tiles included, for each dtype of the device,
      * C prefilled with NaN and beta = 0; null when every element is exactly right.
      */
     static String probeFailure(Node n, Attempts attempts) {
-        int m = 64, nn = 48, k = 40;
+        // Odd sizes, so that every tile dimension has a remainder: a kernel wrong only on its edge tiles fails here (R40).
+        int m = 67, nn = 45, k = 41;
         // The computation paths of F32 and F64; the narrow types share F32's (the kit proves each type).
         for (DType dtype : List.of(DType.F32, DType.F64)) {
             if (!n.spi.info().dtypes().contains(dtype)) {

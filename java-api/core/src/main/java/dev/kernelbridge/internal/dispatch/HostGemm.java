@@ -95,6 +95,22 @@ public record HostGemm(DType dtype, Transpose transA, Transpose transB, long m, 
     }
 
     /**
+     * The same GEMM on copies of its operands in {@code arena} (each from element 0, same leading
+     * dimensions and strides), for operands confined to the caller's thread: the copies may be read
+     * by any thread, and the result goes back with {@code writeBack(staged.c())} on the caller's thread.
+     */
+    HostGemm stagedIn(Arena arena) {
+        return new HostGemm(dtype, transA, transB, m, n, k, alpha, copy(arena, sliceA()), 0, lda, strideA, copy(arena, sliceB()), 0, ldb, strideB,
+                beta, copy(arena, sliceC()), 0, ldc, strideC, batchCount, inputType, zeroPointA, zeroPointB);
+    }
+
+    private static MemorySegment copy(Arena arena, MemorySegment slice) {
+        MemorySegment s = arena.allocate(Math.max(1, slice.byteSize()), 64).asSlice(0, slice.byteSize());
+        s.copyFrom(slice);
+        return s;
+    }
+
+    /**
      * Copies the m×n matrices of C (not the padding between columns, which C's owner may use) from
      * {@code result}, laid out like C from element 0, into the caller's C.
      */

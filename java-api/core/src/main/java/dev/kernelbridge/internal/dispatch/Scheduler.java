@@ -78,6 +78,16 @@ public final class Scheduler implements AutoCloseable {
 
     /** Runs {@code job} as {@code dispatch} says; returns when the caller's C holds the correct result. */
     public void run(HostGemm job, Dispatch dispatch) {
+        if (!inPlaceOk(job)) {
+            // Memory confined to the caller's thread cannot be read by a device's worker thread:
+            // the work runs on shared copies made here, and C comes back here, only on success.
+            try (java.lang.foreign.Arena shared = java.lang.foreign.Arena.ofShared()) {
+                HostGemm staged = job.stagedIn(shared);
+                run(staged, dispatch);
+                job.writeBack(staged.c());
+            }
+            return;
+        }
         telemetry.operations.incrementAndGet();
         long cls = job.shapeClass();
         List<Node> candidates = placement.candidates(job.inputType(), dispatch.devices());
@@ -177,7 +187,7 @@ public final class Scheduler implements AutoCloseable {
             }
             attempt.release();
             RuntimeException error = fileFailure(node, failure);
-            if (!dispatch.fallback()) {
+            if (!dispatch.fallback() || !deviceFailure(failure)) {
                 throw error;
             }
             Node next = placement.next(part.inputType(), tried, cls);
@@ -198,6 +208,15 @@ public final class Scheduler implements AutoCloseable {
             }
             attempt = next.trusted ? attempts.runInline(next, part) : attempts.start(next, part);
         }
+    }
+
+    /**
+     * Whether another device might succeed where this one failed. Anything else (the caller's arena
+     * closed under the call, a confined segment) would fail the same everywhere: it goes straight
+     * to the caller instead of being re-run and reported as a device's failover.
+     */
+    private static boolean deviceFailure(Throwable failure) {
+        return failure instanceof DeviceException || failure instanceof UnsupportedOperationException;
     }
 
     /** Files a failed attempt with the device's health; returns what the caller gets if nothing else works. */
@@ -228,6 +247,16 @@ public final class Scheduler implements AutoCloseable {
      * No result canary yet: grouped calls are not sampled.
      */
     public void runGrouped(List<HostGemm> groups, int[] numbers, Dispatch dispatch) {
+        if (!groups.stream().allMatch(Scheduler::inPlaceOk)) { // confined memory: as in run(HostGemm, Dispatch)
+            try (java.lang.foreign.Arena shared = java.lang.foreign.Arena.ofShared()) {
+                List<HostGemm> staged = groups.stream().map(g -> g.stagedIn(shared)).toList();
+                runGrouped(staged, numbers, dispatch);
+                for (int i = 0; i < groups.size(); i++) {
+                    groups.get(i).writeBack(staged.get(i).c());
+                }
+            }
+            return;
+        }
         telemetry.operations.incrementAndGet();
         DType type = groups.getFirst().inputType();
         double[] flops = groups.stream().mapToDouble(HostGemm::flops).toArray();
@@ -327,7 +356,7 @@ public final class Scheduler implements AutoCloseable {
             }
             attempt.release();
             RuntimeException error = fileFailure(node, failure);
-            if (!dispatch.fallback()) {
+            if (!dispatch.fallback() || !deviceFailure(failure)) {
                 throw error;
             }
             Node next = placement.next(parts.getFirst().inputType(), tried, cls);

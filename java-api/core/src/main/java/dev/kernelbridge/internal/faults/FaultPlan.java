@@ -17,11 +17,24 @@ import java.util.Map;
  *   <li>{@code oom-every:N} — every Nth allocation reports out of memory;</li>
  *   <li>{@code latency:D} — every launch takes D longer;</li>
  *   <li>{@code latency-from:N} — with latency, only from the Nth launch on (a device that slows down);</li>
- *   <li>{@code times:T} — stop injecting after T faults (so a probe can later pass).</li>
+ *   <li>{@code times:T} — stop injecting after T faults (so a probe can later pass);</li>
+ *   <li>{@code fail-call:N} — the Nth device call (allocations and launches counted together) fails once,
+ *       as {@code as:K} says: {@code oom} (out of memory), {@code allocation} (the allocation-failure code
+ *       OpenCL reports), {@code resources} (out of resources) or {@code launch} (the default). A test
+ *       sweeps N over every call of an operation to reach every error path.</li>
  * </ul>
  */
 public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corruptEvery, long oomEvery, Duration latency, long latencyFrom,
-                        long times) {
+                        long times, long failCall, FailureKind failAs) {
+
+    /** What an injected {@code fail-call} failure looks like: the exception type and the native code a real runtime gives. */
+    public enum FailureKind { OOM, ALLOCATION, RESOURCES, LAUNCH }
+
+    /** A plan without a {@code fail-call}. */
+    public FaultPlan(long failEvery, long loseAt, long hangEvery, long corruptEvery, long oomEvery, Duration latency, long latencyFrom,
+                     long times) {
+        this(failEvery, loseAt, hangEvery, corruptEvery, oomEvery, latency, latencyFrom, times, 0, FailureKind.LAUNCH);
+    }
 
     /** Plans per device id from the knob's value; empty when the knob is empty. */
     public static Map<String, FaultPlan> parse(String spec) {
@@ -44,8 +57,9 @@ public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corrup
     }
 
     private static FaultPlan parseOne(String spec, String faults) {
-        long fail = 0, lose = 0, hang = 0, corrupt = 0, oom = 0, latencyFrom = 1, times = Long.MAX_VALUE;
+        long fail = 0, lose = 0, hang = 0, corrupt = 0, oom = 0, latencyFrom = 1, times = Long.MAX_VALUE, failCall = 0;
         Duration latency = Duration.ZERO;
+        FailureKind failAs = FailureKind.LAUNCH;
         for (String item : faults.split(",")) {
             String t = item.trim().toLowerCase(Locale.ROOT);
             if (t.isEmpty()) {
@@ -64,11 +78,22 @@ public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corrup
                 case "times" -> times = count(spec, name, value);
                 case "latency" -> latency = Config.parseDuration(value, "latency in kernelbridge.faults");
                 case "latency-from" -> latencyFrom = count(spec, name, value);
+                case "fail-call" -> failCall = count(spec, name, value);
+                case "as" -> failAs = kind(spec, value);
                 default -> throw bad(spec, "unknown fault '" + name
-                        + "' (known: fail-every, lose-at, hang, hang-every, corrupt-every, oom-every, latency, latency-from, times)");
+                        + "' (known: fail-every, lose-at, hang, hang-every, corrupt-every, oom-every, latency, latency-from, times, fail-call, as)");
             }
         }
-        return new FaultPlan(fail, lose, hang, corrupt, oom, latency, latencyFrom, times);
+        return new FaultPlan(fail, lose, hang, corrupt, oom, latency, latencyFrom, times, failCall, failAs);
+    }
+
+    private static FailureKind kind(String spec, String value) {
+        for (FailureKind k : FailureKind.values()) {
+            if (k.name().equalsIgnoreCase(value)) {
+                return k;
+            }
+        }
+        throw bad(spec, "as must be one of oom, allocation, resources, launch, got '" + value + "'");
     }
 
     private static long count(String spec, String name, String value) {

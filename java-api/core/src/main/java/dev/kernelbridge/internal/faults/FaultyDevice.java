@@ -30,6 +30,8 @@ public final class FaultyDevice implements BackendDevice {
     private final AtomicLong launches = new AtomicLong();
     private final AtomicLong allocations = new AtomicLong();
     private final AtomicLong injected = new AtomicLong();
+    /** Allocations and launches together, for {@code fail-call}. */
+    private final AtomicLong calls = new AtomicLong();
     private volatile boolean lost;
 
     public FaultyDevice(String id, BackendDevice device, FaultPlan plan) {
@@ -54,6 +56,7 @@ public final class FaultyDevice implements BackendDevice {
 
     @Override
     public BackendBuffer allocate(DType dtype, long elements) {
+        failIfItsCall("allocation of " + elements + " " + dtype.label());
         long n = allocations.incrementAndGet();
         if (plan.oomEvery() > 0 && n % plan.oomEvery() == 0 && take()) {
             throw new DeviceOutOfMemoryException(id, -4, "INJECTED_OUT_OF_MEMORY",
@@ -101,6 +104,7 @@ public final class FaultyDevice implements BackendDevice {
 
     /** Counts a launch and injects what the plan says before it; returns the launch's number. */
     private long beforeLaunch() {
+        failIfItsCall("launch " + (launches.get() + 1));
         long n = launches.incrementAndGet();
         if (lost) {
             throw new DeviceLostException(id, -999, "INJECTED_DEVICE_LOST", "device was lost at an earlier launch", null);
@@ -138,6 +142,22 @@ public final class FaultyDevice implements BackendDevice {
             }
             call.c().copyIn(at, one);
         }
+    }
+
+    /** The {@code fail-call} fault: this device call fails when it is the planned one (once: the count only grows). */
+    private void failIfItsCall(String what) {
+        long n = calls.incrementAndGet();
+        if (plan.failCall() != n) {
+            return;
+        }
+        injected.incrementAndGet();
+        String message = "injected " + plan.failAs().name().toLowerCase(java.util.Locale.ROOT) + " failure at device call " + n + " (" + what + ")";
+        throw switch (plan.failAs()) {
+            case OOM -> new DeviceOutOfMemoryException(id, -6, "INJECTED_OUT_OF_MEMORY", message);
+            case ALLOCATION -> new DeviceOutOfMemoryException(id, -4, "INJECTED_MEM_OBJECT_ALLOCATION_FAILURE", message);
+            case RESOURCES -> new DeviceException(id, -5, "INJECTED_OUT_OF_RESOURCES", message);
+            case LAUNCH -> new DeviceException(id, -9999, "INJECTED_LAUNCH_FAILURE", message);
+        };
     }
 
     private boolean take() {

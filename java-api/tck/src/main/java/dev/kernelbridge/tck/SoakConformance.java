@@ -1,0 +1,345 @@
+package dev.kernelbridge.tck;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.kernelbridge.Blas;
+import dev.kernelbridge.Communicator;
+import dev.kernelbridge.Config;
+import dev.kernelbridge.DType;
+import dev.kernelbridge.Device;
+import dev.kernelbridge.DeviceBuffer;
+import dev.kernelbridge.DeviceException;
+import dev.kernelbridge.DeviceOutOfMemoryException;
+import dev.kernelbridge.Dispatch;
+import dev.kernelbridge.GemmOp;
+import dev.kernelbridge.KernelBridge;
+import dev.kernelbridge.Layout;
+import dev.kernelbridge.ReduceOp;
+import dev.kernelbridge.tck.LifecycleConformance.HostCase;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Soak and error-path leaks (RELIABILITY.md R23, R24, R38). Sizes are data: the normal run is short
+ * (seconds); the nightly job ({@code ci/soak}) raises {@code kernelbridge.test.soak.gemms} to 10^6 and
+ * {@code kernelbridge.test.soak.cycles} to 10^4 and runs the JVM with
+ * {@code -XX:NativeMemoryTracking=summary}, which this area then reads through {@code jcmd}.
+ *
+ * <p>What is sampled and must come back to its baseline (or stay within a small bound): the bridge's
+ * ledger ({@link KernelBridge#allocatedBytes()}), the device-side ledger of
+ * {@link CountingBackendProvider} (every buffer the backend allocated, the dispatcher's staging
+ * included), the JVM's live thread count, this process's open file descriptors
+ * ({@code /proc/self/fd}), and, with NMT on, the committed native memory of the JVM. OpenCL has no
+ * standard free-memory query, so device memory is known through the ledgers only.
+ */
+public interface SoakConformance extends KitContext {
+
+    static long soakGemms() { return Long.getLong("kernelbridge.test.soak.gemms", 3_000); }
+
+    static long soakCycles() { return Long.getLong("kernelbridge.test.soak.cycles", 40); }
+
+    /** What the process holds right now. */
+    record Sample(long bridgeBytes, long deviceBuffers, int threads, int fds, long nmtCommittedKb) {
+        static Sample take(KernelBridge bridge, List<CountingBackendProvider> counted) {
+            return new Sample(bridge.allocatedBytes(), counted.stream().mapToLong(c -> c.liveBuffers.get()).sum(),
+                    ManagementFactory.getThreadMXBean().getThreadCount(), openFds(), Nmt.committedKb());
+        }
+    }
+
+    static int openFds() {
+        try (var s = Files.list(Path.of("/proc/self/fd"))) {
+            return (int) s.count();
+        } catch (IOException | RuntimeException e) {
+            return -1; // not Linux: not sampled
+        }
+    }
+
+    /** Native Memory Tracking of this JVM through {@code jcmd}, when the JVM runs with it. */
+    final class Nmt {
+        private static final Pattern TOTAL = Pattern.compile("Total: reserved=(\\d+)KB[^,]*, committed=(\\d+)KB");
+
+        private Nmt() { }
+
+        static boolean on() {
+            return ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+                    .anyMatch(a -> a.startsWith("-XX:NativeMemoryTracking=") && !a.endsWith("=off"));
+        }
+
+        /** Committed KB now, or -1 without NMT. */
+        static long committedKb() {
+            if (!on()) {
+                return -1;
+            }
+            Matcher m = TOTAL.matcher(jcmd("VM.native_memory", "summary"));
+            return m.find() ? Long.parseLong(m.group(2)) : -1;
+        }
+
+        static String jcmd(String... command) {
+            Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+            List<String> cmd = new ArrayList<>(List.of(jcmd.toString(), String.valueOf(ProcessHandle.current().pid())));
+            cmd.addAll(List.of(command));
+            try {
+                Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+                String out = new String(p.getInputStream().readAllBytes());
+                p.waitFor(60, TimeUnit.SECONDS);
+                return out;
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /** Waits (bounded) for pool threads to wind down, then asserts the sample is back within bounds of the baseline. */
+    static void assertFlat(String when, Sample baseline, KernelBridge bridge, List<CountingBackendProvider> counted, java.util.Map<String, Object> figures)
+            throws InterruptedException {
+        Sample now = Sample.take(bridge, counted);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while ((now.threads() > baseline.threads() + 4 || now.fds() > baseline.fds() + 8) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+            now = Sample.take(bridge, counted);
+        }
+        figures.put("soak " + when, "baseline " + baseline + ", end " + now);
+        assertEquals(baseline.bridgeBytes(), now.bridgeBytes(), when + ": the bridge's ledger");
+        assertEquals(baseline.deviceBuffers(), now.deviceBuffers(), when + ": buffers the backend still holds");
+        assertTrue(now.threads() <= baseline.threads() + 4, when + ": threads " + now.threads() + ", baseline " + baseline.threads());
+        assertTrue(now.fds() <= baseline.fds() + 8, when + ": open file descriptors " + now.fds() + ", baseline " + baseline.fds());
+        if (baseline.nmtCommittedKb() >= 0) {
+            // Bounded, not zero: the JIT, metaspace and GC structures still settle after the warm-up.
+            long growth = now.nmtCommittedKb() - baseline.nmtCommittedKb();
+            System.getLogger("dev.kernelbridge.tck").log(System.Logger.Level.INFO, "NMT committed growth over {0}: {1} KB\n{2}", when, growth,
+                    Nmt.jcmd("VM.native_memory", "summary.diff"));
+            assertTrue(growth < 96 * 1024, when + ": native memory committed grew by " + growth + " KB");
+        }
+    }
+
+    // ---------------------------------------------------------------- R23: mixed GEMMs and open/close cycles
+
+    @Tag("R23")
+    @Tag("R38")
+    @Tag("lifetime")
+    @Test
+    default void mixedGemmsAndOpenCloseCyclesLeaveNothingBehind() throws Exception {
+        DType dtype = firstDtype();
+        List<CountingBackendProvider> counted = providers().stream().map(CountingBackendProvider::new).toList();
+        try (KernelBridge soak = KernelBridge.open(config(), counted); Arena arena = Arena.ofShared()) {
+            Device d = soak.device(deviceId());
+            int[] sizes = {1, 3, 8, 17, 33};
+            List<HostCase> cases = new ArrayList<>();
+            for (int i = 0; i < sizes.length; i++) {
+                cases.add(HostCase.of(arena, dtype, sizes[i], sizes[(i + 2) % sizes.length], sizes[(i + 4) % sizes.length], i));
+            }
+            Blas pinned = soak.blas(Dispatch.pinned(d));
+            Blas any = soak.blas();
+            long gemms = soakGemms(), cycles = soakCycles(), warmUp = Math.min(200, gemms / 10);
+            Sample baseline = null;
+            long verified = 0;
+            for (long i = 0; i < gemms; i++) {
+                if (i == warmUp) {
+                    System.gc();
+                    baseline = Sample.take(soak, counted);
+                }
+                HostCase hc = cases.get((int) (i % cases.size()));
+                switch ((int) (i % 3)) {
+                    case 0 -> hc.run(pinned);
+                    case 1 -> hc.run(any);
+                    default -> onDevice(soak, d, hc, arena);
+                }
+                if (i % 97 == 0) {
+                    assertTrue(hc.cIsExact(), "GEMM " + i + " of the soak");
+                    verified++;
+                }
+            }
+            if (baseline == null) {
+                baseline = Sample.take(soak, counted);
+            }
+            for (long cycle = 0; cycle < cycles; cycle++) {
+                openUseAndClose(cycle);
+            }
+            System.gc();
+            assertFlat(gemms + " GEMMs (" + verified + " verified) and " + cycles + " open/close cycles", baseline, soak, counted, reportFigures());
+        }
+    }
+
+    /** A GEMM on device buffers of the soak's bridge, allocated and freed around it. */
+    private static void onDevice(KernelBridge bridge, Device d, HostCase hc, Arena arena) {
+        try (DeviceBuffer a = bridge.allocate(d, hc.dtype(), (long) hc.m() * hc.k()).copyFrom(0, hc.a());
+             DeviceBuffer b = bridge.allocate(d, hc.dtype(), (long) hc.k() * hc.n()).copyFrom(0, hc.b());
+             DeviceBuffer c = bridge.allocate(d, hc.dtype(), (long) hc.m() * hc.n())) {
+            bridge.gemm(GemmOp.builder().layout(Layout.COLUMN_MAJOR).shape(hc.m(), hc.n(), hc.k()).alpha(1)
+                    .a(a, 0, hc.m()).b(b, 0, hc.k()).beta(0).c(c, 0, hc.m()).build());
+            c.copyTo(0, hc.c());
+        }
+    }
+
+    /** One cycle: a bridge opened, buffers allocated and copied, a two-rank all-reduce, everything closed. */
+    private void openUseAndClose(long cycle) {
+        DType dtype = firstDtype();
+        try (KernelBridge b = KernelBridge.open(config(), providers())) {
+            Device d = b.device(deviceId());
+            List<Communicator> comms = b.communicators(List.of(d, d));
+            try (DeviceBuffer x = b.allocate(d, dtype, 32); DeviceBuffer y = b.allocate(d, dtype, 32)) {
+                MemorySegment ones = Arena.ofAuto().allocate(32L * dtype.byteSize());
+                for (int i = 0; i < 32; i++) {
+                    LifecycleConformance.put(dtype, ones, i, 1 + cycle % 5);
+                }
+                x.copyFrom(0, ones);
+                y.copyFrom(0, ones);
+                List<DeviceBuffer> bufs = List.of(x, y);
+                CollectiveConformance.onAllRanks(comms, c -> c.allReduceAsync(bufs.get(c.rank()), bufs.get(c.rank()), 32, ReduceOp.SUM,
+                        Duration.ofSeconds(60)));
+                x.copyTo(0, ones);
+                assertEquals(2.0 * (1 + cycle % 5), LifecycleConformance.get(dtype, ones, 31), "all-reduce of cycle " + cycle);
+            } finally {
+                comms.forEach(Communicator::close);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- R38: communicator churn, two groups at once
+
+    @Tag("R38")
+    @Tag("collectives")
+    @Test
+    default void communicatorChurnAndTwoGroupsUsedAtOnceFromTheirOwnThreads() throws Exception {
+        DType dtype = firstDtype();
+        List<CountingBackendProvider> counted = providers().stream().map(CountingBackendProvider::new).toList();
+        try (KernelBridge b = KernelBridge.open(config(), counted)) {
+            Device d = b.device(deviceId());
+            Sample baseline = null;
+            for (int i = 0; i < 1000; i++) {
+                if (i == 50) {
+                    baseline = Sample.take(b, counted);
+                }
+                List<Communicator> comms = b.communicators(List.of(d, d));
+                if (i % 50 == 0) {
+                    try (DeviceBuffer x = b.allocate(d, dtype, 8); DeviceBuffer y = b.allocate(d, dtype, 8)) {
+                        List<DeviceBuffer> bufs = List.of(x, y);
+                        CollectiveConformance.onAllRanks(comms, c -> c.allReduceAsync(bufs.get(c.rank()), bufs.get(c.rank()), 8, ReduceOp.SUM,
+                                Duration.ofSeconds(60)));
+                    }
+                }
+                comms.forEach(Communicator::close);
+            }
+
+            // Two groups, each driven by its own two threads, at the same time: neither sees the other's data.
+            List<List<Communicator>> groups = List.of(b.communicators(List.of(d, d)), b.communicators(List.of(d, d)));
+            int rounds = 50;
+            List<CompletableFuture<Void>> drivers = new ArrayList<>();
+            for (int g = 0; g < 2; g++) {
+                for (Communicator c : groups.get(g)) {
+                    double value = 10 * (g + 1) + c.rank();
+                    drivers.add(CompletableFuture.runAsync(() -> {
+                        MemorySegment host = Arena.ofAuto().allocate(16L * dtype.byteSize());
+                        try (DeviceBuffer buf = b.allocate(d, dtype, 16)) {
+                            for (int r = 0; r < rounds; r++) {
+                                for (int i = 0; i < 16; i++) {
+                                    LifecycleConformance.put(dtype, host, i, value + r);
+                                }
+                                buf.copyFrom(0, host);
+                                c.allReduce(buf, buf, 16, ReduceOp.SUM);
+                                buf.copyTo(0, host);
+                                double want = (10 * (g(value) + 1) + 0 + r) + (10 * (g(value) + 1) + 1 + r);
+                                assertEquals(want, LifecycleConformance.get(dtype, host, 15), "group of rank value " + value + ", round " + r);
+                            }
+                        }
+                    }, runnable -> Thread.ofPlatform().start(runnable)));
+                }
+            }
+            CompletableFuture.allOf(drivers.toArray(CompletableFuture[]::new)).get(2, TimeUnit.MINUTES);
+            groups.forEach(gr -> gr.forEach(Communicator::close));
+            System.gc();
+            assertFlat("1000 communicator groups and two concurrent groups", baseline, b, counted, reportFigures());
+        }
+    }
+
+    /** The group index a driver's value belongs to (values are 10·(g+1) + rank). */
+    private static int g(double value) { return (int) (value / 10) - 1; }
+
+    // ---------------------------------------------------------------- R24: every error path
+
+    @Tag("R24")
+    @Tag("faults")
+    @Test
+    default void failingEveryDeviceCallInTurnLeavesNothingBehindAndTheNextCallWorks() throws Exception {
+        DType dtype = firstDtype();
+        int swept = 0;
+        try (Arena arena = Arena.ofShared()) {
+            for (String kind : List.of("oom", "allocation", "resources", "launch")) {
+                for (int call = 1; ; call++) {
+                    List<CountingBackendProvider> counted = providers().stream().map(CountingBackendProvider::new).toList();
+                    Config faulty = config().with(Config.FAULTS, deviceId() + "=fail-call:" + call + ",as:" + kind)
+                            .with(Config.HEALTH_FAILURES, "1000").with(Config.HEALTH_PROBE, "1h");
+                    boolean failed;
+                    try (KernelBridge b = KernelBridge.open(faulty, counted)) {
+                        Device d = b.device(deviceId());
+                        long bytes = b.allocatedBytes();
+                        HostCase host = HostCase.of(arena, dtype, 12, 10, 9, call);
+                        HostCase onDevice = HostCase.of(arena, dtype, 9, 12, 10, call + 100);
+                        String what = kind + " at device call " + call;
+                        // Everything one user step does: a host GEMM without failover, then device buffers and a GEMM on them.
+                        failed = !attempt(what, host, () -> host.run(b.blas(Dispatch.pinned(d).withFallback(false))), true)
+                                | !attempt(what, onDevice, () -> onDevice(b, d, onDevice, arena), false);
+                        assertEquals(bytes, b.allocatedBytes(), what + ": the bridge's ledger");
+                        assertEquals(0, counted.stream().mapToLong(c -> c.liveBuffers.get()).sum(), what + ": device buffers still held");
+                        if (failed) { // the fault was injected once: the same steps now work
+                            host.resetC();
+                            host.run(b.blas(Dispatch.pinned(d).withFallback(false)));
+                            assertTrue(host.cIsExact(), what + ": the next host GEMM");
+                            onDevice.resetC();
+                            onDevice(b, d, onDevice, arena);
+                            assertTrue(onDevice.cIsExact(), what + ": the next device GEMM");
+                        }
+                    }
+                    assertEquals(0, counted.stream().mapToLong(c -> c.doubleReleases.get()).sum(), "buffers released twice");
+                    swept++;
+                    if (!failed) {
+                        break; // the call number lies past every device call of the steps: each path has failed once
+                    }
+                    assertTrue(call < 64, "the steps keep failing: fail-call is not counting device calls");
+                }
+            }
+        }
+        reportFigures().put("error paths swept", swept);
+    }
+
+    /** Runs one step; true when it completed (C exact), false when it failed as a typed DeviceException with C untouched. */
+    private static boolean attempt(String what, HostCase hc, Runnable step, boolean hostC) {
+        try {
+            step.run();
+            assertTrue(hc.cIsExact(), what + ": a step that completed");
+            return true;
+        } catch (DeviceException e) {
+            if (what.startsWith("oom") || what.startsWith("allocation")) {
+                if (e.nativeName().contains("OUT_OF_MEMORY") || e.nativeName().contains("ALLOCATION")) {
+                    assertInstanceOf(DeviceOutOfMemoryException.class, e, what);
+                }
+            }
+            assertTrue(e.nativeName().startsWith("INJECTED_"), what + ": failed with something not injected: " + e);
+            // C is the caller's host memory (host GEMM) or the host copy made after a device GEMM: either way not written.
+            assertTrue(hc.cIsUntouched(), what + ": C was written by a step that failed" + (hostC ? "" : " (device path)"));
+            return false;
+        } catch (RuntimeException e) {
+            fail(what + ": not a typed DeviceException: " + e, e);
+            return false;
+        }
+    }
+}
