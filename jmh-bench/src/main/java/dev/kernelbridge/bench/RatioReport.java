@@ -23,7 +23,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * all-reduce against the memory-bandwidth bound BW/(2·ranks), the ML dtypes (BF16, F16, I8) against
  * our own F32 and oneDNN ({@link DTypeReport}).
  *
- * <pre>java -jar jmh-bench/target/benchmarks.jar [--quick] [--only gemm|opencl|allreduce|dtypes] [--report DIR]</pre>
+ * <pre>java -jar jmh-bench/target/benchmarks.jar [--quick] [--only gemm|small|opencl|allreduce|dtypes] [--report DIR]</pre>
  * (ci/bench wraps it with the environment OpenBLAS needs.) The report is Markdown on stdout and,
  * with --report, report.md and results.json in DIR.
  */
@@ -46,7 +46,7 @@ public final class RatioReport {
                 case "--update-baseline" -> updateBaseline = true;
                 case "--history" -> history = Path.of(args[++i]);
                 default -> {
-                    System.err.println("usage: RatioReport [--quick] [--only gemm|opencl|allreduce|dtypes] [--report DIR] [--history DIR] [--baselines DIR [--update-baseline]]");
+                    System.err.println("usage: RatioReport [--quick] [--only gemm|small|opencl|allreduce|dtypes] [--report DIR] [--history DIR] [--baselines DIR [--update-baseline]]");
                     System.exit(2);
                 }
             }
@@ -103,6 +103,9 @@ public final class RatioReport {
             md.append(String.format(Locale.ROOT, "## Dispatch overhead (ns per call; shown, not gated)%n%n| call | KernelBridge | OpenBLAS via FFM | ratio (speed) |%n|---|---:|---:|---:|%n"
                     + "| SGEMM 8×8×8 | %.1f | %.1f | %.2f |%n| bare FFM downcall (openblas_get_num_threads) | — | %.1f | |%n%n", oursNs, theirsNs, theirsNs / oursNs, ffm));
             // Shown, not gated: nanosecond latencies drift by a quarter between runs on a shared VM.
+        }
+        if (only.equals("small")) {
+            small(quick, md, figures);
         }
         if (only.equals("all") || only.equals("opencl")) {
             String[] sizes = quick ? new String[] {"512", "2048"} : new String[] {"512", "1024", "2048"};
@@ -170,6 +173,29 @@ public final class RatioReport {
         if (!pass || !failed.isEmpty()) {
             System.exit(1);
         }
+    }
+
+    /**
+     * Small and medium GEMMs, where per-call cost and packing decide (issue: fast at every size): square
+     * F32 and F64 from 16 to 256 against OpenBLAS on every core, and an 8×8×8 SGEMM through {@code Blas}
+     * against the same call straight into OpenBLAS.
+     */
+    private static void small(boolean quick, StringBuilder md, List<Figure> figures) throws RunnerException {
+        String[] sizes = quick ? new String[] {"16", "64", "256"} : new String[] {"16", "32", "64", "128", "256"};
+        Collection<RunResult> rs = run(quick, GemmBenchmark.class, opts -> opts.param("n", sizes).param("impl", "kernelbridge", "openblas"));
+        md.append("## Small GEMM, square n×n×n, column-major, every core (GFLOP/s, ours / OpenBLAS; target ≥ 1.0)\n\n");
+        md.append("| dtype | n | KernelBridge | OpenBLAS | ratio |\n|---|---:|---:|---:|---:|\n");
+        for (String dtype : new String[] {"f32", "f64"}) {
+            for (String n : sizes) {
+                double[] ours = gflops(rs, "kernelbridge", dtype, n), theirs = gflops(rs, "openblas", dtype, n);
+                md.append(String.format(Locale.ROOT, "| %s | %s | %.1f | %.1f | %.2f |%n", dtype, n, ours[0], theirs[0], ours[0] / theirs[0]));
+                figures.add(new Figure("gemm_small_" + dtype + "_n" + n, ours[0], ours[1], theirs[0], theirs[1], "OpenBLAS", "GFLOP/s"));
+            }
+        }
+        Collection<RunResult> dispatch = run(quick, DispatchBenchmark.class, opts -> opts);
+        double oursNs = 1e3 * score(dispatch, "tinyGemmKernelBridge"), theirsNs = 1e3 * score(dispatch, "tinyGemmOpenBlas");
+        md.append(String.format(Locale.ROOT, "%n8×8×8 SGEMM: %.1f ns through Blas, %.1f ns straight into OpenBLAS via FFM: %.2f× its time (target ≤ 2)%n%n",
+                oursNs, theirsNs, oursNs / theirsNs));
     }
 
     static double relativeError(double score, double error) {
