@@ -55,7 +55,8 @@ final class BlockedGemm implements GemmEngine {
                 }
             }));
         } else {
-            boolean splitColumns = call.n() >= call.m();
+            // Column slabs keep every row together, so a shape the small path takes stays on it.
+            boolean splitColumns = call.n() >= call.m() || blocking.small(call.m(), call.n(), call.k());
             long extent = splitColumns ? call.n() : call.m();
             int align = splitColumns ? kernel.nr() : kernel.mr();
             long tiles = (extent + align - 1) / align;
@@ -138,8 +139,8 @@ final class BlockedGemm implements GemmEngine {
         if (i0 >= i1 || j0 >= j1) {
             return;
         }
-        if (i0 == 0 && j0 == 0 && i1 == call.m() && j1 == call.n() && blocking.small(call.m(), call.n(), call.k())) {
-            small.run(call, a, b, c, item, s);
+        if (i0 == 0 && i1 == call.m() && blocking.small(call.m(), call.n(), call.k())) {
+            small.run(call, a, b, c, item, j0, j1, s);
             return;
         }
         long offC = call.offsetC() + item * call.strideC();

@@ -27,17 +27,18 @@ final class SmallVectorGemmF64 implements SmallKernel {
     private static final int NR = 4;
 
     @Override
-    public void run(GemmCall call, MemorySegment a, MemorySegment b, MemorySegment c, long item, Scratch s) {
-        int m = (int) call.m(), n = (int) call.n(), k = (int) call.k();
+    public void run(GemmCall call, MemorySegment a, MemorySegment b, MemorySegment c, long item, long j0, long j1, Scratch s) {
+        int m = (int) call.m(), n = (int) (j1 - j0), k = (int) call.k();
         int mp = BlockedGemm.roundUp(m, V);
         DType in = call.inputType(), out = call.dtype();
         double[] ap = packA(s, in, call.zeroPointA(), a, call.offsetA() + item * call.strideA(), call.lda(),
                 call.transA() == Transpose.TRANS, m, mp, k);
-        // op(B) as a plain copy: column-major (p fastest) for N, row-major (j fastest) for T.
+        // op(B)'s columns [j0, j1) as a plain copy: column-major (p fastest) for N, row-major (j fastest) for T.
         boolean transB = call.transB() == Transpose.TRANS;
-        double[] bp = copyB(s, in, call.zeroPointB(), b, call.offsetB() + item * call.strideB(), call.ldb(), transB, n, k);
+        long offB = call.offsetB() + item * call.strideB() + (transB ? j0 : j0 * call.ldb());
+        double[] bp = copyB(s, in, call.zeroPointB(), b, offB, call.ldb(), transB, n, k);
         int sp = transB ? n : 1, sj = transB ? 1 : k;
-        long offC = call.offsetC() + item * call.strideC();
+        long offC = call.offsetC() + item * call.strideC() + j0 * call.ldc();
         // I32 results: the tiles sum exactly from zero; beta and alpha are applied as integers at the end.
         double beta = out == DType.I32 ? 0 : call.beta();
         double[] cs = loadC(s, out, c, offC, call.ldc(), m, mp, n, beta);

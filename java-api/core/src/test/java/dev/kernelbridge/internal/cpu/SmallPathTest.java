@@ -17,7 +17,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * The small path ({@link SmallKernel}) and the packed path sum every element in the same order, so a
  * shape's result must not depend on which one {@code blocking.properties} gives it to: bitwise equal
  * for every type pair, both transposes, padded leading dimensions, offsets, batches, zero points and
- * the alpha/beta cases (beta = 0 over NaN, beta = 1, other beta), on random data.
+ * the alpha/beta cases (beta = 0 over NaN, beta = 1, other beta), on random data; and when the
+ * small path's column slabs run on several threads.
  */
 @Tag("R01")
 @Tag("R16")
@@ -35,8 +36,16 @@ class SmallPathTest {
         SmallKernel small = wide ? new SmallVectorGemmF64() : new SmallVectorGemmF32();
         Blocking base = Blocking.of(wide ? "f64" : in == DType.I8 ? "i8" : "f32", vectorBits, packed.mr(), packed.nr());
         CpuWorkers one = new CpuWorkers(1);
-        BlockedGemm packedOnly = new BlockedGemm(packed, small, withSmall(base, 0), one);
-        BlockedGemm smallFirst = new BlockedGemm(packed, small, withSmall(base, Long.MAX_VALUE), one);
+        BlockedGemm packedOnly = new BlockedGemm(packed, small, withSmall(base, 0, Long.MAX_VALUE), one);
+        BlockedGemm smallFirst = new BlockedGemm(packed, small, withSmall(base, Long.MAX_VALUE, Long.MAX_VALUE), one);
+        // Three threads, every shape split: column slabs each take the small path.
+        try (CpuWorkers three = new CpuWorkers(3)) {
+            BlockedGemm smallSplit = new BlockedGemm(packed, small, withSmall(base, Long.MAX_VALUE, 0), three);
+            for (int[] shape : SHAPES) {
+                compare(packedOnly, smallSplit, in, out, shape[0], shape[1], shape[2], Transpose.TRANS, Transpose.NO_TRANS, 0.5,
+                        0, in == DType.I8 ? 3 : 0, rnd);
+            }
+        }
         for (int[] shape : SHAPES) {
             for (Transpose ta : Transpose.values()) {
                 for (Transpose tb : Transpose.values()) {
@@ -52,8 +61,8 @@ class SmallPathTest {
         }
     }
 
-    private static Blocking withSmall(Blocking b, long smallMaxFlops) {
-        return new Blocking(b.kc(), b.mc(), b.nc(), Long.MAX_VALUE, smallMaxFlops);
+    private static Blocking withSmall(Blocking b, long smallMaxFlops, long parallelMinFlops) {
+        return new Blocking(b.kc(), b.mc(), b.nc(), parallelMinFlops, smallMaxFlops);
     }
 
     private static void compare(BlockedGemm packedOnly, BlockedGemm smallFirst, DType in, DType out, int m, int n, int k,
