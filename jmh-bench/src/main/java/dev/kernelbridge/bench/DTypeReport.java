@@ -111,7 +111,12 @@ final class DTypeReport {
 
     /** The widest JMH error (99.9 % half-width) of this section's figures: how far to trust a ratio from this run. */
     static String noise(List<Figure> figures) {
-        double widest = figures.stream().filter(f -> f.name().startsWith("dtypes_"))
+        return noise(figures, "dtypes_");
+    }
+
+    /** As {@link #noise(List)}, for the figures whose names start with {@code prefix}. */
+    static String noise(List<Figure> figures, String prefix) {
+        double widest = figures.stream().filter(f -> f.name().startsWith(prefix))
                 .flatMapToDouble(f -> java.util.stream.DoubleStream.of(f.oursError() / f.ours(), f.peerError() / f.peer()))
                 .filter(e -> !Double.isNaN(e)).max().orElse(Double.NaN);
         return String.format(Locale.ROOT, "JMH errors (99.9 %%) of these rates reach ±%.0f %% in this run; each is in results.json.%n%n", 100 * widest);
@@ -119,8 +124,13 @@ final class DTypeReport {
 
     /** Each target with the ratios it covers: how many met it, and the lowest and highest. */
     static String targets(List<Figure> figures) {
-        StringBuilder t = new StringBuilder("### Targets (issue 14)\n\n| target | ratio | measured (min – max) | met |\n|---|---:|---:|---:|\n");
-        for (Target target : TARGETS) {
+        return targets("Targets (issue 14)", TARGETS, figures);
+    }
+
+    /** The table of {@link #targets(List)} for any list of targets, under a heading. */
+    static String targets(String heading, List<Target> targets, List<Figure> figures) {
+        StringBuilder t = new StringBuilder("### " + heading + "\n\n| target | ratio | measured (min – max) | met |\n|---|---:|---:|---:|\n");
+        for (Target target : targets) {
             List<Double> ratios = figures.stream().filter(f -> target.figures().matcher(f.name()).matches()).map(Figure::ratio)
                     .filter(r -> !Double.isNaN(r)).toList();
             double lo = ratios.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN);
@@ -142,7 +152,7 @@ final class DTypeReport {
     }
 
     /** G(ops)/s and its error for the one result that matches, with {@code work} ops per call; NaNs when it did not run. */
-    private static double[] rate(Collection<RunResult> rs, Predicate<org.openjdk.jmh.infra.BenchmarkParams> which, double work) {
+    static double[] rate(Collection<RunResult> rs, Predicate<org.openjdk.jmh.infra.BenchmarkParams> which, double work) {
         for (RunResult r : rs) {
             if (which.test(r.getParams())) {
                 double score = r.getPrimaryResult().getScore(); // µs per call

@@ -41,6 +41,11 @@ final class HtmlReport {
             BitmapEncoder.saveBitmap(allReduce, dir.resolve("allreduce").toString(), BitmapEncoder.BitmapFormat.PNG);
             images.add("allreduce.png");
         }
+        org.knowm.xchart.CategoryChart moe = moeChart(results.figures());
+        if (moe != null) {
+            BitmapEncoder.saveBitmap(moe, dir.resolve("moe").toString(), BitmapEncoder.BitmapFormat.PNG);
+            images.add("moe.png");
+        }
         XYChart history = historyChart(historyDir, results);
         if (history != null) {
             BitmapEncoder.saveBitmap(history, dir.resolve("history").toString(), BitmapEncoder.BitmapFormat.PNG);
@@ -122,6 +127,30 @@ final class HtmlReport {
     }
 
     /** Every gated ratio over the stored runs, oldest first, this run last. */
+    /** The MoE ratios (issue 15) as bars beside their targets ({@link MoeReport#TARGETS}); null without MoE figures. */
+    private static org.knowm.xchart.CategoryChart moeChart(List<Figure> figures) {
+        List<String> names = new ArrayList<>();
+        List<Double> ratios = new ArrayList<>(), targets = new ArrayList<>();
+        for (Figure f : figures) {
+            for (DTypeReport.Target t : MoeReport.TARGETS) {
+                if (t.figures().matcher(f.name()).matches() && f.peerAvailable()) {
+                    names.add(f.name().replace("moe_", ""));
+                    ratios.add(f.ratio());
+                    targets.add(t.min());
+                }
+            }
+        }
+        if (names.isEmpty()) {
+            return null;
+        }
+        org.knowm.xchart.CategoryChart chart = new org.knowm.xchart.CategoryChartBuilder().width(900).height(450)
+                .title("MoE: ratio to the peer measured in the same run, and the target").yAxisTitle("ratio").build();
+        chart.getStyler().setXAxisLabelRotation(20);
+        chart.addSeries("measured", names, ratios);
+        chart.addSeries("target", names, targets);
+        return chart;
+    }
+
     private static XYChart historyChart(Path historyDir, Results now) throws IOException {
         List<Results> runs = new ArrayList<>();
         if (historyDir != null && Files.isDirectory(historyDir)) {

@@ -13,18 +13,49 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Joins the JSON lines of the C peer and of {@link MpiAllReduceRatio} into report.md and
- * results.json: per rank count and size, time per call of each and our overhead over the peer.
- * Usage: MpiReport OUT_DIR peer.jsonl... -- ours.jsonl...
+ * Joins the JSON lines of a C peer and of {@link MpiAllReduceRatio} (or, with {@code --op alltoallv},
+ * {@link MpiAllToAllRatio}) into report.md and results.json: per rank count and size, time per call
+ * of each and our overhead over the peer. With {@code --baselines DIR} the figures are gated
+ * against this machine's baseline of {@code --mode} as {@link RatioReport} gates its own, and a
+ * regression exits 1.
+ * Usage: MpiReport OUT_DIR [--op allreduce|alltoallv] [--baselines DIR --mode NAME [--update-baseline]] peer.jsonl... -- ours.jsonl...
  */
 public final class MpiReport {
     private MpiReport() { }
 
     public static void main(String[] args) throws IOException {
+        if (!report(args)) {
+            System.exit(1);
+        }
+    }
+
+    /** Writes the report; false when the gate found a regression. */
+    static boolean report(String[] args) throws IOException {
         Path out = Path.of(args[0]);
+        int first = 1;
+        String op = "allreduce", mode = null;
+        Path baselines = null;
+        boolean update = false;
+        for (; first < args.length && args[first].startsWith("--") && !args[first].equals("--"); first++) {
+            switch (args[first]) {
+                case "--op" -> op = args[++first];
+                case "--baselines" -> baselines = Path.of(args[++first]);
+                case "--mode" -> mode = args[++first];
+                case "--update-baseline" -> update = true;
+                default -> throw new IllegalArgumentException("unknown option " + args[first]);
+            }
+        }
+        if (baselines != null && mode == null) {
+            throw new IllegalArgumentException("--baselines needs --mode (the baseline's name, e.g. full-moe-mpi)");
+        }
+        Collective c = switch (op) {
+            case "allreduce" -> new Collective("all-reduce", "MPI_Allreduce", "F32 sum", "MiB");
+            case "alltoallv" -> new Collective("all-to-all-v", "MPI_Alltoallv", "F32, the same block to every peer", "MiB per peer");
+            default -> throw new IllegalArgumentException("--op must be allreduce or alltoallv, got " + op);
+        };
         Map<String, List<Double>> peerRuns = new TreeMap<>(), ourRuns = new TreeMap<>();
         boolean ours = false;
-        for (int i = 1; i < args.length; i++) {
+        for (int i = first; i < args.length; i++) {
             if (args[i].equals("--")) {
                 ours = true;
                 continue;
@@ -41,13 +72,13 @@ public final class MpiReport {
         Map<String, double[]> rows = new TreeMap<>();
         for (String key : peerRuns.keySet()) {
             List<Double> p = peerRuns.get(key), o = ourRuns.getOrDefault(key, List.of());
-            // median of the runs' medians, and the spread of ours as the error
-            rows.put(key, new double[] {median(p), median(o), o.isEmpty() ? 0 : (max(o) - min(o)) / 2, p.size()});
+            // median of the runs' medians, and the spread of each side as its error
+            rows.put(key, new double[] {median(p), median(o), o.isEmpty() ? 0 : (max(o) - min(o)) / 2, (max(p) - min(p)) / 2});
         }
-        StringBuilder md = new StringBuilder("# KernelBridge MPI all-reduce against plain C MPI_Allreduce, " + Instant.now() + "\n\n");
-        md.append("F32 sum, one rank per process, mpirun on this host (").append(Runtime.getRuntime().availableProcessors())
+        StringBuilder md = new StringBuilder("# KernelBridge MPI " + c.name() + " against plain C " + c.peer() + ", " + Instant.now() + "\n\n");
+        md.append(c.data()).append(", one rank per process, mpirun on this host (").append(Runtime.getRuntime().availableProcessors())
                 .append(" cores, oversubscribed at 4 ranks). Time per call in µs, the median over alternating runs of each side of each run's median; overhead = ours / C − 1.\n\n");
-        md.append("| ranks | MiB | C MPI_Allreduce | KernelBridge | overhead |\n|---:|---:|---:|---:|---:|\n");
+        md.append("| ranks | ").append(c.size()).append(" | C ").append(c.peer()).append(" | KernelBridge | overhead |\n|---:|---:|---:|---:|---:|\n");
         List<Figure> figures = new ArrayList<>();
         for (var e : rows.entrySet()) {
             String[] k = e.getKey().split(" ");
@@ -56,15 +87,30 @@ public final class MpiReport {
             double peer = e.getValue()[0], mine = e.getValue()[1];
             md.append(String.format(Locale.ROOT, "| %d | %s | %.1f | %.1f | %+.1f %% |%n", ranks, mib(bytes), peer, mine, (mine / peer - 1) * 100));
             double gbOurs = bytes / mine / 1e3, gbPeer = bytes / peer / 1e3;
-            figures.add(new Figure("mpi_allreduce_r" + ranks + "_" + bytes + "b", gbOurs, gbOurs * e.getValue()[2] / mine, gbPeer, 0,
-                    "C MPI_Allreduce", "GB/s"));
+            figures.add(new Figure("mpi_" + op + "_r" + ranks + "_" + bytes + "b", gbOurs, gbOurs * e.getValue()[2] / mine, gbPeer,
+                    gbPeer * e.getValue()[3] / peer, "C " + c.peer(), "GB/s"));
+        }
+        if (op.equals("alltoallv")) {
+            // Within 10 % of C: time ≤ 1.1 × C's, so a rate ≥ C's / 1.1.
+            md.append('\n').append(DTypeReport.targets("Target (issue 15)", List.of(new DTypeReport.Target(
+                    java.util.regex.Pattern.compile("mpi_alltoallv_r\\d+_\\d+b"), 1 / 1.1, "MPI all-to-all-v rate / C MPI_Alltoallv's (within 10 %)")), figures));
+        }
+        Results results = new Results(Instant.now().toString(), Results.fingerprint(OpenBlas.get().map(OpenBlas::coreName).orElse("unavailable")), figures);
+        boolean pass = true;
+        if (baselines != null) {
+            Baselines.Outcome gate = Baselines.gate(baselines, results, mode, update);
+            md.append('\n').append(gate.markdown());
+            pass = gate.pass();
         }
         Files.createDirectories(out);
         Files.writeString(out.resolve("report.md"), md);
-        new Results(Instant.now().toString(), Results.fingerprint(OpenBlas.get().map(OpenBlas::coreName).orElse("unavailable")), figures)
-                .write(out.resolve("results.json"));
+        results.write(out.resolve("results.json"));
         System.out.print(md);
+        return pass;
     }
+
+    /** How the report names the collective, its C peer, its data and its size column. */
+    private record Collective(String name, String peer, String data, String size) { }
 
     private static double median(List<Double> xs) {
         if (xs.isEmpty()) {

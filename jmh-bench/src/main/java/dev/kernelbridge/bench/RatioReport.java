@@ -21,9 +21,10 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * Runs the benchmarks and prints every figure as a ratio to its peer measured in the same run:
  * GEMM against OpenBLAS, OpenCL SGEMM against CLBlast (same device) and OpenBLAS (same cores),
  * all-reduce against the memory-bandwidth bound BW/(2·ranks), the ML dtypes (BF16, F16, I8) against
- * our own F32 and oneDNN ({@link DTypeReport}).
+ * our own F32 and oneDNN ({@link DTypeReport}), the MoE grouped GEMM and all-to-all against an
+ * OpenBLAS loop, our single GEMM and memcpy ({@link MoeReport}).
  *
- * <pre>java -jar jmh-bench/target/benchmarks.jar [--quick] [--only gemm|small|opencl|allreduce|dtypes] [--report DIR]</pre>
+ * <pre>java -jar jmh-bench/target/benchmarks.jar [--quick] [--only gemm|small|opencl|allreduce|dtypes|moe] [--report DIR]</pre>
  * (ci/bench wraps it with the environment OpenBLAS needs.) The report is Markdown on stdout and,
  * with --report, report.md and results.json in DIR.
  */
@@ -46,7 +47,7 @@ public final class RatioReport {
                 case "--update-baseline" -> updateBaseline = true;
                 case "--history" -> history = Path.of(args[++i]);
                 default -> {
-                    System.err.println("usage: RatioReport [--quick] [--only gemm|small|opencl|allreduce|dtypes] [--report DIR] [--history DIR] [--baselines DIR [--update-baseline]]");
+                    System.err.println("usage: RatioReport [--quick] [--only gemm|small|opencl|allreduce|dtypes|moe] [--report DIR] [--history DIR] [--baselines DIR [--update-baseline]]");
                     System.exit(2);
                 }
             }
@@ -145,9 +146,12 @@ public final class RatioReport {
             }
             md.append('\n');
         }
-        List<String> failed = List.of();
+        List<String> failed = new ArrayList<>();
         if (only.equals("all") || only.equals("dtypes")) {
-            failed = DTypeReport.run(quick, md, figures);
+            failed.addAll(DTypeReport.run(quick, md, figures));
+        }
+        if (only.equals("all") || only.equals("moe")) {
+            failed.addAll(MoeReport.run(quick, fmaPeak, md, figures));
         }
         Results results = new Results(Instant.now().toString(), Results.fingerprint(OpenBlas.get().map(OpenBlas::coreName).orElse("unavailable")), figures);
         boolean pass = true;
