@@ -352,8 +352,8 @@ public final class Main {
                         r.ranks() > r.devices().size() ? " (this process)" : "", r.seconds(), r.spread().describe(r.runs()), r.gflops());
                 out.println("  tokens per expert: " + java.util.Arrays.toString(r.tokensPerExpert()));
                 if (r.verified() != null) {
-                    out.printf("  %s against the F64 host reference (largest error %.1f%% of its bound)%n",
-                            r.verified() ? "verified" : "VERIFICATION FAILED", 100 * r.worstErrorOverBound());
+                    out.printf("  %s against the F64 host reference (largest error %.2g of its bound)%n",
+                            r.verified() ? "verified" : "VERIFICATION FAILED", r.worstErrorOverBound());
                 }
             }
             return Boolean.FALSE.equals(r.verified()) ? 1 : 0;
