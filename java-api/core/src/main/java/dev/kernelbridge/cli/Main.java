@@ -338,7 +338,8 @@ public final class Main {
                 j.put("activation", "silu");
                 j.put("seed", seed);
                 j.put("ranks", r.ranks());
-                j.put("devices", r.devices());
+                j.put("backend", engine);
+                j.put("devices", r.devices()); // under mpi: the devices of rank 0's process
                 j.put("seconds", r.seconds());
                 j.put("gflops", r.gflops());
                 j.put("tokensPerExpert", java.util.Arrays.stream(r.tokensPerExpert()).boxed().toList());
@@ -349,7 +350,7 @@ public final class Main {
             } else {
                 out.printf("moe %s: %d tokens, %d experts, top-%d, hidden %d, ffn %d, SiLU, over %d ranks on %s%s: %.6f s per layer (%s), %.1f GFLOP/s%n",
                         dtype.label(), tokens, experts, topK, hidden, ffn, r.ranks(), String.join(",", r.devices()),
-                        r.ranks() > r.devices().size() ? " (this process)" : "", r.seconds(), r.spread().describe(r.runs()), r.gflops());
+                        r.ranks() > r.devices().size() ? " (this process)" : "", r.seconds(), r.spread().describe(r.runs(), "--iterations"), r.gflops());
                 out.println("  tokens per expert: " + java.util.Arrays.toString(r.tokensPerExpert()));
                 if (r.verified() != null) {
                     out.printf("  %s against the F64 host reference (largest error %.2g of its bound)%n",
