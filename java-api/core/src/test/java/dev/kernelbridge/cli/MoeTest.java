@@ -136,6 +136,21 @@ class MoeTest {
     }
 
     @Test
+    void aDeviceThatCorruptsItsGemmsFailsTheJobWithExit1() throws Exception {
+        // Run as a user runs it, in a JVM of its own: the fault plan is a setting read when the bridge opens.
+        List<String> cmd = new java.util.ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
+                Main.class.getName(), "moe", "--ranks", "2", "--tokens", "64", "--hidden", "16", "--ffn", "8", "--iterations", "1", "--verify", "--json"));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("KERNELBRIDGE_FAULTS", "cpu:0=corrupt-every:1"); // one value of every GEMM's C made wrong
+        Process p = pb.start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "moe must finish");
+        assertEquals(1, p.exitValue(), output);
+        assertTrue(output.contains("\"verified\":false"), output);
+    }
+
+    @Test
     void theSameSeedRoutesTheSameWayAndAnotherSeedDoesNot() {
         String[] base = {"moe", "--ranks", "2", "--experts", "8", "--tokens", "64", "--hidden", "32", "--ffn", "16", "--iterations", "1", "--json"};
         long[] a = tokensPerExpert(run(concat(base, "--seed", "5")).out());
