@@ -57,6 +57,10 @@ final class MoeLayer implements AutoCloseable {
     private final DeviceBuffer xOnDevice, router, logits, up, down, send, back;
     /** Rows received for this rank's experts: their count follows the routing, so they grow on demand. */
     private DeviceBuffer received, hidden, out;
+    private static final int SLICE = 1 << 20;
+    /** Host staging for copies to and from the device, a slice at a time; shared, as the pool thread that runs a rank may change. */
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment staging = arena.allocate((long) SLICE * Double.BYTES, 64);
 
     MoeLayer(KernelBridge bridge, Communicator comm, Shape shape) {
         this.bridge = bridge;
@@ -88,6 +92,7 @@ final class MoeLayer implements AutoCloseable {
             back = made(made, (long) tokens * shape.topK() * h, t);
         } catch (RuntimeException | Error e) {
             made.forEach(DeviceBuffer::close);
+            arena.close();
             throw e;
         }
     }
@@ -172,23 +177,22 @@ final class MoeLayer implements AutoCloseable {
         return ops;
     }
 
-    /** SiLU(v) = v·sigmoid(v), in place, a slice at a time through the host. */
+    /** SiLU(v) = v·sigmoid(v), in place, a slice at a time through the host; each result rounded once to the buffer's type. */
     private void silu(DeviceBuffer buf, long count) {
+        DType t = buf.dtype();
         for (long at = 0; at < count; at += SLICE) {
-            int n = (int) Math.min(SLICE, count - at);
-            double[] v = download(buf, at, n);
-            for (int i = 0; i < n; i++) {
-                v[i] = silu(v[i]);
+            MemorySegment slice = staging.asSlice(0, Math.min(SLICE, count - at) * t.byteSize());
+            buf.copyTo(at, slice);
+            for (long i = 0; i < slice.byteSize() / t.byteSize(); i++) {
+                Convert.set(t, slice, i, silu(Convert.get(t, slice, i)));
             }
-            upload(buf, at, v);
+            buf.copyFrom(at, slice);
         }
     }
 
     static double silu(double v) {
         return v / (1 + Math.exp(-v));
     }
-
-    private static final int SLICE = 1 << 20;
 
     private void ensureRows(long rows) {
         if (received == null || received.length() < Math.max(1, rows * shape.hidden())) {
@@ -213,6 +217,7 @@ final class MoeLayer implements AutoCloseable {
         for (DeviceBuffer b : new DeviceBuffer[] {xOnDevice, router, logits, up, down, send, back}) {
             b.close();
         }
+        arena.close();
     }
 
     private DeviceBuffer made(List<DeviceBuffer> made, long length, DType type) {
@@ -354,26 +359,30 @@ final class MoeLayer implements AutoCloseable {
         return p * (total / parts) + Math.min(p, total % parts);
     }
 
-    private static void upload(DeviceBuffer buf, long at, double[] values) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment host = arena.allocate(Math.max(1L, (long) values.length * buf.dtype().byteSize()));
-            for (int i = 0; i < values.length; i++) {
-                Convert.set(buf.dtype(), host, i, values[i]);
+    /** Stores {@code values} (rounded to the buffer's type) from element {@code at} of {@code buf}. */
+    private void upload(DeviceBuffer buf, long at, double[] values) {
+        DType t = buf.dtype();
+        for (int from = 0; from < values.length; from += SLICE) {
+            int n = Math.min(SLICE, values.length - from);
+            for (int i = 0; i < n; i++) {
+                Convert.set(t, staging, i, values[from + i]);
             }
-            buf.copyFrom(at, host.asSlice(0, (long) values.length * buf.dtype().byteSize()));
+            buf.copyFrom(at + from, staging.asSlice(0, (long) n * t.byteSize()));
         }
     }
 
-    private static double[] download(DeviceBuffer buf, long at, int count) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment host = arena.allocate(Math.max(1L, (long) count * buf.dtype().byteSize()));
-            buf.copyTo(at, host.asSlice(0, (long) count * buf.dtype().byteSize()));
-            double[] v = new double[count];
-            for (int i = 0; i < count; i++) {
-                v[i] = Convert.get(buf.dtype(), host, i);
+    /** Elements [at, at + count) of {@code buf}, exactly, as doubles. */
+    private double[] download(DeviceBuffer buf, long at, int count) {
+        DType t = buf.dtype();
+        double[] v = new double[count];
+        for (int from = 0; from < count; from += SLICE) {
+            int n = Math.min(SLICE, count - from);
+            buf.copyTo(at + from, staging.asSlice(0, (long) n * t.byteSize()));
+            for (int i = 0; i < n; i++) {
+                v[from + i] = Convert.get(t, staging, i);
             }
-            return v;
         }
+        return v;
     }
 
     private static long sum(long[] a) {
