@@ -51,8 +51,10 @@ final class MoeLayer implements AutoCloseable {
     private final Communicator comm;
     private final Shape shape;
     private final int ranks, rank;
+    /** This rank's share: tokens [firstToken, firstToken + tokens) and experts [firstExpert, firstExpert + experts). */
     private final long firstToken;
     private final int tokens, firstExpert, experts;
+    /** This rank's tokens, the layer's input, on the host (where the dispatch gathers rows from). */
     private final double[] x;
     private final DeviceBuffer xOnDevice, router, logits, up, down, send, back;
     /** Rows received for this rank's experts: their count follows the routing, so they grow on demand. */
