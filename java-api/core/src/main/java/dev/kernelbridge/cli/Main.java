@@ -33,6 +33,11 @@ public final class Main {
               allreduce --count C [--ranks R --device ID | --devices ID,ID,...] [--dtype f32|f64]
                         [--op sum|prod|min|max|avg] [--repeat R] [--verify] [--json]
                         [--backend local|mpi]           mpi: one rank per process, run under mpirun -np N
+              moe       [--experts 8] [--top-k 2] [--tokens 4096] [--hidden 1024] [--ffn 3584] [--dtype f32|f64|bf16|f16]
+                        [--ranks R --device ID | --devices ID,ID,...] [--backend local|mpi] [--iterations 3] [--seed S]
+                        [--verify] [--json]               a mixture-of-experts layer: router top-k, all-to-all dispatch,
+                                                          grouped GEMMs with SiLU, all-to-all combine; tokens and experts
+                                                          split over the ranks (uneven splits too); --verify: F64 host reference
               tune      [--device ID] [--budget 10m] [--json] search kernel parameters, store the best
               demo      [--json]                          verified GEMM and all-reduce on every device
                         --chaos [--device ID] [--faults SPEC] [--calls N] [--size N] [--policy pinned|split|fastest]
@@ -72,6 +77,8 @@ public final class Main {
                         Set.of("transa", "transb", "verify", "json")));
                 case "allreduce" -> main.allReduce(new Args(rest, 1,
                         Set.of("ranks", "count", "dtype", "op", "device", "devices", "repeat", "backend"), Set.of("verify", "json")));
+                case "moe" -> main.moe(new Args(rest, 1, Set.of("experts", "top-k", "tokens", "hidden", "ffn", "dtype", "ranks", "device",
+                        "devices", "backend", "iterations", "seed"), Set.of("verify", "json")));
                 case "tune" -> main.tune(new Args(rest, 1, Set.of("device", "budget"), Set.of("json")));
                 case "demo" -> main.demo(new Args(rest, 1, Set.of("device", "faults", "calls", "size", "policy"), Set.of("json", "chaos")));
                 case "doctor" -> main.doctor(new Args(rest, 1, Set.of(), Set.of("json")));
@@ -196,19 +203,45 @@ public final class Main {
         }
     }
 
-    private int allReduce(Args a) {
-        String list = a.string("devices", null);
+    /** Checks --backend and how --ranks, --device and --devices combine with it; returns the backend. */
+    private static String rankEngine(Args a, boolean ranksRequired) {
         String engine = a.string("backend", "local");
         if (!engine.equals("local") && !engine.equals("mpi")) {
             throw new Args.UsageException("--backend must be local (in-process ranks) or mpi (one rank per process under mpirun), got '" + engine + "'");
         }
-        if (list != null && (a.string("ranks", null) != null || a.string("device", null) != null)) {
+        if (a.string("devices", null) != null && (a.string("ranks", null) != null || a.string("device", null) != null)) {
             throw new Args.UsageException("--devices names every rank; do not combine it with --ranks or --device");
         }
         if (engine.equals("mpi") && a.string("ranks", null) != null) {
             throw new Args.UsageException("with --backend mpi the ranks are the processes mpirun starts (-np); do not pass --ranks");
         }
-        int ranks = list != null || engine.equals("mpi") ? 0 : (int) Math.min(Integer.MAX_VALUE, a.required("ranks", 1));
+        if (ranksRequired && a.string("devices", null) == null && engine.equals("local")) {
+            a.required("ranks", 1);
+        }
+        a.positiveLong("ranks", 1, 1);
+        return engine;
+    }
+
+    /**
+     * This process's rank devices: --devices one per rank, else --ranks copies of --device (or the default
+     * device); under mpi one rank per process unless --devices names several.
+     */
+    private static List<Device> rankDevices(Args a, KernelBridge bridge, String engine) {
+        String list = a.string("devices", null);
+        if (list != null) {
+            List<Device> devices = new ArrayList<>();
+            for (String id : list.split(",")) {
+                devices.add(bridge.device(id.trim()));
+            }
+            return devices;
+        }
+        Device device = a.string("device", null) == null ? bridge.defaultDevice() : bridge.device(a.string("device", null));
+        int ranks = (int) Math.min(Integer.MAX_VALUE, a.positiveLong("ranks", 1, 1));
+        return engine.equals("mpi") ? List.of(device) : Collections.nCopies(ranks, device);
+    }
+
+    private int allReduce(Args a) {
+        String engine = rankEngine(a, true);
         long count = a.required("count", 0);
         DType dtype = DType.parse(a.string("dtype", "f32"), "--dtype");
         if (dtype == DType.I8) {
@@ -217,16 +250,7 @@ public final class Main {
         ReduceOp op = ReduceOp.parse(a.string("op", "sum"), "--op");
         int repeat = (int) a.positiveLong("repeat", 5, 1);
         try (KernelBridge bridge = KernelBridge.open(); Progress progress = new Progress("allreduce")) {
-            List<Device> rankDevices;
-            if (list != null) {
-                rankDevices = new ArrayList<>();
-                for (String id : list.split(",")) {
-                    rankDevices.add(bridge.device(id.trim()));
-                }
-            } else {
-                Device device = a.string("device", null) == null ? bridge.defaultDevice() : bridge.device(a.string("device", null));
-                rankDevices = engine.equals("mpi") ? List.of(device) : Collections.nCopies(ranks, device);
-            }
+            List<Device> rankDevices = rankDevices(a, bridge, engine);
             AllReduceRun.Result r;
             boolean reporter = true;
             if (engine.equals("mpi")) {
@@ -251,6 +275,99 @@ public final class Main {
             }
             return Boolean.FALSE.equals(r.verified()) ? 1 : 0;
         }
+    }
+
+    private int moe(Args a) {
+        String engine = rankEngine(a, false);
+        int experts = intOption(a, "experts", 8);
+        int topK = intOption(a, "top-k", 2);
+        if (topK > experts) {
+            throw new Args.UsageException("--top-k must be <= --experts (" + experts + "), got " + topK);
+        }
+        long tokens = a.positiveLong("tokens", 4096, 1);
+        int hidden = intOption(a, "hidden", 1024);
+        if (hidden > 1 << 18) { // beyond it a router logit's partial sums leave F32's exact range (see MoeLayer.tokens)
+            throw new Args.UsageException("--hidden must be <= 262144 (router logits exact in F32), got " + hidden);
+        }
+        int ffn = intOption(a, "ffn", 3584);
+        DType dtype = DType.parse(a.string("dtype", "f32"), "--dtype");
+        if (!dtype.isFloatingPoint()) {
+            throw new Args.UsageException("--dtype must be one of f32, f64, bf16, f16 for moe, got '" + a.string("dtype", "") + "'");
+        }
+        // The example stages a rank's rows and an expert's weights in Java arrays.
+        if ((double) tokens * topK * hidden >= Integer.MAX_VALUE || (double) tokens * experts >= Integer.MAX_VALUE) {
+            throw new Args.UsageException("--tokens x --top-k x --hidden and --tokens x --experts must be below 2^31 (host arrays), got "
+                    + tokens + " x " + topK + " x " + hidden + " and " + tokens + " x " + experts);
+        }
+        if ((double) hidden * ffn >= Integer.MAX_VALUE) {
+            throw new Args.UsageException("--hidden x --ffn must be below 2^31 (one expert's weights in a host array), got " + hidden + " x " + ffn);
+        }
+        int iterations = intOption(a, "iterations", 3);
+        long seed = a.positiveLong("seed", 1, Long.MIN_VALUE);
+        var shape = new MoeLayer.Shape(experts, topK, tokens, hidden, ffn, dtype, seed);
+        try (KernelBridge bridge = KernelBridge.open(); Progress progress = new Progress("moe")) {
+            List<Device> rankDevices = rankDevices(a, bridge, engine);
+            for (Device d : rankDevices) {
+                if (!d.supports(dtype) || !d.supports(dtype.computeType())) {
+                    throw new IllegalArgumentException("device " + d.id() + " does not declare " + dtype.label() + " (it declares "
+                            + d.dtypes().stream().map(DType::label).sorted().toList() + ")");
+                }
+            }
+            MoeRun.Result r;
+            boolean reporter = true;
+            if (engine.equals("mpi")) {
+                List<Communicator> comms = bridge.worldCommunicators(rankDevices);
+                reporter = comms.getFirst().rank() == 0;
+                r = MoeRun.runOn(bridge, comms, shape, iterations, a.flag("verify"), progress);
+            } else {
+                r = MoeRun.run(bridge, rankDevices, shape, iterations, a.flag("verify"), progress);
+            }
+            progress.close();
+            if (!reporter) {
+                return Boolean.FALSE.equals(r.verified()) ? 1 : 0;
+            }
+            if (a.flag("json")) {
+                Map<String, Object> j = Json.object();
+                j.put("job", "moe");
+                j.put("dtype", dtype.label());
+                j.put("experts", experts);
+                j.put("topK", topK);
+                j.put("tokens", tokens);
+                j.put("hidden", hidden);
+                j.put("ffn", ffn);
+                j.put("activation", "silu");
+                j.put("seed", seed);
+                j.put("ranks", r.ranks());
+                j.put("backend", engine);
+                j.put("devices", r.devices()); // under mpi: the devices of rank 0's process
+                j.put("seconds", r.seconds());
+                j.put("gflops", r.gflops());
+                j.put("tokensPerExpert", java.util.Arrays.stream(r.tokensPerExpert()).boxed().toList());
+                j.put("verified", r.verified());
+                j.put("worstErrorOverBound", r.verified() == null ? null : r.worstErrorOverBound());
+                spread(j, r.spread(), r.runs());
+                out.println(Json.write(j));
+            } else {
+                out.printf("moe %s: %d tokens, %d experts, top-%d, hidden %d, ffn %d, SiLU, over %d ranks on %s%s: %.6f s per layer (%s), %.1f GFLOP/s%n",
+                        dtype.label(), tokens, experts, topK, hidden, ffn, r.ranks(), String.join(",", r.devices()),
+                        r.ranks() > r.devices().size() ? " (this process)" : "", r.seconds(), r.spread().describe(r.runs(), "--iterations"), r.gflops());
+                out.println("  tokens per expert: " + java.util.Arrays.toString(r.tokensPerExpert()));
+                if (r.verified() != null) {
+                    out.printf("  %s against the F64 host reference (largest error %.2g of its bound)%n",
+                            r.verified() ? "verified" : "VERIFICATION FAILED", r.worstErrorOverBound());
+                }
+            }
+            return Boolean.FALSE.equals(r.verified()) ? 1 : 0;
+        }
+    }
+
+    /** A positive option that must fit an int. */
+    private static int intOption(Args a, String name, int fallback) {
+        long v = a.positiveLong(name, fallback, 1);
+        if (v > Integer.MAX_VALUE) {
+            throw new Args.UsageException("--" + name + " must be <= " + Integer.MAX_VALUE + ", got " + v);
+        }
+        return (int) v;
     }
 
     private int tune(Args a) {

@@ -77,8 +77,13 @@ final class WarmUp {
         }
 
         String describe(int runs) {
+            return describe(runs, "--repeat");
+        }
+
+        /** As {@link #describe(int)}, naming the job's option for the number of timed runs. */
+        String describe(int runs, String option) {
             return runs < 2 ? "one timed run" : String.format(java.util.Locale.ROOT, "median of %d, interquartile range %.0f%%%s", runs,
-                    100 * relative(), wide() ? " (wide: a busy machine? repeat with more --repeat)" : "");
+                    100 * relative(), wide() ? " (wide: a busy machine? repeat with more " + option + ")" : "");
         }
     }
 }

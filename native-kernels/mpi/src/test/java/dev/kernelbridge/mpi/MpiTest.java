@@ -174,6 +174,21 @@ class MpiTest {
         }
     }
 
+    @Tag("R35")
+    @Test
+    void theCliMoeLayerVerifiesWithOneRankPerProcess() throws Exception {
+        // Dispatch and combine are MPI_Alltoallv between the processes; each checks its own tokens against
+        // the F64 host reference and the verdict is all-reduced. Three processes split 5 experts unevenly.
+        for (int np : new int[] {2, 3}) {
+            Job job = mpirunMain(np, "dev.kernelbridge.cli.Main", "moe", "--backend", "mpi", "--experts", "5", "--top-k", "2",
+                    "--tokens", "101", "--hidden", "40", "--ffn", "24", "--dtype", np == 2 ? "f32" : "bf16", "--iterations", "2",
+                    "--verify", "--json");
+            assertEquals(0, job.exit(), job.output());
+            assertTrue(job.output().contains("\"ranks\":" + np) && job.output().contains("\"verified\":true"), job.output());
+            assertEquals(1, job.output().split("\"job\":\"moe\"", -1).length - 1, "one report, from rank 0: " + job.output());
+        }
+    }
+
     private static Job mpirun(int np, String... args) throws IOException, InterruptedException {
         return mpirun(np, List.of(), args);
     }
