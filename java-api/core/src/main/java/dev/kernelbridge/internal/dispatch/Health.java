@@ -51,7 +51,11 @@ final class Health {
     private volatile HealthState state = HealthState.HEALTHY;
     private String reason = "";
     private long launches, failures, timeouts, corruptions, failoversFrom, failoversTo, probes;
-    private int consecutiveFailures, successesSinceTrouble;
+    /** Written under the lock; read without it by the untimed-success fast path. */
+    private volatile int consecutiveFailures;
+    private int successesSinceTrouble;
+    /** Untimed successes of a healthy device with nothing to reset: counted without the lock. */
+    private final java.util.concurrent.atomic.LongAdder quietLaunches = new java.util.concurrent.atomic.LongAdder();
     private long probeDueNanos;
     private Duration backoff;
     private boolean probing;
@@ -81,7 +85,15 @@ final class Health {
     }
 
     /** A launch that worked, taking {@code nanos} for {@code flops}; nanos = 0 counts it without timing it. */
-    synchronized void success(long shapeClass, double flops, long nanos) {
+    void success(long shapeClass, double flops, long nanos) {
+        if (nanos == 0 && state == HealthState.HEALTHY && consecutiveFailures == 0) {
+            quietLaunches.increment(); // nothing to time, reset or recover: the common case of a small GEMM
+            return;
+        }
+        timedSuccess(shapeClass, flops, nanos);
+    }
+
+    private synchronized void timedSuccess(long shapeClass, double flops, long nanos) {
         launches++;
         consecutiveFailures = 0;
         Rate r = nanos > 0 ? rate(shapeClass, true) : null;
@@ -218,6 +230,6 @@ final class Health {
                 t.put(ShapeClass.describe(k), Math.round(r.gflops * 10) / 10.0);
             }
         });
-        return new DeviceMetrics(device, state, reason, launches, failures, timeouts, corruptions, failoversFrom, failoversTo, probes, t);
+        return new DeviceMetrics(device, state, reason, launches + quietLaunches.sum(), failures, timeouts, corruptions, failoversFrom, failoversTo, probes, t);
     }
 }

@@ -4,7 +4,6 @@ import dev.kernelbridge.spi.BackendDevice;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** A device as the scheduler sees it. {@code trusted}: the built-in CPU (runs inline, cannot hang). */
-/** A device as the scheduler sees it. {@code trusted}: the built-in CPU (runs inline, cannot hang). */
 final class Node {
     final String id;
     final BackendDevice spi;
@@ -13,6 +12,11 @@ final class Node {
     final Health health;
     /** Launches running on the device now: a launch that shared it does not measure its throughput. */
     final AtomicInteger busy = new AtomicInteger();
+    /** Small in-place launches seen; one in {@value #SMALL_TIMED_EVERY} is timed. */
+    private final AtomicInteger smallLaunches = new AtomicInteger();
+    /** Work from which every in-place launch is timed: two clock reads are noise beside it. */
+    private static final double ALWAYS_TIMED_FLOPS = 1e6;
+    private static final int SMALL_TIMED_EVERY = 16;
 
     Node(String id, BackendDevice spi, boolean trusted, boolean cpu, Health health) {
         this.id = id;
@@ -20,6 +24,15 @@ final class Node {
         this.trusted = trusted;
         this.cpu = cpu;
         this.health = health;
+    }
+
+    /**
+     * Whether to time an in-place launch of {@code flops}: always for real work; for tiny GEMMs, whose
+     * clock reads and timed bookkeeping would cost as much as the GEMM, a sample is enough for the
+     * throughput average that placement reads (drift is not judged on calls that short anyway).
+     */
+    boolean timeInPlace(double flops) {
+        return flops >= ALWAYS_TIMED_FLOPS || (smallLaunches.getAndIncrement() & (SMALL_TIMED_EVERY - 1)) == 0;
     }
 
     @Override

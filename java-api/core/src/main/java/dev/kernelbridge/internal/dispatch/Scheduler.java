@@ -500,7 +500,9 @@ public final class Scheduler implements AutoCloseable {
     private static void runInPlace(Node node, HostGemm job, long cls) {
         BackendDevice d = node.spi;
         BackendBuffer a = d.wrapHost(job.a()), b = d.wrapHost(job.b()), c = d.wrapHost(job.c());
-        long t0 = System.nanoTime();
+        double flops = job.flops();
+        boolean timed = node.timeInPlace(flops);
+        long t0 = timed ? System.nanoTime() : 0;
         boolean alone;
         try {
             alone = Attempts.launch(node, job.callInPlace(a, b, c));
@@ -509,7 +511,7 @@ public final class Scheduler implements AutoCloseable {
             b.release();
             c.release();
         }
-        node.health.success(cls, job.flops(), alone ? System.nanoTime() - t0 : 0);
+        node.health.success(cls, flops, timed && alone ? System.nanoTime() - t0 : 0);
     }
 
     private static String operation(HostGemm job) {
