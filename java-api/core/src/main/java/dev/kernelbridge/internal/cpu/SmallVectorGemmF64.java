@@ -47,8 +47,9 @@ final class SmallVectorGemmF64 implements SmallKernel {
     }
 
     /**
-     * op(A) as m×k column-major. Every array here has V spare elements at its end, so a masked vector
-     * access never reaches past it (the Vector API's fast path for masked loads and stores).
+     * op(A) as m×k column-major, with V spare elements at the end: a tail tile loads whole vectors of
+     * A (lanes past row m read the next column, or the spare), and only its C update is masked, so
+     * those lanes never reach C. Unmasked loads keep the inner loop as lean as a full tile's.
      */
     private static double[] copyA(Scratch s, DType type, int zeroPoint, MemorySegment a, long offset, long ld, boolean trans,
                                   int m, int k) {
@@ -245,7 +246,7 @@ final class SmallVectorGemmF64 implements SmallKernel {
         int b0 = j * sj;
         for (int p = 0; p < k; p++) {
             int bi = p * sp + b0;
-            DoubleVector a0 = DoubleVector.fromArray(S, ap, i + p * m, rows);
+            DoubleVector a0 = DoubleVector.fromArray(S, ap, i + p * m);
             c0 = a0.fma(DoubleVector.broadcast(S, bp[bi]), c0);
             c1 = a0.fma(DoubleVector.broadcast(S, bp[bi + sj]), c1);
             c2 = a0.fma(DoubleVector.broadcast(S, bp[bi + 2 * sj]), c2);
@@ -318,7 +319,7 @@ final class SmallVectorGemmF64 implements SmallKernel {
         int b0 = j * sj, b1 = b0 + sj, b2 = b1 + sj, b3 = b2 + sj;
         for (int p = 0; p < k; p++) {
             int bi = p * sp;
-            DoubleVector a0 = DoubleVector.fromArray(S, ap, i + p * m, rows);
+            DoubleVector a0 = DoubleVector.fromArray(S, ap, i + p * m);
             c0 = a0.fma(DoubleVector.broadcast(S, bp[bi + b0]), c0);
             c1 = a0.fma(DoubleVector.broadcast(S, bp[bi + b1]), c1);
             c2 = a0.fma(DoubleVector.broadcast(S, bp[bi + b2]), c2);
@@ -340,7 +341,7 @@ final class SmallVectorGemmF64 implements SmallKernel {
         DoubleVector acc = DoubleVector.zero(S);
         int b0 = j * sj;
         for (int p = 0; p < k; p++) {
-            acc = DoubleVector.fromArray(S, ap, i + p * m, rows).fma(DoubleVector.broadcast(S, bp[p * sp + b0]), acc);
+            acc = DoubleVector.fromArray(S, ap, i + p * m).fma(DoubleVector.broadcast(S, bp[p * sp + b0]), acc);
         }
         int at = i + j * m;
         update(cs, at, acc, DoubleVector.broadcast(S, alpha), rows);
