@@ -8,7 +8,8 @@ import java.util.Properties;
 /**
  * Cache blocking of the CPU GEMM, read from {@code blocking.properties} (data, not code). Keys fall
  * back from the most specific to the least: "f32.512.kc" (type and vector bits), then "f32.kc".
- * Values are rounded to multiples of the microkernel tile.
+ * Values are rounded to multiples of the microkernel tile. A system property
+ * {@code kernelbridge.cpu.blocking.<key>} overrides a key (for sweeps; not a user setting).
  *
  * @param kc depth of a packed block: a kc×NR B micro-panel should sit in L1
  * @param mc rows of a packed A block: mc×kc should sit in L2
@@ -43,7 +44,8 @@ record Blocking(int kc, int mc, int nc, long parallelMinFlops, long smallMaxFlop
 
     private static long lookup(String type, int vectorBits, String key) {
         for (String name : new String[] {type + "." + vectorBits + "." + key, type + "." + key, key}) {
-            String v = DATA.getProperty(name);
+            // A system property overrides the file, key by key: how a sweep tries other values.
+            String v = System.getProperty("kernelbridge.cpu.blocking." + name, DATA.getProperty(name));
             if (v != null) {
                 return Long.parseLong(v.trim());
             }
