@@ -337,12 +337,12 @@ __kernel void scale_c(acc beta, __global out_t* c, ulong offc, ulong ldc, ulong 
  *
  * The table: KB_GT_FIELDS ulongs per group at the KB_GT_* indices. Operand X (A at KB_GT_A, B at
  * KB_GT_B) is read as pack_panels reads it (rows: m for A, n for B; B's trans already flipped),
- * from buffer slot KB_GT_SLOT, and packed from element KB_GT_PACKED of the packed buffer; C is
- * written in slot KB_GT_C_SLOT; the group's tiles start at KB_GT_FIRST_TILE. The three prefix
- * fields never decrease from one group to the next: a work-item finds its group by binary search.
- * A group with no tiles or no packed elements (k == 0) is never found by the pack or tile search
- * that skips it; one with k == 0 has its tiles scale C (C := beta·C). alpha and beta of group g
- * are scalars[2g] and scalars[2g + 1].
+ * from buffer slot KB_GT_SLOT, packed from element KB_GT_PACKED of the packed buffer, and its rows,
+ * padded to whole panels, start at row KB_GT_FIRST_ROW of the pack launch's row space; C is written
+ * in slot KB_GT_C_SLOT; the group's tiles start at KB_GT_FIRST_TILE. The prefix fields never
+ * decrease from one group to the next: a work-item finds its group by binary search. A group with no
+ * rows or tiles in a space (k == 0 packs nothing) is never found there; one with k == 0 has its
+ * tiles scale C (C := beta·C). alpha and beta of group g are scalars[2g] and scalars[2g + 1].
  *
  * Buffers: an OpenCL 1.2 kernel cannot take addresses from a buffer, so a launch takes
  * KB_GROUP_SLOTS buffers per operand as arguments (x0…, c0…; unused slots repeat slot 0) and a
@@ -351,7 +351,7 @@ __kernel void scale_c(acc beta, __global out_t* c, ulong offc, ulong ldc, ulong 
 #define KB_GROUP_SLOTS 8
 #define KB_GT_K 0
 #define KB_GT_A 1
-#define KB_GT_B 8
+#define KB_GT_B 9
 #define KB_GT_ROWS 0
 #define KB_GT_TRANS 1
 #define KB_GT_SLOT 2
@@ -359,11 +359,12 @@ __kernel void scale_c(acc beta, __global out_t* c, ulong offc, ulong ldc, ulong 
 #define KB_GT_LD 4
 #define KB_GT_ZERO 5
 #define KB_GT_PACKED 6
-#define KB_GT_C_SLOT 15
-#define KB_GT_C_OFFSET 16
-#define KB_GT_C_LD 17
-#define KB_GT_FIRST_TILE 18
-#define KB_GT_FIELDS 19
+#define KB_GT_FIRST_ROW 7
+#define KB_GT_C_SLOT 17
+#define KB_GT_C_OFFSET 18
+#define KB_GT_C_LD 19
+#define KB_GT_FIRST_TILE 20
+#define KB_GT_FIELDS 21
 
 #define KB_SLOT_PARAMS(decl, x) decl x##0, decl x##1, decl x##2, decl x##3, decl x##4, decl x##5, decl x##6, decl x##7
 #define KB_SLOT(s, x) ((s) == 0 ? x##0 : (s) == 1 ? x##1 : (s) == 2 ? x##2 : (s) == 3 ? x##3 \
@@ -383,21 +384,42 @@ KB_DEVICE_FN ulong kb_find_group(__global const ulong* table, ulong groups, int 
     return lo;
 }
 
-/* Global size (packed elements of the operand over every group, 1, 1); operand 0 packs A, 1 packs B. */
-__kernel void pack_panels_grouped(__global const ulong* restrict table, ulong groups, int operand,
+/*
+ * Packs operand 0 (A) or 1 (B) of every group in the layout of pack_panels: work-item (r, p) of a
+ * group writes element (r, p) of its panels. Two ways to map work-items to groups, as the host
+ * chooses per operand and launch:
+ *   box = 1: global size (the most padded rows of a group, the largest k, groups); the group is
+ *            dimension 2 and needs no search (same-sized groups, such as the G expert weights of a
+ *            ragged call, fill the box exactly);
+ *   box = 0: global size (padded rows over every group, the largest k, 1); the group is found by
+ *            binary search of the row (ragged sizes, where a box would be mostly empty).
+ * Work-items past their group's padded rows or k do nothing. The panel widths are constants, so the
+ * index arithmetic needs no division at run time.
+ */
+__kernel void pack_panels_grouped(__global const ulong* restrict table, ulong groups, int operand, int box,
                                   KB_SLOT_PARAMS(__global const in_t*, x), __global acc* restrict packed) {
     if (!KB_IN_RANGE()) {
         return;
     }
-    const ulong e = get_global_id(0);
+    const ulong p = get_global_id(1);
     const int f = operand == 0 ? KB_GT_A : KB_GT_B;
-    __global const ulong* g = table + kb_find_group(table, groups, f + KB_GT_PACKED, e) * KB_GT_FIELDS;
-    const ulong width = operand == 0 ? KB_MR : KB_NR, k = g[KB_GT_K];
-    /* Element e of the group's panels, in the layout of pack_panels: panel, then p, then lane. */
-    const ulong at = e - g[f + KB_GT_PACKED], panel = at / (k * width), p = (at % (k * width)) / width;
-    const ulong r = panel * width + at % width;
+    __global const ulong* g;
+    ulong r;
+    if (box) {
+        g = table + get_global_id(2) * KB_GT_FIELDS;
+        r = get_global_id(0);
+    } else {
+        g = table + kb_find_group(table, groups, f + KB_GT_FIRST_ROW, get_global_id(0)) * KB_GT_FIELDS;
+        r = get_global_id(0) - g[f + KB_GT_FIRST_ROW];
+    }
+    const ulong k = g[KB_GT_K], rows = g[f + KB_GT_ROWS];
+    const ulong padded = operand == 0 ? (rows + KB_MR - 1) / KB_MR * KB_MR : (rows + KB_NR - 1) / KB_NR * KB_NR;
+    if (p >= k || r >= padded) {
+        return;
+    }
+    const ulong at = operand == 0 ? ((r / KB_MR) * k + p) * KB_MR + r % KB_MR : ((r / KB_NR) * k + p) * KB_NR + r % KB_NR;
     __global const in_t* x = KB_SLOT(g[f + KB_GT_SLOT], x);
-    packed[e] = r < g[f + KB_GT_ROWS]
+    packed[g[f + KB_GT_PACKED] + at] = r < rows
             ? KB_WIDEN(x, g[f + KB_GT_OFFSET] + kb_op_index(g[f + KB_GT_LD], (int) g[f + KB_GT_TRANS], r, p), (int) g[f + KB_GT_ZERO])
             : (acc) 0;
 }

@@ -79,11 +79,11 @@ final class CudaGemm {
         device.check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(scalars, s, s.byteSize(), device.stream()));
         long bufA = device.packingBuffer(0, Math.max(es, launch.packedA() * es)), bufB = device.packingBuffer(1, Math.max(es, launch.packedB() * es));
         long[][] slots = {launch.aSlots(), launch.bSlots()};
-        long[] packed = {bufA, bufB}, sizes = {launch.packedA(), launch.packedB()};
+        long[] packed = {bufA, bufB};
         for (int operand = 0; operand < 2; operand++) {
             int o = operand;
-            launch(device, module, "pack_panels_grouped", new long[] {sizes[o], 1, 1}, BLOCK, args -> {
-                args.u64(table).u64(launch.groups()).i32(o);
+            launch(device, module, "pack_panels_grouped", launch.packRange(o), BLOCK, args -> {
+                args.u64(table).u64(launch.groups()).i32(o).i32(launch.boxed(o) ? 1 : 0);
                 for (long slot : slots[o]) {
                     args.u64(slot);
                 }

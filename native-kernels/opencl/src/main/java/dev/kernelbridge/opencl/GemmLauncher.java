@@ -95,17 +95,19 @@ final class GemmLauncher {
         long bufA = device.packingBuffer(0, Math.max(es, launch.packedA() * es)), bufB = device.packingBuffer(1, Math.max(es, launch.packedB() * es));
         long pack = gemm.program().kernel("pack_panels_grouped"), multiply = gemm.program().kernel("gemm_grouped");
         long[][] slots = {launch.aSlots(), launch.bSlots()};
-        long[] packed = {bufA, bufB}, sizes = {launch.packedA(), launch.packedB()};
+        long[] packed = {bufA, bufB};
         for (int operand = 0; operand < 2; operand++) {
-            if (sizes[operand] == 0) {
+            long[] range = launch.packRange(operand);
+            if (range[0] * range[1] == 0) {
                 continue; // every group has k == 0: nothing to pack (an empty range is an error in OpenCL)
             }
-            KernelArgs args = new KernelArgs(pack, device.id(), "pack_panels_grouped").u64(table).u64(launch.groups()).i32(operand);
+            KernelArgs args = new KernelArgs(pack, device.id(), "pack_panels_grouped").u64(table).u64(launch.groups()).i32(operand)
+                    .i32(launch.boxed(operand) ? 1 : 0);
             for (long slot : slots[operand]) {
                 args.u64(slot);
             }
             args.u64(packed[operand]);
-            queue.launch(pack, "pack_panels_grouped", new long[] {sizes[operand], 1, 1}, null);
+            queue.launch(pack, "pack_panels_grouped", range, null);
         }
         int wg = launch.parameters().wg();
         KernelArgs args = new KernelArgs(multiply, device.id(), "gemm_grouped").u64(table).u64(launch.groups()).u64(scalars)

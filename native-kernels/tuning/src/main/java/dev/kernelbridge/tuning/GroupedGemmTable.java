@@ -26,25 +26,45 @@ import java.util.function.ToLongFunction;
 public final class GroupedGemmTable {
     /** Buffers per operand one launch takes (gemm.cl's KB_GROUP_SLOTS). */
     public static final int SLOTS = 8;
-    /** Groups one launch takes at most: bounds the table (152 bytes a group) and the search depth. */
+    /** Groups one launch takes at most: bounds the table (168 bytes a group) and the search depth. */
     public static final int MAX_GROUPS = 1 << 16;
 
     // gemm.cl's KB_GT_* fields: k; an operand record for A and for B; C; the group's first tile.
-    static final int K = 0, A = 1, B = 8;
-    static final int ROWS = 0, TRANS = 1, SLOT = 2, OFFSET = 3, LD = 4, ZERO = 5, PACKED = 6;
-    static final int C_SLOT = 15, C_OFFSET = 16, C_LD = 17, FIRST_TILE = 18;
+    static final int K = 0, A = 1, B = 9;
+    static final int ROWS = 0, TRANS = 1, SLOT = 2, OFFSET = 3, LD = 4, ZERO = 5, PACKED = 6, FIRST_ROW = 7;
+    static final int C_SLOT = 17, C_OFFSET = 18, C_LD = 19, FIRST_TILE = 20;
     /** ulongs per group. */
-    public static final int FIELDS = 19;
+    public static final int FIELDS = 21;
 
     private GroupedGemmTable() { }
 
     /**
      * One launch: its calls in order, the table ({@link #FIELDS} per group), alpha and beta per group
      * (to be stored in the build's compute type), the buffer handles of each operand's slots (unused
-     * slots repeat slot 0), the packed elements of A and B (compute type) and the tiles (work-groups).
+     * slots repeat slot 0), the packed elements of A and B (compute type), the padded rows of A and B
+     * over all groups and of the largest group (groups with k == 0 have none), the largest k, and the
+     * tiles (work-groups).
      */
     public record Launch(GemmVariant variant, GemmParameters parameters, List<GemmCall> calls, int groups, long[] table,
-                         double[] scalars, long[] aSlots, long[] bSlots, long[] cSlots, long packedA, long packedB, long tiles) { }
+                         double[] scalars, long[] aSlots, long[] bSlots, long[] cSlots, long packedA, long packedB,
+                         long rowsA, long rowsB, long maxRowsA, long maxRowsB, long maxK, long tiles) {
+
+        /**
+         * Whether pack_panels_grouped maps operand 0 (A) or 1 (B) as a box of groups (no search) rather
+         * than by searching the row space: when the box is at most twice the rows that hold data, as
+         * for groups of one size (the expert weights of a ragged call).
+         */
+        public boolean boxed(int operand) {
+            long rows = operand == 0 ? rowsA : rowsB, most = operand == 0 ? maxRowsA : maxRowsB;
+            return most * groups <= 2 * rows;
+        }
+
+        /** The global range of pack_panels_grouped for {@code operand}; empty (a zero) when it packs nothing. */
+        public long[] packRange(int operand) {
+            return boxed(operand) ? new long[] {operand == 0 ? maxRowsA : maxRowsB, maxK, groups}
+                    : new long[] {operand == 0 ? rowsA : rowsB, maxK, 1};
+        }
+    }
 
     /** The launches, and the calls left to the plain path. */
     public record Plan(List<Launch> launches, List<GemmCall> alone) { }
@@ -93,7 +113,7 @@ public final class GroupedGemmTable {
         final List<Long> aSlots = new ArrayList<>(), bSlots = new ArrayList<>(), cSlots = new ArrayList<>();
         final List<long[]> rows = new ArrayList<>();
         final List<double[]> scalars = new ArrayList<>();
-        long packedA, packedB, tiles;
+        long packedA, packedB, rowsA, rowsB, maxRowsA, maxRowsB, maxK, tiles;
 
         Builder(GemmVariant variant, GemmParameters p, ToLongFunction<BackendBuffer> handle) {
             this.variant = variant;
@@ -140,6 +160,7 @@ public final class GroupedGemmTable {
                 g[A + LD] = c.lda();
                 g[A + ZERO] = c.zeroPointA();
                 g[A + PACKED] = packedA;
+                g[A + FIRST_ROW] = rowsA;
                 // op(B) is packed by columns: its "rows" are the n columns, and untransposed B is read across ldb.
                 g[B + ROWS] = c.n();
                 g[B + TRANS] = c.transB() == Transpose.NO_TRANS ? 1 : 0;
@@ -148,6 +169,7 @@ public final class GroupedGemmTable {
                 g[B + LD] = c.ldb();
                 g[B + ZERO] = c.zeroPointB();
                 g[B + PACKED] = packedB;
+                g[B + FIRST_ROW] = rowsB;
                 g[C_SLOT] = sc;
                 g[C_OFFSET] = c.offsetC() + item * c.strideC();
                 g[C_LD] = c.ldc();
@@ -156,6 +178,13 @@ public final class GroupedGemmTable {
                 scalars.add(new double[] {c.alpha(), c.beta()});
                 packedA += packedA(c);
                 packedB += packedB(c);
+                if (c.k() > 0) { // a group that packs nothing takes no rows, so no work-item finds it
+                    rowsA += mPanels * p.mr();
+                    rowsB += nPanels * p.nr();
+                    maxRowsA = Math.max(maxRowsA, mPanels * p.mr());
+                    maxRowsB = Math.max(maxRowsB, nPanels * p.nr());
+                }
+                maxK = Math.max(maxK, c.k());
                 tiles += mPanels * ceilDiv(nPanels, p.wg());
             }
         }
@@ -169,7 +198,7 @@ public final class GroupedGemmTable {
                 s[2 * g + 1] = scalars.get(g)[1];
             }
             return new Launch(variant, p, List.copyOf(calls), rows.size(), table, s, slots(aSlots), slots(bSlots), slots(cSlots),
-                    packedA, packedB, tiles);
+                    packedA, packedB, rowsA, rowsB, maxRowsA, maxRowsB, maxK, tiles);
         }
 
         private static long[] slots(List<Long> used) {

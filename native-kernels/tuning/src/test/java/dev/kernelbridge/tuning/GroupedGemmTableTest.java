@@ -1,5 +1,6 @@
 package dev.kernelbridge.tuning;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -56,6 +57,7 @@ class GroupedGemmTableTest {
                 Map.entry("KB_GT_TRANS", GroupedGemmTable.TRANS), Map.entry("KB_GT_SLOT", GroupedGemmTable.SLOT),
                 Map.entry("KB_GT_OFFSET", GroupedGemmTable.OFFSET), Map.entry("KB_GT_LD", GroupedGemmTable.LD),
                 Map.entry("KB_GT_ZERO", GroupedGemmTable.ZERO), Map.entry("KB_GT_PACKED", GroupedGemmTable.PACKED),
+                Map.entry("KB_GT_FIRST_ROW", GroupedGemmTable.FIRST_ROW),
                 Map.entry("KB_GT_C_SLOT", GroupedGemmTable.C_SLOT), Map.entry("KB_GT_C_OFFSET", GroupedGemmTable.C_OFFSET),
                 Map.entry("KB_GT_C_LD", GroupedGemmTable.C_LD), Map.entry("KB_GT_FIRST_TILE", GroupedGemmTable.FIRST_TILE),
                 Map.entry("KB_GT_FIELDS", GroupedGemmTable.FIELDS));
@@ -82,6 +84,13 @@ class GroupedGemmTableTest {
         assertEquals(List.of(0L, 2L, 4L), List.of(t[GroupedGemmTable.FIRST_TILE], t[f + GroupedGemmTable.FIRST_TILE], t[2 * f + GroupedGemmTable.FIRST_TILE]));
         assertEquals(96, l.packedA());
         assertEquals(48, l.packedB());
+        // Padded rows: 16 of A and 8 of B per item of the batch, none for the k == 0 group; the deepest k is 3.
+        assertEquals(List.of(0L, 16L, 32L), List.of(t[GroupedGemmTable.A + GroupedGemmTable.FIRST_ROW],
+                t[f + GroupedGemmTable.A + GroupedGemmTable.FIRST_ROW], t[2 * f + GroupedGemmTable.A + GroupedGemmTable.FIRST_ROW]));
+        assertEquals(List.of(32L, 16L, 3L), List.of(l.rowsA(), l.rowsB(), l.maxK()));
+        // Groups of one size pack as a box (group = dimension 2): 3 groups of at most 16 rows, 32 rows in all.
+        assertTrue(l.boxed(0));
+        assertArrayEquals(new long[] {16, 3, 3}, l.packRange(0));
         assertEquals(5, l.tiles());
         // Item 1 starts one stride further in every operand; B's trans is flipped as pack_panels reads columns.
         assertEquals(3 + 100, t[f + GroupedGemmTable.A + GroupedGemmTable.OFFSET]);
@@ -90,6 +99,21 @@ class GroupedGemmTableTest {
         assertEquals(1, t[GroupedGemmTable.A + GroupedGemmTable.TRANS]);
         assertEquals(1, t[GroupedGemmTable.B + GroupedGemmTable.TRANS]);
         assertEquals(List.of(2.0, -1.0), List.of(l.scalars()[2], l.scalars()[3]));
+    }
+
+    @Test
+    void raggedGroupsPackByRowSearchWhereABoxWouldBeMostlyEmpty() {
+        BackendBuffer a = buffer(1), b = buffer(2), c = buffer(3);
+        List<GemmCall> calls = new ArrayList<>();
+        calls.add(call(DType.F32, DType.F32, 200, 4, 5, a, b, c, 1));
+        for (int g = 0; g < 7; g++) {
+            calls.add(call(DType.F32, DType.F32, 3, 4, 5, a, b, c, 1));
+        }
+        GroupedGemmTable.Launch l = plan(calls, 1 << 20).launches().getFirst();
+        // A: 200 rows pad to 200 (MR 8), the others to 8 each: 256 rows, a box of 8 × 200 = 1600.
+        assertTrue(!l.boxed(0));
+        assertArrayEquals(new long[] {256, 5, 1}, l.packRange(0));
+        assertTrue(l.boxed(1), "every B has 4 columns");
     }
 
     @Test
