@@ -61,18 +61,8 @@ final class CudaGemm {
      * group's tiles. {@code arena} holds the host copies until the caller has synchronised the stream.
      */
     static void runGrouped(CudaDevice device, CudaModule module, GroupedGemmTable.Launch launch, Arena arena) {
-        DType scalar = launch.variant().computeType();
-        long es = scalar.byteSize();
-        MemorySegment t = arena.allocateFrom(ValueLayout.JAVA_LONG, launch.table());
-        MemorySegment s = arena.allocate(es * launch.scalars().length, 8);
-        for (int i = 0; i < launch.scalars().length; i++) {
-            double v = launch.scalars()[i];
-            switch (scalar) {
-                case F64 -> s.setAtIndex(ValueLayout.JAVA_DOUBLE, i, v);
-                case I32 -> s.setAtIndex(ValueLayout.JAVA_INT, i, (int) v);
-                default -> s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) v);
-            }
-        }
+        long es = launch.variant().computeType().byteSize();
+        MemorySegment t = launch.tableBytes(arena), s = launch.scalarBytes(arena);
         long table = device.packingBuffer(2, t.byteSize()), scalars = device.packingBuffer(3, s.byteSize());
         CudaDriver cu = device.driver();
         device.check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(table, t, t.byteSize(), device.stream()));

@@ -8,7 +8,6 @@ import dev.kernelbridge.tuning.GemmParameters;
 import dev.kernelbridge.tuning.GroupedGemmTable;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * Runs a checked GEMM with the kernels of gemm.cl: pack op(A) and op(B) into zero-padded panels of
@@ -72,21 +71,11 @@ final class GemmLauncher {
      * group's tiles with one gemm_grouped launch. The program must be the launch's build.
      */
     static void runGrouped(OpenClDevice device, OpenClDevice.Gemm gemm, GroupedGemmTable.Launch launch) {
-        DType scalar = launch.variant().computeType();
-        long es = scalar.byteSize();
+        long es = launch.variant().computeType().byteSize();
         OpenClQueue queue = device.commandQueue();
         long table, scalars;
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment t = arena.allocateFrom(ValueLayout.JAVA_LONG, launch.table());
-            MemorySegment s = arena.allocate(es * launch.scalars().length, 8);
-            for (int i = 0; i < launch.scalars().length; i++) {
-                double v = launch.scalars()[i];
-                switch (scalar) {
-                    case F64 -> s.setAtIndex(ValueLayout.JAVA_DOUBLE, i, v);
-                    case I32 -> s.setAtIndex(ValueLayout.JAVA_INT, i, (int) v);
-                    default -> s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) v);
-                }
-            }
+            MemorySegment t = launch.tableBytes(arena), s = launch.scalarBytes(arena);
             table = device.packingBuffer(2, t.byteSize());
             scalars = device.packingBuffer(3, s.byteSize());
             queue.write(table, t, "grouped GEMM table");

@@ -1,8 +1,12 @@
 package dev.kernelbridge.tuning;
 
+import dev.kernelbridge.DType;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.GemmCall;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -57,6 +61,25 @@ public final class GroupedGemmTable {
         public boolean boxed(int operand) {
             long rows = operand == 0 ? rowsA : rowsB, most = operand == 0 ? maxRowsA : maxRowsB;
             return most * groups <= 2 * rows;
+        }
+
+        /** The table as the kernels read it: native ulongs. */
+        public MemorySegment tableBytes(Arena arena) {
+            return arena.allocateFrom(ValueLayout.JAVA_LONG, table);
+        }
+
+        /** alpha and beta of every group in the build's compute type: double (F64), int bits (I8's uint), else float. */
+        public MemorySegment scalarBytes(Arena arena) {
+            DType type = variant.computeType();
+            MemorySegment s = arena.allocate(type.byteSize() * (long) scalars.length, 8);
+            for (int i = 0; i < scalars.length; i++) {
+                switch (type) {
+                    case F64 -> s.setAtIndex(ValueLayout.JAVA_DOUBLE, i, scalars[i]);
+                    case I32 -> s.setAtIndex(ValueLayout.JAVA_INT, i, (int) scalars[i]);
+                    default -> s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) scalars[i]);
+                }
+            }
+            return s;
         }
 
         /** The global range of pack_panels_grouped for {@code operand}; empty (a zero) when it packs nothing. */

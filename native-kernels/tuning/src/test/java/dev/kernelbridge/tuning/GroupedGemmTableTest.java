@@ -102,6 +102,20 @@ class GroupedGemmTableTest {
     }
 
     @Test
+    void scalarsTravelInTheBuildsComputeType() {
+        BackendBuffer a = buffer(1), b = buffer(2), c = buffer(3);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            GroupedGemmTable.Launch i8 = plan(List.of(call(DType.I8, DType.I32, 4, 4, 4, a, b, c, 1)), 1 << 20).launches().getFirst();
+            MemorySegment s = i8.scalarBytes(arena);
+            assertEquals(8, s.byteSize());
+            assertEquals(List.of(2, -1), List.of(s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, 0), s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, 1)));
+            GroupedGemmTable.Launch f64 = plan(List.of(call(DType.F64, DType.F64, 4, 4, 4, a, b, c, 1)), 1 << 20).launches().getFirst();
+            assertEquals(-1.0, f64.scalarBytes(arena).getAtIndex(java.lang.foreign.ValueLayout.JAVA_DOUBLE, 1));
+            assertEquals(GroupedGemmTable.FIELDS * 8L, f64.tableBytes(arena).byteSize());
+        }
+    }
+
+    @Test
     void raggedGroupsPackByRowSearchWhereABoxWouldBeMostlyEmpty() {
         BackendBuffer a = buffer(1), b = buffer(2), c = buffer(3);
         List<GemmCall> calls = new ArrayList<>();
