@@ -332,8 +332,8 @@ __kernel void scale_c(acc beta, __global out_t* c, ulong offc, ulong ldc, ulong 
 
 /*
  * Grouped GEMM: independent GEMMs (the groups; each item of a batch is a group here) of one type
- * pair in one launch of pack_panels_grouped per operand and one of gemm_grouped, over a table the
- * host writes. Each group runs exactly the steps above, so its bits equal the plain kernels'.
+ * pair in one packing launch per operand (pack_grouped_box or pack_grouped_rows) and one launch of
+ * gemm_grouped, over a table the host writes. Each group runs exactly the steps above, so its bits equal the plain kernels'.
  *
  * The table: KB_GT_FIELDS ulongs per group at the KB_GT_* indices. Operand X (A at KB_GT_A, B at
  * KB_GT_B) is read as pack_panels reads it (rows: m for A, n for B; B's trans already flipped),
@@ -385,33 +385,13 @@ KB_DEVICE_FN ulong kb_find_group(__global const ulong* table, ulong groups, int 
 }
 
 /*
- * Packs operand 0 (A) or 1 (B) of every group in the layout of pack_panels: work-item (r, p) of a
- * group writes element (r, p) of its panels. Two ways to map work-items to groups, as the host
- * chooses per operand and launch:
- *   box = 1: global size (the most padded rows of a group, the largest k, groups); the group is
- *            dimension 2 and needs no search (same-sized groups, such as the G expert weights of a
- *            ragged call, fill the box exactly);
- *   box = 0: global size (padded rows over every group, the largest k, 1); the group is found by
- *            binary search of the row (ragged sizes, where a box would be mostly empty).
- * Work-items past their group's padded rows or k do nothing. The panel widths are constants, so the
- * index arithmetic needs no division at run time.
+ * Packing for the grouped kernels: element (r, p) of operand 0 (A) or 1 (B) of group g, in the layout
+ * of pack_panels; nothing past the group's padded rows or its k. The panel widths are constants, so
+ * the index arithmetic needs no division at run time.
  */
-__kernel void pack_panels_grouped(__global const ulong* restrict table, ulong groups, int operand, int box,
+KB_DEVICE_FN void kb_pack_grouped(__global const ulong* g, int operand, ulong r, ulong p,
                                   KB_SLOT_PARAMS(__global const in_t*, x), __global acc* restrict packed) {
-    if (!KB_IN_RANGE()) {
-        return;
-    }
-    const ulong p = get_global_id(1);
     const int f = operand == 0 ? KB_GT_A : KB_GT_B;
-    __global const ulong* g;
-    ulong r;
-    if (box) {
-        g = table + get_global_id(2) * KB_GT_FIELDS;
-        r = get_global_id(0);
-    } else {
-        g = table + kb_find_group(table, groups, f + KB_GT_FIRST_ROW, get_global_id(0)) * KB_GT_FIELDS;
-        r = get_global_id(0) - g[f + KB_GT_FIRST_ROW];
-    }
     const ulong k = g[KB_GT_K], rows = g[f + KB_GT_ROWS];
     const ulong padded = operand == 0 ? (rows + KB_MR - 1) / KB_MR * KB_MR : (rows + KB_NR - 1) / KB_NR * KB_NR;
     if (p >= k || r >= padded) {
@@ -422,6 +402,34 @@ __kernel void pack_panels_grouped(__global const ulong* restrict table, ulong gr
     packed[g[f + KB_GT_PACKED] + at] = r < rows
             ? KB_WIDEN(x, g[f + KB_GT_OFFSET] + kb_op_index(g[f + KB_GT_LD], (int) g[f + KB_GT_TRANS], r, p), (int) g[f + KB_GT_ZERO])
             : (acc) 0;
+}
+
+/*
+ * Global size (the most padded rows of a group, the largest k, groups): the group is dimension 2, no
+ * search. For groups of about one size, such as the G expert weights of a ragged call. It has no loop
+ * of its own, so a CPU runtime can vectorise across its work-items (an inner loop would stop that).
+ */
+__kernel void pack_grouped_box(__global const ulong* restrict table, int operand,
+                               KB_SLOT_PARAMS(__global const in_t*, x), __global acc* restrict packed) {
+    if (!KB_IN_RANGE()) {
+        return;
+    }
+    kb_pack_grouped(table + get_global_id(2) * KB_GT_FIELDS, operand, get_global_id(0), get_global_id(1),
+                    x0, x1, x2, x3, x4, x5, x6, x7, packed);
+}
+
+/*
+ * Global size (padded rows of the operand over every group, the largest k, 1): each work-item finds
+ * its group by binary search of the row. For ragged sizes, where a box would be mostly empty.
+ */
+__kernel void pack_grouped_rows(__global const ulong* restrict table, ulong groups, int operand,
+                                KB_SLOT_PARAMS(__global const in_t*, x), __global acc* restrict packed) {
+    if (!KB_IN_RANGE()) {
+        return;
+    }
+    const int first = (operand == 0 ? KB_GT_A : KB_GT_B) + KB_GT_FIRST_ROW;
+    __global const ulong* g = table + kb_find_group(table, groups, first, get_global_id(0)) * KB_GT_FIELDS;
+    kb_pack_grouped(g, operand, get_global_id(0) - g[first], get_global_id(1), x0, x1, x2, x3, x4, x5, x6, x7, packed);
 }
 
 /*

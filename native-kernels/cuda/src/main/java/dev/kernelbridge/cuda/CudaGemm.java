@@ -57,7 +57,7 @@ final class CudaGemm {
 
     /**
      * One launch of a grouped GEMM ({@link GroupedGemmTable}), as the OpenCL launcher runs it: the table
-     * and scalars copied to the device, one pack_panels_grouped per operand, one gemm_grouped over every
+     * and scalars copied to the device, one packing launch per operand, one gemm_grouped over every
      * group's tiles. {@code arena} holds the host copies until the caller has synchronised the stream.
      */
     static void runGrouped(CudaDevice device, CudaModule module, GroupedGemmTable.Launch launch, Arena arena) {
@@ -72,8 +72,12 @@ final class CudaGemm {
         long[] packed = {bufA, bufB};
         for (int operand = 0; operand < 2; operand++) {
             int o = operand;
-            launch(device, module, "pack_panels_grouped", launch.packRange(o), BLOCK, args -> {
-                args.u64(table).u64(launch.groups()).i32(o).i32(launch.boxed(o) ? 1 : 0);
+            launch(device, module, launch.packKernel(o), launch.packRange(o), BLOCK, args -> {
+                args.u64(table);
+                if (!launch.boxed(o)) {
+                    args.u64(launch.groups());
+                }
+                args.i32(o);
                 for (long slot : slots[o]) {
                     args.u64(slot);
                 }

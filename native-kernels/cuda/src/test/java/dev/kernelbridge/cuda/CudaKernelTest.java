@@ -129,7 +129,7 @@ class CudaKernelTest {
     }
 
     private static List<String> entries(String family) {
-        return family.equals("gemm") ? List.of("pack_panels", "gemm_packed", "scale_c", "pack_panels_grouped", "gemm_grouped")
+        return family.equals("gemm") ? List.of("pack_panels", "gemm_packed", "scale_c", "pack_grouped_box", "pack_grouped_rows", "gemm_grouped")
                 : List.of("reduce_first", "reduce_next", "reduce_divide");
     }
 

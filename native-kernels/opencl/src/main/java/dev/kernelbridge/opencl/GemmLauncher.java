@@ -67,7 +67,7 @@ final class GemmLauncher {
 
     /**
      * One launch of a grouped GEMM ({@link GroupedGemmTable}): uploads its table and scalars, packs
-     * op(A) and op(B) of every group with one pack_panels_grouped launch each, and multiplies every
+     * op(A) and op(B) of every group with one packing launch each (a box of groups, or a row search), and multiplies every
      * group's tiles with one gemm_grouped launch. The program must be the launch's build.
      */
     static void runGrouped(OpenClDevice device, OpenClDevice.Gemm gemm, GroupedGemmTable.Launch launch) {
@@ -82,7 +82,7 @@ final class GemmLauncher {
             queue.write(scalars, s, "grouped GEMM scalars");
         }
         long bufA = device.packingBuffer(0, Math.max(es, launch.packedA() * es)), bufB = device.packingBuffer(1, Math.max(es, launch.packedB() * es));
-        long pack = gemm.program().kernel("pack_panels_grouped"), multiply = gemm.program().kernel("gemm_grouped");
+        long multiply = gemm.program().kernel("gemm_grouped");
         long[][] slots = {launch.aSlots(), launch.bSlots()};
         long[] packed = {bufA, bufB};
         for (int operand = 0; operand < 2; operand++) {
@@ -90,13 +90,18 @@ final class GemmLauncher {
             if (range[0] * range[1] == 0) {
                 continue; // every group has k == 0: nothing to pack (an empty range is an error in OpenCL)
             }
-            KernelArgs args = new KernelArgs(pack, device.id(), "pack_panels_grouped").u64(table).u64(launch.groups()).i32(operand)
-                    .i32(launch.boxed(operand) ? 1 : 0);
+            String name = launch.packKernel(operand);
+            long pack = gemm.program().kernel(name);
+            KernelArgs args = new KernelArgs(pack, device.id(), name).u64(table);
+            if (!launch.boxed(operand)) {
+                args.u64(launch.groups());
+            }
+            args.i32(operand);
             for (long slot : slots[operand]) {
                 args.u64(slot);
             }
             args.u64(packed[operand]);
-            queue.launch(pack, "pack_panels_grouped", range, null);
+            queue.launch(pack, name, range, null);
         }
         int wg = launch.parameters().wg();
         KernelArgs args = new KernelArgs(multiply, device.id(), "gemm_grouped").u64(table).u64(launch.groups()).u64(scalars)

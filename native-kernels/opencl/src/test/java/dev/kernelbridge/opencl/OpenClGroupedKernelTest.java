@@ -95,7 +95,7 @@ class OpenClGroupedKernelTest {
                     assertArrayEquals(want, download(dc), pair[0].label() + "->" + pair[1].label());
                 }
                 long[] after = counts(queue);
-                assertEquals(2, after[0] - before[0], "one pack_panels_grouped per operand, " + pair[0].label());
+                assertEquals(2, after[0] - before[0], "one grouped pack per operand, " + pair[0].label());
                 assertEquals(1, after[1] - before[1], "one gemm_grouped for every group, " + pair[0].label());
                 assertEquals(0, after[2] - before[2], "no plain pack_panels, " + pair[0].label());
                 assertEquals(0, after[3] - before[3], "no plain gemm_packed, " + pair[0].label());
@@ -212,9 +212,9 @@ class OpenClGroupedKernelTest {
 
     // ---------------------------------------------------------------- helpers
 
-    /** Launches so far of pack_panels_grouped, gemm_grouped, pack_panels, gemm_packed. */
+    /** Launches so far of the grouped packs (box and row search), gemm_grouped, pack_panels, gemm_packed. */
     private static long[] counts(OpenClQueue q) {
-        return new long[] {q.launches("pack_panels_grouped"), q.launches("gemm_grouped"), q.launches("pack_panels"), q.launches("gemm_packed")};
+        return new long[] {q.launches("pack_grouped_box") + q.launches("pack_grouped_rows"), q.launches("gemm_grouped"), q.launches("pack_panels"), q.launches("gemm_packed")};
     }
 
     private static long[] offsets(long[] sizes) {

@@ -15,7 +15,7 @@ import java.util.function.Function;
 import java.util.function.ToLongFunction;
 
 /**
- * The host side of gemm.cl's grouped kernels (pack_panels_grouped, gemm_grouped), shared by the
+ * The host side of gemm.cl's grouped kernels (pack_grouped_box or pack_grouped_rows, gemm_grouped), shared by the
  * OpenCL and CUDA launchers: which calls of a grouped GEMM go into which launch, and the table and
  * scalars each launch uploads. The field indices mirror the kernel's KB_GT_* defines (a test reads
  * them from gemm.cl). Each item of a batched call is one group of the table.
@@ -54,9 +54,9 @@ public final class GroupedGemmTable {
                          long rowsA, long rowsB, long maxRowsA, long maxRowsB, long maxK, long tiles) {
 
         /**
-         * Whether pack_panels_grouped maps operand 0 (A) or 1 (B) as a box of groups (no search) rather
-         * than by searching the row space: when the box is at most twice the rows that hold data, as
-         * for groups of one size (the expert weights of a ragged call).
+         * Whether operand 0 (A) or 1 (B) packs with pack_grouped_box (the group is range dimension 2, no
+         * search) rather than pack_grouped_rows (a search of the row space): when the box is at most
+         * twice the rows that hold data, as for groups of one size (the expert weights of a ragged call).
          */
         public boolean boxed(int operand) {
             long rows = operand == 0 ? rowsA : rowsB, most = operand == 0 ? maxRowsA : maxRowsB;
@@ -82,7 +82,12 @@ public final class GroupedGemmTable {
             return s;
         }
 
-        /** The global range of pack_panels_grouped for {@code operand}; empty (a zero) when it packs nothing. */
+        /** The packing kernel for {@code operand}: pack_grouped_box or pack_grouped_rows. */
+        public String packKernel(int operand) {
+            return boxed(operand) ? "pack_grouped_box" : "pack_grouped_rows";
+        }
+
+        /** The global range of {@link #packKernel} for {@code operand}; empty (a zero) when it packs nothing. */
         public long[] packRange(int operand) {
             return boxed(operand) ? new long[] {operand == 0 ? maxRowsA : maxRowsB, maxK, groups}
                     : new long[] {operand == 0 ? rowsA : rowsB, maxK, 1};
