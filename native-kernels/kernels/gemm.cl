@@ -185,20 +185,17 @@ __kernel void pack_panels(ulong rows, ulong k, uint width, int trans,
     packed[item * panels * width * k + ((r / width) * k + p) * width + r % width] = v;
 }
 
-/* Global size (column panels rounded up to KB_WG, row panels, batch); local (KB_WG, 1, 1). */
-__kernel void gemm_packed(ulong m, ulong n, ulong k, acc alpha, acc beta,
-                          __global const acc* restrict ap, __global const acc* restrict bp,
-                          __global out_t* restrict c, ulong offc, ulong ldc, ulong stridec) {
-    if (!KB_IN_RANGE()) {
-        return;
-    }
-    const ulong jp = get_global_id(0), ip = get_global_id(1), item = get_global_id(2);
-    const ulong mPanels = (m + KB_MR - 1) / KB_MR, nPanels = (n + KB_NR - 1) / KB_NR;
-    /* Work-items past the last column panel still take part in staging (barriers), then stop. */
-    const bool active = jp < nPanels;
-    __global const acc* a = ap + (item * mPanels + ip) * k * KB_MR;
-    __global const acc* b = bp + (item * nPanels + (active ? jp : nPanels - 1)) * k * KB_NR;
-
+/*
+ * The tile code every GEMM kernel runs: one work-item multiplies A panel a (KB_MR rows, k deep) by
+ * B panel b (KB_NR columns) and writes alpha·tile + beta·C into rows i0… and columns j0… of the
+ * m×n matrix C at c + cb with leading dimension ldc. All work-items of a work-group must call it
+ * with the same a and k (they stage a together when KB_LA is 1); one past the last column panel
+ * passes active = false and a valid b, takes part in the staging, and writes nothing. aTile is
+ * the work-group's local staging area (KB_KC·KB_MR elements; unused when KB_LA is 0).
+ */
+KB_DEVICE_FN void kb_gemm_tile(ulong m, ulong n, ulong k, acc alpha, acc beta,
+                               __global const acc* restrict a, __global const acc* restrict b, bool active,
+                               __global out_t* restrict c, ulong cb, ulong ldc, ulong i0, ulong j0, KB_LOCAL acc* aTile) {
     accV sum[KB_NR][KB_MV];
     #pragma unroll
     for (int cj = 0; cj < KB_NR; cj++) {
@@ -224,7 +221,6 @@ __kernel void gemm_packed(ulong m, ulong n, ulong k, acc alpha, acc beta,
 
 #if KB_LA
     /* The work-group shares one A panel: stage it KB_KC rows at a time in local memory. */
-    __local acc aTile[KB_KC * KB_MR];
     const uint lid = (uint) get_local_id(0);
     for (ulong p0 = 0; p0 < k; p0 += KB_KC) {
         const uint kc = (uint) (k - p0 < KB_KC ? k - p0 : KB_KC);
@@ -260,8 +256,6 @@ __kernel void gemm_packed(ulong m, ulong n, ulong k, acc alpha, acc beta,
         return;
     }
 
-    const ulong i0 = ip * KB_MR, j0 = jp * KB_NR;
-    const ulong cb = offc + item * stridec;
 #if KB_C_IS_ACC
     /* Whole tiles of a C in the compute type: vector loads and stores. */
     if (i0 + KB_MR <= m) {
@@ -304,13 +298,173 @@ __kernel void gemm_packed(ulong m, ulong n, ulong k, acc alpha, acc beta,
     }
 }
 
+/* Global size (column panels rounded up to KB_WG, row panels, batch); local (KB_WG, 1, 1). */
+__kernel void gemm_packed(ulong m, ulong n, ulong k, acc alpha, acc beta,
+                          __global const acc* restrict ap, __global const acc* restrict bp,
+                          __global out_t* restrict c, ulong offc, ulong ldc, ulong stridec) {
+    __local acc aTile[KB_LA ? KB_KC * KB_MR : 1];
+    if (!KB_IN_RANGE()) {
+        return;
+    }
+    const ulong jp = get_global_id(0), ip = get_global_id(1), item = get_global_id(2);
+    const ulong mPanels = (m + KB_MR - 1) / KB_MR, nPanels = (n + KB_NR - 1) / KB_NR;
+    /* Work-items past the last column panel still take part in staging (barriers), then stop. */
+    const bool active = jp < nPanels;
+    __global const acc* a = ap + (item * mPanels + ip) * k * KB_MR;
+    __global const acc* b = bp + (item * nPanels + (active ? jp : nPanels - 1)) * k * KB_NR;
+    kb_gemm_tile(m, n, k, alpha, beta, a, b, active, c, offc + item * stridec, ldc, ip * KB_MR, jp * KB_NR, aTile);
+}
+
+/* Element at of C := beta·C, exact +0 when beta == 0 (k == 0 and alpha == 0 mean only this). */
+KB_DEVICE_FN void kb_scale_element(acc beta, __global out_t* c, ulong at) {
+    const acc x = beta == (acc) 0 ? (acc) 0 : beta * KB_LOAD_C(c, at);
+    KB_STORE_C(x, c, at);
+}
+
 /* C := beta·C, writing exact +0 when beta == 0. Global size (m, n, batch). */
 __kernel void scale_c(acc beta, __global out_t* c, ulong offc, ulong ldc, ulong stridec) {
     if (!KB_IN_RANGE()) {
         return;
     }
     const ulong i = get_global_id(0), j = get_global_id(1), item = get_global_id(2);
-    const ulong at = offc + item * stridec + i + j * ldc;
-    const acc x = beta == (acc) 0 ? (acc) 0 : beta * KB_LOAD_C(c, at);
-    KB_STORE_C(x, c, at);
+    kb_scale_element(beta, c, offc + item * stridec + i + j * ldc);
+}
+
+/*
+ * Grouped GEMM: independent GEMMs (the groups; each item of a batch is a group here) of one type
+ * pair in one packing launch per operand (pack_grouped_box or pack_grouped_rows) and one launch of
+ * gemm_grouped, over a table the host writes. Each group runs exactly the steps above, so its bits equal the plain kernels'.
+ *
+ * The table: KB_GT_FIELDS ulongs per group at the KB_GT_* indices. Operand X (A at KB_GT_A, B at
+ * KB_GT_B) is read as pack_panels reads it (rows: m for A, n for B; B's trans already flipped),
+ * from buffer slot KB_GT_SLOT, packed from element KB_GT_PACKED of the packed buffer, and its rows,
+ * padded to whole panels, start at row KB_GT_FIRST_ROW of the pack launch's row space; C is written
+ * in slot KB_GT_C_SLOT; the group's tiles start at KB_GT_FIRST_TILE. The prefix fields never
+ * decrease from one group to the next: a work-item finds its group by binary search. A group with no
+ * rows or tiles in a space (k == 0 packs nothing) is never found there; one with k == 0 has its
+ * tiles scale C (C := beta·C). alpha and beta of group g are scalars[2g] and scalars[2g + 1].
+ *
+ * Buffers: an OpenCL 1.2 kernel cannot take addresses from a buffer, so a launch takes
+ * KB_GROUP_SLOTS buffers per operand as arguments (x0…, c0…; unused slots repeat slot 0) and a
+ * group names its slot. The host splits calls with more distinct buffers into several launches.
+ */
+#define KB_GROUP_SLOTS 8
+#define KB_GT_K 0
+#define KB_GT_A 1
+#define KB_GT_B 9
+#define KB_GT_ROWS 0
+#define KB_GT_TRANS 1
+#define KB_GT_SLOT 2
+#define KB_GT_OFFSET 3
+#define KB_GT_LD 4
+#define KB_GT_ZERO 5
+#define KB_GT_PACKED 6
+#define KB_GT_FIRST_ROW 7
+#define KB_GT_C_SLOT 17
+#define KB_GT_C_OFFSET 18
+#define KB_GT_C_LD 19
+#define KB_GT_FIRST_TILE 20
+#define KB_GT_FIELDS 21
+
+#define KB_SLOT_PARAMS(decl, x) decl x##0, decl x##1, decl x##2, decl x##3, decl x##4, decl x##5, decl x##6, decl x##7
+#define KB_SLOT(s, x) ((s) == 0 ? x##0 : (s) == 1 ? x##1 : (s) == 2 ? x##2 : (s) == 3 ? x##3 \
+                     : (s) == 4 ? x##4 : (s) == 5 ? x##5 : (s) == 6 ? x##6 : x##7)
+
+/* The last group whose prefix field is at most index: the group that owns index. */
+KB_DEVICE_FN ulong kb_find_group(__global const ulong* table, ulong groups, int field, ulong index) {
+    ulong lo = 0, hi = groups - 1;
+    while (lo < hi) {
+        const ulong mid = lo + (hi - lo + 1) / 2;
+        if (table[mid * KB_GT_FIELDS + field] <= index) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return lo;
+}
+
+/*
+ * Packing for the grouped kernels: element (r, p) of operand 0 (A) or 1 (B) of group g, in the layout
+ * of pack_panels; nothing past the group's padded rows or its k. The panel widths are constants, so
+ * the index arithmetic needs no division at run time.
+ */
+KB_DEVICE_FN void kb_pack_grouped(__global const ulong* g, int operand, ulong r, ulong p,
+                                  KB_SLOT_PARAMS(__global const in_t*, x), __global acc* restrict packed) {
+    const int f = operand == 0 ? KB_GT_A : KB_GT_B;
+    const ulong k = g[KB_GT_K], rows = g[f + KB_GT_ROWS];
+    const ulong padded = operand == 0 ? (rows + KB_MR - 1) / KB_MR * KB_MR : (rows + KB_NR - 1) / KB_NR * KB_NR;
+    if (p >= k || r >= padded) {
+        return;
+    }
+    const ulong at = operand == 0 ? ((r / KB_MR) * k + p) * KB_MR + r % KB_MR : ((r / KB_NR) * k + p) * KB_NR + r % KB_NR;
+    __global const in_t* x = KB_SLOT(g[f + KB_GT_SLOT], x);
+    packed[g[f + KB_GT_PACKED] + at] = r < rows
+            ? KB_WIDEN(x, g[f + KB_GT_OFFSET] + kb_op_index(g[f + KB_GT_LD], (int) g[f + KB_GT_TRANS], r, p), (int) g[f + KB_GT_ZERO])
+            : (acc) 0;
+}
+
+/*
+ * Global size (the most padded rows of a group, the largest k, groups): the group is dimension 2, no
+ * search. For groups of about one size, such as the G expert weights of a ragged call. It has no loop
+ * of its own, so a CPU runtime can vectorise across its work-items (an inner loop would stop that).
+ */
+__kernel void pack_grouped_box(__global const ulong* restrict table, int operand,
+                               KB_SLOT_PARAMS(__global const in_t*, x), __global acc* restrict packed) {
+    if (!KB_IN_RANGE()) {
+        return;
+    }
+    kb_pack_grouped(table + get_global_id(2) * KB_GT_FIELDS, operand, get_global_id(0), get_global_id(1),
+                    x0, x1, x2, x3, x4, x5, x6, x7, packed);
+}
+
+/*
+ * Global size (padded rows of the operand over every group, the largest k, 1): each work-item finds
+ * its group by binary search of the row. For ragged sizes, where a box would be mostly empty.
+ */
+__kernel void pack_grouped_rows(__global const ulong* restrict table, ulong groups, int operand,
+                                KB_SLOT_PARAMS(__global const in_t*, x), __global acc* restrict packed) {
+    if (!KB_IN_RANGE()) {
+        return;
+    }
+    const int first = (operand == 0 ? KB_GT_A : KB_GT_B) + KB_GT_FIRST_ROW;
+    __global const ulong* g = table + kb_find_group(table, groups, first, get_global_id(0)) * KB_GT_FIELDS;
+    kb_pack_grouped(g, operand, get_global_id(0) - g[first], get_global_id(1), x0, x1, x2, x3, x4, x5, x6, x7, packed);
+}
+
+/*
+ * Global size (tiles over every group · KB_WG, 1, 1); local (KB_WG, 1, 1). A group of m×n has
+ * ceil(m / KB_MR) row panels times ceil(ceil(n / KB_NR) / KB_WG) work-groups of column panels,
+ * row panel first: work-group w is the tile whose KB_WG column panels share one A panel, as in
+ * gemm_packed.
+ */
+__kernel void gemm_grouped(__global const ulong* restrict table, ulong groups, __global const acc* restrict scalars,
+                           __global const acc* restrict ap, __global const acc* restrict bp,
+                           KB_SLOT_PARAMS(__global out_t*, c)) {
+    __local acc aTile[KB_LA ? KB_KC * KB_MR : 1];
+    if (!KB_IN_RANGE()) {
+        return;
+    }
+    const ulong w = get_global_id(0) / KB_WG;
+    const ulong gi = kb_find_group(table, groups, KB_GT_FIRST_TILE, w);
+    __global const ulong* g = table + gi * KB_GT_FIELDS;
+    const ulong m = g[KB_GT_A + KB_GT_ROWS], n = g[KB_GT_B + KB_GT_ROWS], k = g[KB_GT_K];
+    const ulong nPanels = (n + KB_NR - 1) / KB_NR, blocks = (nPanels + KB_WG - 1) / KB_WG;
+    const ulong t = w - g[KB_GT_FIRST_TILE], ip = t / blocks, jp = (t % blocks) * KB_WG + get_local_id(0);
+    const bool active = jp < nPanels;
+    const acc alpha = scalars[2 * gi], beta = scalars[2 * gi + 1];
+    __global out_t* c = KB_SLOT(g[KB_GT_C_SLOT], c);
+    const ulong cb = g[KB_GT_C_OFFSET], ldc = g[KB_GT_C_LD], i0 = ip * KB_MR, j0 = jp * KB_NR;
+    if (k == 0) {
+        /* The whole work-group takes this branch (one group per work-group): no barrier is skipped. */
+        for (int cj = 0; active && cj < KB_NR && j0 + cj < n; cj++) {
+            for (int r = 0; r < KB_MR && i0 + r < m; r++) {
+                kb_scale_element(beta, c, cb + i0 + r + (j0 + cj) * ldc);
+            }
+        }
+        return;
+    }
+    __global const acc* a = ap + g[KB_GT_A + KB_GT_PACKED] + ip * k * KB_MR;
+    __global const acc* b = bp + g[KB_GT_B + KB_GT_PACKED] + (active ? jp : nPanels - 1) * k * KB_NR;
+    kb_gemm_tile(m, n, k, alpha, beta, a, b, active, c, cb, ldc, i0, j0, aTile);
 }

@@ -45,11 +45,14 @@
   #define KB_IN_RANGE() (kb_linear_id() < kb_ndrange.size[0] * kb_ndrange.size[1] * kb_ndrange.size[2])
   #define barrier(flags) __syncthreads()
   #define KB_DEVICE_FN __device__ inline
+  /* A pointer parameter into work-group memory: CUDA's generic pointers need no qualifier. */
+  #define KB_LOCAL
 #else
   #if KB_DOUBLE
     #pragma OPENCL EXTENSION cl_khr_fp64 : enable
   #endif
   #define KB_DEVICE_FN inline
+  #define KB_LOCAL __local
   #define KB_IN_RANGE() 1
 #endif
 

@@ -1,7 +1,8 @@
 /*
  * Prototypes of the cuBLAS functions KernelBridge binds, transcribed from the public cublas_api.h
  * and library_types.h of the CUDA toolkit (12.x/13.x), for machines where the headers are not
- * installed. Enumerators are those the binding uses.
+ * installed. Enumerators are those the binding uses; cublasGemmGroupedBatchedEx is in cuBLAS 12.5 and
+ * newer (bound only where present).
  */
 typedef enum {
   CUBLAS_STATUS_SUCCESS = 0,
@@ -51,3 +52,8 @@ CUBLASAPI cublasStatus_t CUBLASWINAPI cublasGemmStridedBatchedEx(cublasHandle_t 
     cublasOperation_t transb, int m, int n, int k, const void *alpha, const void *A, cudaDataType Atype, int lda,
     long long int strideA, const void *B, cudaDataType Btype, int ldb, long long int strideB, const void *beta, void *C,
     cudaDataType Ctype, int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
+CUBLASAPI cublasStatus_t CUBLASWINAPI cublasGemmGroupedBatchedEx(cublasHandle_t handle,
+    const cublasOperation_t transa_array[], const cublasOperation_t transb_array[], const int m_array[], const int n_array[],
+    const int k_array[], const void *alpha_array, const void *const Aarray[], cudaDataType Atype, const int lda_array[],
+    const void *const Barray[], cudaDataType Btype, const int ldb_array[], const void *beta_array, void *const Carray[],
+    cudaDataType Ctype, const int ldc_array[], int group_count, const int group_size[], cublasComputeType_t computeType);

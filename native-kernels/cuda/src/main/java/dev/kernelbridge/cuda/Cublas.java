@@ -62,12 +62,28 @@ final class Cublas {
             NativeFunction.of("cublasGemmStridedBatchedEx", I, P, I, I, I, I, I, P, P, I, I, L, P, I, I, L, P, P, I, I, L, I, I, I),
             NativeFunction.of("cublasGetStatusString", P, I));
 
+    /**
+     * Functions of newer cuBLAS versions, bound where the loaded library has them. cublasGemmGroupedBatchedEx
+     * (12.5+): handle; per group (host arrays) transa, transb, m, n, k, alpha; per problem (device arrays of
+     * pointers) A, then Atype, per group lda; B, Btype, ldb; per group beta; C, Ctype, ldc; group count,
+     * per group problem count, compute type.
+     */
+    static final Map<String, NativeFunction> OPTIONAL = NativeFunction.table(
+            NativeFunction.of("cublasGemmGroupedBatchedEx", I, P, P, P, P, P, P, P, P, I, P, P, I, P, P, P, I, P, I, P, I));
+
     static final List<String> LIBRARIES = List.of("libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so");
 
     private final NativeLibrary lib;
+    private final boolean groupedGemm;
 
     private Cublas(NativeLibrary lib) {
         this.lib = lib;
+        this.groupedGemm = lib.bindOptional(OPTIONAL.get("cublasGemmGroupedBatchedEx"));
+    }
+
+    /** True when this cuBLAS has cublasGemmGroupedBatchedEx (12.5 and newer). */
+    boolean hasGroupedGemm() {
+        return groupedGemm;
     }
 
     /** Where it was loaded from (a path, or a soname the loader resolved). */

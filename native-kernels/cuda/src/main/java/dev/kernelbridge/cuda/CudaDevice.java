@@ -10,6 +10,7 @@ import dev.kernelbridge.spi.DeviceInfo;
 import dev.kernelbridge.spi.GemmCall;
 import dev.kernelbridge.tuning.GemmParameters;
 import dev.kernelbridge.tuning.GemmVariant;
+import dev.kernelbridge.tuning.GroupedGemmTable;
 import dev.kernelbridge.tuning.TuningDatabase;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -62,7 +63,8 @@ final class CudaDevice implements BackendDevice {
     private final Map<GemmVariant, CudaModule> gemmModules = new HashMap<>();
     private final TuningDatabase tuning;
     private final String driverVersion;
-    private final long[] packing = new long[2], packingBytes = new long[2];
+    /** Reused device buffers: packed A, packed B, a grouped launch's table (or cuBLAS's pointer arrays) and scalars. */
+    private final long[] packing = new long[4], packingBytes = new long[4];
     private volatile DeviceLostException poisoned;
     private final Cublas cublas = Cublas.load().orElse(null);
     private MemorySegment cublasHandle;
@@ -253,7 +255,7 @@ final class CudaDevice implements BackendDevice {
         return staging;
     }
 
-    /** Packing buffer {@code slot} (0: A, 1: B) of at least {@code bytes}; call under the lock. */
+    /** Reused buffer {@code slot} (0: packed A, 1: packed B, 2: grouped table, 3: grouped scalars) of at least {@code bytes}; call under the lock. */
     long packingBuffer(int slot, long bytes) {
         if (packingBytes[slot] < bytes) {
             if (packing[slot] != 0) {
@@ -276,6 +278,35 @@ final class CudaDevice implements BackendDevice {
             GemmPaths.Path path = paths.pathFor(call, cublas != null, this::timeOnScratch);
             run(call, path);
             synchronize(); // one wait per GEMM; a sticky fault inside any of its launches surfaces here
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The groups in one cublasGemmGroupedBatchedEx where the loaded cuBLAS has it and takes them
+     * ({@link GemmPaths#cublasGroupedRefusal}), else gemm.cl's grouped kernels in as few launches as
+     * {@link GroupedGemmTable} allows (calls too large for the packing buffers alone on the plain path).
+     * One stream synchronisation for the whole call.
+     */
+    @Override
+    public void gemmGrouped(java.util.List<GemmCall> calls) {
+        lock.lock();
+        try (Arena arena = Arena.ofConfined()) {
+            enter();
+            if (paths.groupedByCublas(calls, cublas != null && cublas.hasGroupedGemm())) {
+                viaCublasGrouped(calls, arena);
+            } else {
+                GroupedGemmTable.Plan plan = GroupedGemmTable.plan(calls, v -> gemmModule(v).parameters,
+                        b -> ((CudaBuffer) b).pointer, packingLimit());
+                for (GroupedGemmTable.Launch launch : plan.launches()) {
+                    CudaGemm.runGrouped(this, gemmModule(launch.variant()), launch, arena);
+                }
+                for (GemmCall call : plan.alone()) {
+                    ours(call);
+                }
+            }
+            synchronize(); // before the arena's host copies go; a fault in any launch surfaces here
         } finally {
             lock.unlock();
         }
@@ -344,14 +375,18 @@ final class CudaDevice implements BackendDevice {
     }
 
     private void ours(GemmCall call) {
-        GemmVariant variant = GemmVariant.of(call);
+        CudaGemm.run(this, gemmModule(GemmVariant.of(call)), call);
+    }
+
+    /** gemm.cl's module for {@code variant}, loaded on first use. */
+    private CudaModule gemmModule(GemmVariant variant) {
         CudaModule module = gemmModules.get(variant);
         if (module == null) {
             module = CudaModule.load(this, "gemm", variant.label(), variant.defines(), gemmParameters(variant.tuningType()));
             LOG.log(System.Logger.Level.DEBUG, "{0}: gemm {1} from {2}", id, variant, module.origin);
             gemmModules.put(variant, module);
         }
-        CudaGemm.run(this, module, call);
+        return module;
     }
 
     /**
@@ -404,6 +439,61 @@ final class CudaDevice implements BackendDevice {
                 throw new DeviceException(id, status, "CUBLAS_STATUS_" + status, "cublasGemmEx (" + GemmVariant.of(c) + ") failed: "
                         + cublas.statusString(status));
             }
+        }
+    }
+
+    /**
+     * The groups through cublasGemmGroupedBatchedEx: one cuBLAS group per call (its shape, transposes,
+     * leading dimensions and scalars), each batch item one problem; the A, B and C pointers of every
+     * problem go to the device in one copy (cuBLAS reads them there), the rest stays on the host.
+     */
+    private void viaCublasGrouped(java.util.List<GemmCall> calls, Arena arena) {
+        if (cublasHandle == null) {
+            cublasHandle = cublas.create(stream);
+        }
+        GemmCall first = calls.getFirst();
+        Cublas.GemmTypes types = Cublas.GemmTypes.of(first.inputType(), first.dtype());
+        long in = first.inputType().byteSize(), out = first.dtype().byteSize();
+        int groups = calls.size();
+        int problems = calls.stream().mapToInt(c -> (int) c.batchCount()).sum();
+        MemorySegment ta = arena.allocate(ValueLayout.JAVA_INT, groups), tb = arena.allocate(ValueLayout.JAVA_INT, groups);
+        MemorySegment m = arena.allocate(ValueLayout.JAVA_INT, groups), n = arena.allocate(ValueLayout.JAVA_INT, groups);
+        MemorySegment k = arena.allocate(ValueLayout.JAVA_INT, groups), sizes = arena.allocate(ValueLayout.JAVA_INT, groups);
+        MemorySegment lda = arena.allocate(ValueLayout.JAVA_INT, groups), ldb = arena.allocate(ValueLayout.JAVA_INT, groups);
+        MemorySegment ldc = arena.allocate(ValueLayout.JAVA_INT, groups);
+        long scalarBytes = types.scalar().byteSize();
+        MemorySegment alpha = arena.allocate(scalarBytes * groups, 8), beta = arena.allocate(scalarBytes * groups, 8);
+        MemorySegment pointers = arena.allocate(ValueLayout.JAVA_LONG, 3L * problems); // all A, then all B, then all C
+        int p = 0;
+        for (int g = 0; g < groups; g++) {
+            GemmCall c = calls.get(g);
+            ta.setAtIndex(ValueLayout.JAVA_INT, g, c.transA() == dev.kernelbridge.Transpose.NO_TRANS ? Cublas.OP_N : Cublas.OP_T);
+            tb.setAtIndex(ValueLayout.JAVA_INT, g, c.transB() == dev.kernelbridge.Transpose.NO_TRANS ? Cublas.OP_N : Cublas.OP_T);
+            m.setAtIndex(ValueLayout.JAVA_INT, g, (int) c.m());
+            n.setAtIndex(ValueLayout.JAVA_INT, g, (int) c.n());
+            k.setAtIndex(ValueLayout.JAVA_INT, g, (int) c.k());
+            lda.setAtIndex(ValueLayout.JAVA_INT, g, (int) c.lda());
+            ldb.setAtIndex(ValueLayout.JAVA_INT, g, (int) c.ldb());
+            ldc.setAtIndex(ValueLayout.JAVA_INT, g, (int) c.ldc());
+            sizes.setAtIndex(ValueLayout.JAVA_INT, g, (int) c.batchCount());
+            MemorySegment.copy(scalar(arena, types.scalar(), c.alpha()), 0, alpha, g * scalarBytes, scalarBytes);
+            MemorySegment.copy(scalar(arena, types.scalar(), c.beta()), 0, beta, g * scalarBytes, scalarBytes);
+            for (long item = 0; item < c.batchCount(); item++, p++) {
+                pointers.setAtIndex(ValueLayout.JAVA_LONG, p, ((CudaBuffer) c.a()).pointer + (c.offsetA() + item * c.strideA()) * in);
+                pointers.setAtIndex(ValueLayout.JAVA_LONG, problems + p, ((CudaBuffer) c.b()).pointer + (c.offsetB() + item * c.strideB()) * in);
+                pointers.setAtIndex(ValueLayout.JAVA_LONG, 2L * problems + p, ((CudaBuffer) c.c()).pointer + (c.offsetC() + item * c.strideC()) * out);
+            }
+        }
+        long onDevice = packingBuffer(2, pointers.byteSize());
+        check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(onDevice, pointers, pointers.byteSize(), stream));
+        // cuBLAS reads the host arrays (host pointer mode) before the call returns; the arena outlives the stream's work anyway.
+        int status = cublas.call("cublasGemmGroupedBatchedEx", cublasHandle, ta, tb, m, n, k, alpha,
+                MemorySegment.ofAddress(onDevice), types.ab(), lda, MemorySegment.ofAddress(onDevice + 8L * problems), types.ab(), ldb,
+                beta, MemorySegment.ofAddress(onDevice + 16L * problems), types.c(), ldc, groups, sizes, types.compute());
+        if (status != 0) {
+            synchronize(); // a sticky fault inside cuBLAS is the better report
+            throw new DeviceException(id, status, "CUBLAS_STATUS_" + status, "cublasGemmGroupedBatchedEx (" + groups + " groups of "
+                    + GemmVariant.of(first) + ") failed: " + cublas.statusString(status));
         }
     }
 

@@ -3,6 +3,7 @@ package dev.kernelbridge.cuda;
 import dev.kernelbridge.DType;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.tuning.GroupedGemmTable;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -52,6 +53,44 @@ final class CudaGemm {
                     args -> args.u64(call.m()).u64(call.n()).u64(call.k()).scalar(scalar, call.alpha()).scalar(scalar, call.beta())
                             .u64(bufA).u64(bufB).u64(c).u64(call.offsetC() + f * call.strideC()).u64(call.ldc()).u64(call.strideC()));
         }
+    }
+
+    /**
+     * One launch of a grouped GEMM ({@link GroupedGemmTable}), as the OpenCL launcher runs it: the table
+     * and scalars copied to the device, one packing launch per operand, one gemm_grouped over every
+     * group's tiles. {@code arena} holds the host copies until the caller has synchronised the stream.
+     */
+    static void runGrouped(CudaDevice device, CudaModule module, GroupedGemmTable.Launch launch, Arena arena) {
+        long es = launch.variant().computeType().byteSize();
+        MemorySegment t = launch.tableBytes(arena), s = launch.scalarBytes(arena);
+        long table = device.packingBuffer(2, t.byteSize()), scalars = device.packingBuffer(3, s.byteSize());
+        CudaDriver cu = device.driver();
+        device.check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(table, t, t.byteSize(), device.stream()));
+        device.check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(scalars, s, s.byteSize(), device.stream()));
+        long bufA = device.packingBuffer(0, Math.max(es, launch.packedA() * es)), bufB = device.packingBuffer(1, Math.max(es, launch.packedB() * es));
+        long[][] slots = {launch.aSlots(), launch.bSlots()};
+        long[] packed = {bufA, bufB};
+        for (int operand = 0; operand < 2; operand++) {
+            int o = operand;
+            launch(device, module, launch.packKernel(o), launch.packRange(o), BLOCK, args -> {
+                args.u64(table);
+                if (!launch.boxed(o)) {
+                    args.u64(launch.groups());
+                }
+                args.i32(o);
+                for (long slot : slots[o]) {
+                    args.u64(slot);
+                }
+                args.u64(packed[o]);
+            });
+        }
+        int wg = launch.parameters().wg();
+        launch(device, module, "gemm_grouped", new long[] {launch.tiles() * wg, 1, 1}, wg, args -> {
+            args.u64(table).u64(launch.groups()).u64(scalars).u64(bufA).u64(bufB);
+            for (long slot : launch.cSlots()) {
+                args.u64(slot);
+            }
+        });
     }
 
     /** Kernel arguments in order, each in native memory, as cuLaunchKernel's kernelParams wants them. */

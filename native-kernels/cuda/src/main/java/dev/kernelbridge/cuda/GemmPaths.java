@@ -4,6 +4,7 @@ import dev.kernelbridge.Config;
 import dev.kernelbridge.DType;
 import dev.kernelbridge.spi.GemmCall;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.ToLongFunction;
@@ -27,7 +28,8 @@ final class GemmPaths {
     static final Config.Knob SETTING = new Config.Knob("cuda.gemm", "auto",
             "GEMM routine on CUDA devices: auto (per shape class, the faster of cuBLAS and the shared kernel, measured once on"
                     + " scratch buffers), cublas, or kernel. Calls beyond cuBLAS's 32-bit sizes, I8 calls outside its int8 rules"
-                    + " (alignment, zero points), or without cuBLAS, use the kernel.");
+                    + " (alignment, zero points), or without cuBLAS, use the kernel. Grouped GEMMs use cublasGemmGroupedBatchedEx"
+                    + " (cuBLAS 12.5+) in auto and cublas where it takes the groups, else the shared grouped kernel.");
 
     private final Mode mode;
     private final Map<Long, Path> chosen = new HashMap<>();
@@ -106,6 +108,49 @@ final class GemmPaths {
             return "int8 is documented for alpha and beta 0 or 1, got " + (long) c.alpha() + " and " + (long) c.beta();
         }
         return null;
+    }
+
+    /**
+     * Why cublasGemmGroupedBatchedEx cannot take the groups {@code calls} (one type pair per cuBLAS call),
+     * or null when it can. Its documented types are F32, F64, BF16 and F16 with C of the input's own type
+     * (no mixed pairs, no int8); sizes and leading dimensions are 32-bit; 16-bit inputs want their
+     * pointers 16-byte aligned where a column of k elements is (else 4-byte where that is). Groups with
+     * k == 0 (C := beta·C, exact +0 for beta == 0) stay on gemm.cl, which defines that case exactly.
+     * The choice depends on the call only, never on timing, so an identical call always takes the same
+     * routine and gives the same bits.
+     */
+    static String cublasGroupedRefusal(List<GemmCall> calls) {
+        long problems = 0;
+        for (GemmCall c : calls) {
+            if (c.inputType() != c.dtype() || c.inputType() == DType.I8) {
+                return "cublasGemmGroupedBatchedEx has no " + c.inputType().label() + " -> " + c.dtype().label() + " pair";
+            }
+            if (c.dtype() != calls.getFirst().dtype()) {
+                return "groups of different types";
+            }
+            if (!fitsInt(c)) {
+                return "sizes beyond 32 bits";
+            }
+            if (c.k() == 0) {
+                return "a group with k == 0";
+            }
+            long es = c.inputType().byteSize();
+            if (es == 2) {
+                long align = (c.k() * es) % 16 == 0 ? 8 : (c.k() * es) % 4 == 0 ? 2 : 1; // in elements
+                boolean strided = c.batchCount() > 1;
+                if (c.offsetA() % align != 0 || c.offsetB() % align != 0 || c.offsetC() % align != 0
+                        || (strided && (c.strideA() % align != 0 || c.strideB() % align != 0 || c.strideC() % align != 0))) {
+                    return "a 16-bit group's pointers are not " + align * es + "-byte aligned";
+                }
+            }
+            problems += c.batchCount();
+        }
+        return problems > Integer.MAX_VALUE ? "more than 2^31-1 problems" : null;
+    }
+
+    /** Whether the groups {@code calls} go to cublasGemmGroupedBatchedEx: it is there, the mode allows it, and it takes them. */
+    boolean groupedByCublas(List<GemmCall> calls, boolean cublasGrouped) {
+        return cublasGrouped && mode != Mode.KERNEL && cublasGroupedRefusal(calls) == null;
     }
 
     /** Type pair, transposes and the sizes' binary magnitudes; not the batch count (a batch's items are single calls). */

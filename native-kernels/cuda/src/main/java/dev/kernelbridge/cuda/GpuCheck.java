@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
  * The one-command GPU check that {@code ci/gpu-bundle} packs: each step in a JVM of its own under a
  * time limit (8 minutes in all), its output kept in {@code log.txt}, its figures in {@code summary.md}
  * and {@code results.json}. Steps: doctor; devices; the conformance kit on cuda:0 (a missing GPU is a
- * failure); {@code gemm --verify} on cuda:0 per dtype at n = 4096 and 8192, with the routine chosen by
+ * failure); the kit's grouped GEMM cases with the shared kernel forced; {@code gemm --verify} on cuda:0 per dtype at n = 4096 and 8192, with the routine chosen by
  * calibration and forced onto the shared kernel; cuBLAS called directly through this backend's own
  * binding (the ceiling for the dispatch's cost); the JCuda comparison (JMH, short); a failover check
  * (faults injected into cuda:0, the work re-run on the CPU, every result verified).
@@ -91,6 +91,19 @@ public final class GpuCheck {
             finish(results, "no CUDA device: " + cuda.cause());
             return NO_GPU;
         }
+
+        // The kit's grouped GEMM cases again with the shared kernel forced: the run above takes cublasGemmGroupedBatchedEx
+        // wherever the cuBLAS here has it and takes the groups, so this is the run that proves gemm.cl's grouped kernels on a GPU.
+        List<String> grouped = java(List.of("-Dkernelbridge.test.requireGpu=true", "-Dkernelbridge.cuda.gemm=kernel"), classPath("lib", "test"),
+                "org.junit.platform.console.ConsoleLauncher", "execute", "--select-class", "dev.kernelbridge.cuda.CudaConformanceTest",
+                "--include-tag", "gemm-grouped", "--details=summary", "--disable-banner");
+        Step groupedRun = step("grouped GEMM kit cases on the shared kernel", 120, grouped,
+                r -> r.exit == 0 && count(r.output, "(\\d+) tests successful") > 0);
+        Map<String, Object> groupedCounts = new LinkedHashMap<>();
+        for (String what : new String[] {"found", "successful", "failed", "skipped"}) {
+            groupedCounts.put(what, count(groupedRun.output, "(\\d+) tests " + what));
+        }
+        results.put("groupedKernel", groupedCounts);
 
         List<Map<String, Object>> gemms = new ArrayList<>();
         for (String routine : new String[] {"auto", "kernel"}) {

@@ -14,10 +14,27 @@ final class NativeLibrary {
     private final Map<String, MethodHandle> handles;
     /** The name or path it was loaded by. */
     final String name;
+    private final SymbolLookup lib;
 
     private NativeLibrary(String name, SymbolLookup lib, Map<String, NativeFunction> table) {
         this.name = name;
-        this.handles = NativeFunction.bind(lib, table);
+        this.lib = lib;
+        this.handles = new java.util.concurrent.ConcurrentHashMap<>(NativeFunction.bind(lib, table));
+    }
+
+    /**
+     * Binds {@code f} when this library exports it (a function newer than the oldest version we load,
+     * such as cuBLAS 12.5's grouped GEMM); true when it is then callable by its declared name.
+     */
+    boolean bindOptional(NativeFunction f) {
+        if (handles.containsKey(f.declared())) {
+            return true;
+        }
+        if (lib.find(f.symbol()).isEmpty()) {
+            return false;
+        }
+        handles.putAll(NativeFunction.bind(lib, Map.of(f.declared(), f)));
+        return true;
     }
 
     /** {@code name} with {@code table} bound; empty when the library is not on this machine (a missing symbol throws). */

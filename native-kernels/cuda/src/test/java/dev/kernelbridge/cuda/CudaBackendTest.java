@@ -16,6 +16,7 @@ import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.GemmCall;
 import dev.kernelbridge.tuning.GemmParameters;
 import dev.kernelbridge.tuning.TuningDatabase;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -186,6 +187,24 @@ class CudaBackendTest {
         assertEquals(GemmPaths.Path.KERNEL, new GemmPaths(GemmPaths.Mode.CUBLAS).pathFor(refused, true, never));
         assertEquals(GemmPaths.Path.KERNEL, new GemmPaths(GemmPaths.Mode.AUTO).pathFor(refused, true, never));
         assertEquals(GemmPaths.Path.CUBLAS, new GemmPaths(GemmPaths.Mode.CUBLAS).pathFor(i8, true, never));
+    }
+
+    @Test
+    void cublasGroupedTakesOnlyItsDocumentedTypesAndAlignmentAndNeverTheKernelOnlyMode() {
+        GemmCall f32 = call(100, 60, 30, 1), f32b = call(7, 9, 5, 3);
+        assertNull(GemmPaths.cublasGroupedRefusal(List.of(f32, f32b)));
+        assertTrue(new GemmPaths(GemmPaths.Mode.AUTO).groupedByCublas(List.of(f32, f32b), true));
+        assertTrue(!new GemmPaths(GemmPaths.Mode.KERNEL).groupedByCublas(List.of(f32, f32b), true), "kernel mode means the shared kernel");
+        assertTrue(!new GemmPaths(GemmPaths.Mode.AUTO).groupedByCublas(List.of(f32, f32b), false), "a cuBLAS older than 12.5");
+        assertTrue(GemmPaths.cublasGroupedRefusal(List.of(typed(DType.BF16, DType.F32, 8, 8, 8, 8, 8, 0, 0, 1, 0, 0, 0, 1))).contains("no bf16 -> f32"));
+        assertTrue(GemmPaths.cublasGroupedRefusal(List.of(typed(DType.I8, DType.I32, 64, 64, 64, 64, 64, 0, 0, 1, 0, 0, 0, 1))).contains("no i8"));
+        assertTrue(GemmPaths.cublasGroupedRefusal(List.of(f32, call(4, 4, 0, 1))).contains("k == 0"), "C := beta·C stays exact on gemm.cl");
+        assertTrue(GemmPaths.cublasGroupedRefusal(List.of(f32, call(1L << 31, 1, 1, 1))).contains("32 bits"));
+        // 16-bit inputs: k·2 bytes a multiple of 16 wants 16-byte (8-element) aligned pointers, of 4 wants 4-byte ones.
+        assertNull(GemmPaths.cublasGroupedRefusal(List.of(typed(DType.F16, DType.F16, 16, 16, 16, 16, 16, 8, 16, 1, 0, 0, 0, 1))));
+        assertTrue(GemmPaths.cublasGroupedRefusal(List.of(typed(DType.F16, DType.F16, 16, 16, 16, 16, 16, 4, 0, 1, 0, 0, 0, 1))).contains("16-byte"));
+        assertTrue(GemmPaths.cublasGroupedRefusal(List.of(typed(DType.BF16, DType.BF16, 16, 16, 6, 16, 6, 1, 0, 1, 0, 0, 0, 1))).contains("4-byte"));
+        assertNull(GemmPaths.cublasGroupedRefusal(List.of(typed(DType.BF16, DType.BF16, 16, 16, 5, 16, 5, 1, 3, 1, 0, 0, 0, 1))), "odd k: no rule");
     }
 
     /** A call with inputs of {@code in} and C of {@code out}; strides are tight footprints (times {@code batch} items). */

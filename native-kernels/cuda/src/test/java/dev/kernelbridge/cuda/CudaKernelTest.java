@@ -19,8 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The shared kernel sources as CUDA, without a GPU: the PTX in the jar (built by build-ptx) passes
  * ptxas for every target architecture and exports the kernels the launcher names — gemm.cl for every
- * type pair {@link GemmVariant#ALL} lists (BF16, F16 and I8 included), reduce.cl for F32 and F64; the
- * variants build-ptx does not ship (local-memory staging) also compile warning-free for every pair.
+ * type pair {@link GemmVariant#ALL} lists (BF16, F16 and I8 included), the grouped kernels among them,
+ * reduce.cl for F32 and F64; the variants build-ptx does not ship (local-memory staging) also compile
+ * warning-free, grouped kernels included, for every pair.
  */
 class CudaKernelTest {
     private static final List<String> FAMILIES = List.of("gemm", "reduce");
@@ -81,6 +82,10 @@ class CudaKernelTest {
             cmd.addAll(List.of("-DKB_VW=1", "-DKB_LA=1", "-DKB_WG=64", "-DKB_MV=4", "-DKB_NR=4", "--ptx", "-arch=compute_80",
                     "-Werror", "all-warnings", "-o", out.toString(), kernels.resolve("gemm.cl").toString()));
             run(cmd.toArray(String[]::new));
+            String ptx = Files.readString(out);
+            for (String entry : entries("gemm")) {
+                assertTrue(ptx.contains(".entry " + entry + "("), "KB_LA=1 " + v.label() + " exports " + entry);
+            }
             run(CudaToolkit.tool("ptxas").toString(), "-arch=sm_80", "-o", dir.resolve("la.cubin").toString(), out.toString());
         }
     }
@@ -124,7 +129,8 @@ class CudaKernelTest {
     }
 
     private static List<String> entries(String family) {
-        return family.equals("gemm") ? List.of("pack_panels", "gemm_packed", "scale_c") : List.of("reduce_first", "reduce_next", "reduce_divide");
+        return family.equals("gemm") ? List.of("pack_panels", "gemm_packed", "scale_c", "pack_grouped_box", "pack_grouped_rows", "gemm_grouped")
+                : List.of("reduce_first", "reduce_next", "reduce_divide");
     }
 
     private static String resource(String name) throws IOException {

@@ -52,6 +52,7 @@ class LibraryPrototypesTest {
     void cublasBindingMatchesCublasApiH() throws IOException {
         HeaderPrototypes h = header("cublas_api.h", List.of(CudaToolkit.header("cublas_api.h")));
         agree("cuBLAS", h, Cublas.FUNCTIONS);
+        agree("cuBLAS (newer versions)", h, Cublas.OPTIONAL);
         assertEquals(h.enumValue("CUBLAS_OP_N"), Cublas.OP_N);
         assertEquals(h.enumValue("CUBLAS_OP_T"), Cublas.OP_T);
         assertEquals(h.enumValue("CUBLAS_COMPUTE_32F"), Cublas.COMPUTE_32F);
@@ -114,6 +115,18 @@ class LibraryPrototypesTest {
         assertEquals(h.enumValue("ncclFloat16"), NcclCollectives.ncclType(dev.kernelbridge.DType.F16));
         assertEquals(h.enumValue("ncclInt8"), NcclCollectives.ncclType(dev.kernelbridge.DType.I8));
         assertEquals(h.enumValue("ncclInt32"), NcclCollectives.ncclType(dev.kernelbridge.DType.I32));
+    }
+
+    @Test
+    void theGroupedGemmIsBoundOnlyWhereTheLibraryHasItAndItsArraysArePointers() {
+        NativeFunction grouped = Cublas.OPTIONAL.get("cublasGemmGroupedBatchedEx");
+        assertTrue(grouped != null && !Cublas.FUNCTIONS.containsKey("cublasGemmGroupedBatchedEx"),
+                "a cuBLAS before 12.5 must still load: the grouped GEMM is optional");
+        // 20 arguments: every per-group array and the pointer arrays are pointers; the types, group count and compute type ints.
+        assertEquals(20, grouped.args().size());
+        for (int i : new int[] {8, 11, 15, 17, 19}) {
+            assertEquals(NativeFunction.I, grouped.args().get(i), "argument " + i);
+        }
     }
 
     @Test

@@ -5,13 +5,16 @@ import dev.kernelbridge.DeviceOutOfMemoryException;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.GemmCall;
 import dev.kernelbridge.tuning.GemmParameters;
+import dev.kernelbridge.tuning.GroupedGemmTable;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 
 /**
  * Runs a checked GEMM with the kernels of gemm.cl: pack op(A) and op(B) into zero-padded panels of
  * the compute type (narrow inputs widen there, zero points are subtracted there), multiply panel
  * pairs, write C; or scale C when k == 0. Batches are split into chunks whose packed operands fit
- * the packing limit. The program must be the build for the call's type pair. Called under the
- * device lock.
+ * the packing limit. The program must be the build for the call's type pair. Grouped GEMMs run
+ * {@link #runGrouped}: the same steps for every group at once. Called under the device lock.
  */
 final class GemmLauncher {
     private GemmLauncher() { }
@@ -60,6 +63,54 @@ final class GemmLauncher {
                     new long[] {p.wg(), 1, 1});
             queue.finish("gemm");
         }
+    }
+
+    /**
+     * One launch of a grouped GEMM ({@link GroupedGemmTable}): uploads its table and scalars, packs
+     * op(A) and op(B) of every group with one packing launch each (a box of groups, or a row search), and multiplies every
+     * group's tiles with one gemm_grouped launch. The program must be the launch's build.
+     */
+    static void runGrouped(OpenClDevice device, OpenClDevice.Gemm gemm, GroupedGemmTable.Launch launch) {
+        long es = launch.variant().computeType().byteSize();
+        OpenClQueue queue = device.commandQueue();
+        long table, scalars;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment t = launch.tableBytes(arena), s = launch.scalarBytes(arena);
+            table = device.packingBuffer(2, t.byteSize());
+            scalars = device.packingBuffer(3, s.byteSize());
+            queue.write(table, t, "grouped GEMM table");
+            queue.write(scalars, s, "grouped GEMM scalars");
+        }
+        long bufA = device.packingBuffer(0, Math.max(es, launch.packedA() * es)), bufB = device.packingBuffer(1, Math.max(es, launch.packedB() * es));
+        long multiply = gemm.program().kernel("gemm_grouped");
+        long[][] slots = {launch.aSlots(), launch.bSlots()};
+        long[] packed = {bufA, bufB};
+        for (int operand = 0; operand < 2; operand++) {
+            long[] range = launch.packRange(operand);
+            if (range[0] * range[1] == 0) {
+                continue; // every group has k == 0: nothing to pack (an empty range is an error in OpenCL)
+            }
+            String name = launch.packKernel(operand);
+            long pack = gemm.program().kernel(name);
+            KernelArgs args = new KernelArgs(pack, device.id(), name).u64(table);
+            if (!launch.boxed(operand)) {
+                args.u64(launch.groups());
+            }
+            args.i32(operand);
+            for (long slot : slots[operand]) {
+                args.u64(slot);
+            }
+            args.u64(packed[operand]);
+            queue.launch(pack, name, range, null);
+        }
+        int wg = launch.parameters().wg();
+        KernelArgs args = new KernelArgs(multiply, device.id(), "gemm_grouped").u64(table).u64(launch.groups()).u64(scalars)
+                .u64(bufA).u64(bufB);
+        for (long slot : launch.cSlots()) {
+            args.u64(slot);
+        }
+        queue.launch(multiply, "gemm_grouped", new long[] {launch.tiles() * wg, 1, 1}, new long[] {wg, 1, 1});
+        queue.finish("grouped gemm");
     }
 
     static long ceilDiv(long a, long b) {

@@ -15,6 +15,7 @@ import dev.kernelbridge.spi.GemmCall;
 import dev.kernelbridge.spi.TunableDevice;
 import dev.kernelbridge.tuning.GemmParameters;
 import dev.kernelbridge.tuning.GemmVariant;
+import dev.kernelbridge.tuning.GroupedGemmTable;
 import dev.kernelbridge.tuning.TuningDatabase;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -54,8 +55,9 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     private final long baseAlignBytes;
     private final boolean f32Denormals;
     private final boolean f32CorrectDivision;
-    private final long[] packing = new long[2];
-    private final long[] packingBytes = new long[2];
+    /** Reused device buffers: packed A, packed B, a grouped launch's table and its scalars. */
+    private final long[] packing = new long[4];
+    private final long[] packingBytes = new long[4];
 
     /** A built GEMM program and the parameters it was built with. */
     record Gemm(OpenClProgram program, GemmParameters parameters, String origin) { }
@@ -134,6 +136,29 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
         try {
             Gemm g = gemmFor(GemmVariant.of(call));
             GemmLauncher.run(this, g, call);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The groups in as few launches as {@link GroupedGemmTable} allows — one per type pair unless a
+     * call brings more than {@link GroupedGemmTable#SLOTS} distinct buffers per operand — each a pack
+     * of A, a pack of B and one gemm_grouped over every group's tiles. A call too large for one launch's
+     * packing buffers runs alone on the plain path, which splits it into chunks itself.
+     */
+    @Override
+    public void gemmGrouped(List<GemmCall> calls) {
+        lock.lock();
+        try {
+            GroupedGemmTable.Plan plan = GroupedGemmTable.plan(calls, v -> gemmFor(v).parameters(), b -> ((OpenClBuffer) b).mem(),
+                    packingLimit());
+            for (GroupedGemmTable.Launch launch : plan.launches()) {
+                GemmLauncher.runGrouped(this, gemmFor(launch.variant()), launch);
+            }
+            for (GemmCall call : plan.alone()) {
+                GemmLauncher.run(this, gemmFor(GemmVariant.of(call)), call);
+            }
         } finally {
             lock.unlock();
         }
@@ -271,7 +296,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
         return OpenClProgram.build(this, KernelSources.program("gemm.cl"), options, programCache);
     }
 
-    /** Packing buffer {@code slot} (0: A, 1: B) of at least {@code bytes}; call under the lock. */
+    /** Reused buffer {@code slot} (0: packed A, 1: packed B, 2: grouped table, 3: grouped scalars) of at least {@code bytes}; call under the lock. */
     long packingBuffer(int slot, long bytes) {
         if (packingBytes[slot] < bytes) {
             if (packing[slot] != 0) {
