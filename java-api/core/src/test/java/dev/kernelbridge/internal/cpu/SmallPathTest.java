@@ -20,8 +20,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * the alpha/beta cases (beta = 0 over NaN, beta = 1, other beta), on random data; and when the
  * small path's column slabs run on several threads.
  */
-@Tag("R01")
-@Tag("R16")
+@Tag("R03")
+@Tag("R06")
 class SmallPathTest {
     private static final int[][] SHAPES = {{1, 1, 1}, {8, 8, 8}, {3, 5, 7}, {17, 9, 33}, {31, 4, 2}, {33, 13, 64}, {64, 64, 64}, {5, 40, 129}};
 
