@@ -45,7 +45,8 @@ import org.junit.jupiter.api.Test;
  * ledger ({@link KernelBridge#allocatedBytes()}), the device-side ledger of
  * {@link CountingBackendProvider} (every buffer the backend allocated, the dispatcher's staging
  * included), the JVM's live thread count, this process's open file descriptors
- * ({@code /proc/self/fd}), and, with NMT on, the committed native memory of the JVM. OpenCL has no
+ * ({@code /proc/self/fd}), and, with NMT on, the JVM's committed native memory outside the Java heap and
+ * the GC structures that follow its size. OpenCL has no
  * standard free-memory query, so device memory is known through the ledgers only.
  */
 public interface SoakConformance extends KitContext {
@@ -73,6 +74,8 @@ public interface SoakConformance extends KitContext {
     /** Native Memory Tracking of this JVM through {@code jcmd}, when the JVM runs with it. */
     final class Nmt {
         private static final Pattern TOTAL = Pattern.compile("Total: reserved=(\\d+)KB[^,]*, committed=(\\d+)KB");
+        /** Categories that follow the Java heap's size, which the GC grows and shrinks at will: not a leak of ours. */
+        private static final Pattern HEAP_SIZED = Pattern.compile("-\\s+(Java Heap|GC) \\(reserved=\\d+KB, committed=(\\d+)KB");
 
         private Nmt() { }
 
@@ -81,13 +84,27 @@ public interface SoakConformance extends KitContext {
                     .anyMatch(a -> a.startsWith("-XX:NativeMemoryTracking=") && !a.endsWith("=off"));
         }
 
-        /** Committed KB now, or -1 without NMT. */
+        /**
+         * Committed KB now outside the Java heap and the GC's own structures (which track the heap's
+         * size: a soak that allocates arrays makes the GC grow them without anything leaking), or -1
+         * without NMT. What remains is where a native leak of ours would show: "Other" (FFM arenas),
+         * "Internal", "Thread", the JIT's and the class loader's memory.
+         */
         static long committedKb() {
             if (!on()) {
                 return -1;
             }
-            Matcher m = TOTAL.matcher(jcmd("VM.native_memory", "summary"));
-            return m.find() ? Long.parseLong(m.group(2)) : -1;
+            String summary = jcmd("VM.native_memory", "summary");
+            Matcher m = TOTAL.matcher(summary);
+            if (!m.find()) {
+                return -1;
+            }
+            long kb = Long.parseLong(m.group(2));
+            Matcher heap = HEAP_SIZED.matcher(summary);
+            while (heap.find()) {
+                kb -= Long.parseLong(heap.group(2));
+            }
+            return kb;
         }
 
         static String jcmd(String... command) {
