@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import static dev.kernelbridge.FuzzedArguments.scalar;
+import static dev.kernelbridge.FuzzedArguments.small;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -77,19 +79,6 @@ class GemmArgumentFuzzTest {
                 assertArrayEquals(before, c.toArray(ValueLayout.JAVA_BYTE), "a rejected call wrote C: " + rejected.getMessage());
             }
         }
-    }
-
-    /** Mostly small and legal, sometimes negative or huge, so both sides of every rule are reached. */
-    private static long small(FuzzedDataProvider data) {
-        return switch (data.consumeInt(0, 9)) {
-            case 0 -> data.consumeLong();
-            case 1 -> data.consumeLong(-3, -1);
-            default -> data.consumeLong(0, 24);
-        };
-    }
-
-    private static double scalar(FuzzedDataProvider data) {
-        return data.consumeBoolean() ? data.consumeInt(-3, 3) : data.consumeDouble();
     }
 
     private static byte[] fill(DeviceBuffer c, long seed) {
