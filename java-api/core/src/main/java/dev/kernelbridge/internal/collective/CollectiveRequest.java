@@ -49,6 +49,19 @@ public record CollectiveRequest(Kind kind, DType dtype, long count, ReduceOp op,
      * What every rank must agree on for the same call, in words. For all-to-all that is the kind
      * and type only; the pairs of counts are checked separately ({@link #pairMismatch}).
      */
+    /** Whether {@code other} is the same call as this one, as {@link #fingerprint()} says, without building the words. */
+    boolean agrees(CollectiveRequest other) {
+        if (kind != other.kind || dtype != other.dtype) {
+            return false;
+        }
+        if (kind == Kind.ALL_TO_ALL) {
+            return true;
+        }
+        return count == other.count
+                && (!(kind == Kind.ALL_REDUCE || kind == Kind.REDUCE_SCATTER) || op == other.op)
+                && (kind != Kind.BROADCAST || root == other.root);
+    }
+
     String fingerprint() {
         if (kind == Kind.ALL_TO_ALL) {
             return kind.label() + "(" + dtype.label() + ")";

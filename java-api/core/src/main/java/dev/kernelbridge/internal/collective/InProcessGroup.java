@@ -45,6 +45,8 @@ public final class InProcessGroup implements CollectiveGroup {
     private final boolean reduceOnDevices;
     private final Rendezvous rendezvous;
     private final Post[] posts;
+    /** Each rank's fold space (only that rank's thread touches its slot). */
+    private final ReduceKernels.Lanes[] lanes;
     /** A vendor engine for all-reduce (opt-in), or null. */
     private final DeviceCollectives vendor;
 
@@ -71,6 +73,7 @@ public final class InProcessGroup implements CollectiveGroup {
         this.reduceOnDevices = peers;
         this.rendezvous = new Rendezvous(size);
         this.posts = new Post[size];
+        this.lanes = new ReduceKernels.Lanes[size];
         this.vendor = vendor;
     }
 
@@ -250,7 +253,7 @@ public final class InProcessGroup implements CollectiveGroup {
         Post first = posts[0];
         for (int r = 1; r < size; r++) {
             Post p = posts[r];
-            if (p.sequence() != first.sequence() || !p.request().fingerprint().equals(first.request().fingerprint())) {
+            if (p.sequence() != first.sequence() || !p.request().agrees(first.request())) {
                 CollectiveMismatchException e = new CollectiveMismatchException(sequence,
                         "collective mismatch at call #" + sequence + ": rank 0 called " + first.request().fingerprint()
                                 + " (call #" + first.sequence() + ") but rank " + r + " called " + p.request().fingerprint()
@@ -282,13 +285,13 @@ public final class InProcessGroup implements CollectiveGroup {
         switch (req.kind()) {
             case ALL_REDUCE -> {
                 long lo = share(count, rank), hi = share(count, rank + 1);
-                reduce(req.dtype(), req.op(), lo * es, lo * es, hi - lo, null);
+                reduce(rank, req.dtype(), req.op(), lo * es, lo * es, hi - lo, null);
             }
             case REDUCE_SCATTER -> {
                 // Rank r produces block r: read block r of every input, write it to rank r's output.
                 long from = rank * count * es;
                 long to = req.inPlace() ? from : 0;
-                reduce(req.dtype(), req.op(), from, to, count, posts[rank]);
+                reduce(rank, req.dtype(), req.op(), from, to, count, posts[rank]);
             }
             case ALL_GATHER -> {
                 Post mine = posts[rank];
@@ -348,9 +351,14 @@ public final class InProcessGroup implements CollectiveGroup {
      */
     static void fold(DType dtype, ReduceOp op, List<BackendBuffer> ins, long inOffset,
                                    List<BackendBuffer> outs, long outOffset, long n) {
+        fold(dtype, op, ins, inOffset, outs, outOffset, n, new ReduceKernels.Lanes(dtype, (int) Math.min(STEP, n)));
+    }
+
+    /** As above, folding through {@code lanes} (of this dtype, at least min(STEP, n) long). */
+    private static void fold(DType dtype, ReduceOp op, List<BackendBuffer> ins, long inOffset,
+                             List<BackendBuffer> outs, long outOffset, long n, ReduceKernels.Lanes lanes) {
         long es = dtype.byteSize();
         int step = (int) Math.min(STEP, n);
-        ReduceKernels.Lanes lanes = new ReduceKernels.Lanes(dtype, step);
         for (long done = 0; done < n; done += step) {
             int len = (int) Math.min(step, n - done);
             long at = inOffset + done * es;
@@ -376,7 +384,7 @@ public final class InProcessGroup implements CollectiveGroup {
      * Reduces {@code n} elements starting at byte {@code from} of every rank's input in rank order,
      * writing the result at byte {@code to} of every output (or only of {@code only}'s).
      */
-    private void reduce(DType dtype, ReduceOp op, long from, long to, long n, Post only) {
+    private void reduce(int rank, DType dtype, ReduceOp op, long from, long to, long n, Post only) {
         List<BackendBuffer> ins = new ArrayList<>(size), outs = new ArrayList<>(size);
         for (Post p : posts) {
             ins.add(HostBuffer.wrap(p.send()));
@@ -384,6 +392,16 @@ public final class InProcessGroup implements CollectiveGroup {
                 outs.add(HostBuffer.wrap(p.recv()));
             }
         }
-        fold(dtype, op, ins, from, outs, to, n);
+        fold(dtype, op, ins, from, outs, to, n, lanes(rank, dtype, (int) Math.min(STEP, n)));
+    }
+
+    /** Rank {@code rank}'s fold space, kept between calls: a small all-reduce should not allocate and zero it each time. */
+    private ReduceKernels.Lanes lanes(int rank, DType dtype, int step) {
+        ReduceKernels.Lanes l = lanes[rank];
+        if (l == null || !l.fits(dtype, step)) {
+            l = new ReduceKernels.Lanes(dtype, Math.max(step, l != null && l.dtype() == dtype ? l.step() : 0));
+            lanes[rank] = l;
+        }
+        return l;
     }
 }

@@ -23,9 +23,11 @@ final class ReduceKernels {
         private final double[] accD, nextD;
         private final int[] accI, nextI;
         private final short[] bits;
+        private final int step;
 
         Lanes(DType dtype, int step) {
             this.dtype = dtype;
+            this.step = step;
             boolean f = dtype.computeType() == DType.F32, d = dtype == DType.F64, i = dtype == DType.I32;
             if (!f && !d && !i) {
                 throw new IllegalArgumentException(dtype.label() + " does not reduce");
@@ -38,6 +40,12 @@ final class ReduceKernels {
             nextI = i ? new int[step] : null;
             bits = dtype.isNarrowFloat() ? new short[step] : null;
         }
+
+        DType dtype() { return dtype; }
+
+        int step() { return step; }
+
+        boolean fits(DType type, int len) { return dtype == type && len <= step; }
 
         /** Where the next input of {@code len} elements is copied to. */
         MemorySegment raw(int len) {
