@@ -145,6 +145,10 @@ public final class RatioReport {
                 figures.add(new Figure("allreduce_r" + rankCount + "_" + size, alg, algError, bound, bandwidthError / (2 * rankCount), "BW/(2N)", "GB/s"));
             }
             md.append('\n');
+            // Small messages as frameworks issue them: blocking calls on each rank's own thread (no hand-off).
+            Collection<RunResult> latency = run(quick, AllReduceLatencyBenchmark.class, opts -> opts.param("ranks", "2").param("kib", "4"));
+            md.append(String.format(Locale.ROOT, "4 KiB over 2 ranks, blocking calls meeting in shared memory: %.2f µs per call (target ≤ 2; "
+                    + "Open MPI's MPI_Allreduce on 2 processes: ci/bench-mpi)%n%n", score(latency, "allReduce")));
         }
         List<String> failed = new ArrayList<>();
         if (only.equals("all") || only.equals("dtypes")) {
