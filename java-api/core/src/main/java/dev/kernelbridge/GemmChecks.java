@@ -114,11 +114,11 @@ final class GemmChecks {
                 beta, segC, c.offset(), c.ld(), c.stride(), batchCount, a.dtype(), zeroPointA, zeroPointB);
     }
 
-    /** The type pairs of {@link dev.kernelbridge.spi.GemmCall}, with the integer rules of I8. */
     private static final java.util.List<DType> TO_F32 = java.util.List.of(DType.F32), TO_F64 = java.util.List.of(DType.F64),
             TO_BF16_OR_F32 = java.util.List.of(DType.BF16, DType.F32), TO_F16_OR_F32 = java.util.List.of(DType.F16, DType.F32),
             TO_I32 = java.util.List.of(DType.I32);
 
+    /** The type pairs of {@link dev.kernelbridge.spi.GemmCall}, with the integer rules of I8. */
     static void checkTypes(DType a, DType b, DType c, double alpha, double beta, int zeroPointA, int zeroPointB) {
         if (b != a) {
             throw new IllegalArgumentException("b must have the element type of a (" + a.label() + "), got " + b.label());

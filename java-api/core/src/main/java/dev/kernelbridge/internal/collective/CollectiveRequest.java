@@ -45,10 +45,6 @@ public record CollectiveRequest(Kind kind, DType dtype, long count, ReduceOp op,
         public String label() { return label; }
     }
 
-    /**
-     * What every rank must agree on for the same call, in words. For all-to-all that is the kind
-     * and type only; the pairs of counts are checked separately ({@link #pairMismatch}).
-     */
     /** Whether {@code other} is the same call as this one, as {@link #fingerprint()} says, without building the words. */
     boolean agrees(CollectiveRequest other) {
         if (kind != other.kind || dtype != other.dtype) {
@@ -62,6 +58,10 @@ public record CollectiveRequest(Kind kind, DType dtype, long count, ReduceOp op,
                 && (kind != Kind.BROADCAST || root == other.root);
     }
 
+    /**
+     * What every rank must agree on for the same call, in words. For all-to-all that is the kind
+     * and type only; the pairs of counts are checked separately ({@link #pairMismatch}).
+     */
     String fingerprint() {
         if (kind == Kind.ALL_TO_ALL) {
             return kind.label() + "(" + dtype.label() + ")";

@@ -218,9 +218,7 @@ final class Attempts implements AutoCloseable {
         if (trusted && slice.isAccessibleBy(OTHER_THREAD)) {
             return slice;
         }
-        MemorySegment copy = arena.allocate(Math.max(1, slice.byteSize()), 64).asSlice(0, slice.byteSize());
-        copy.copyFrom(slice);
-        return copy;
+        return HostGemm.copy(arena, slice);
     }
 
     /** Runs the call; true when no other launch shared the device meanwhile (its time then measures the device). */

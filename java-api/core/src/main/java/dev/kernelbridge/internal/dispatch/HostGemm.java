@@ -104,7 +104,8 @@ public record HostGemm(DType dtype, Transpose transA, Transpose transB, long m, 
                 beta, copy(arena, sliceC()), 0, ldc, strideC, batchCount, inputType, zeroPointA, zeroPointB);
     }
 
-    private static MemorySegment copy(Arena arena, MemorySegment slice) {
+    /** A copy of {@code slice} in {@code arena}, 64-byte aligned, readable by any thread the arena allows. */
+    static MemorySegment copy(Arena arena, MemorySegment slice) {
         MemorySegment s = arena.allocate(Math.max(1, slice.byteSize()), 64).asSlice(0, slice.byteSize());
         s.copyFrom(slice);
         return s;

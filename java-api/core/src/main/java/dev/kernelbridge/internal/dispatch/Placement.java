@@ -54,7 +54,7 @@ final class Placement {
         }
         List<Node> out = new ArrayList<>();
         for (Node n : typed) {
-            if ((ids.isEmpty() || ids.contains(n.id)) && n.health.dispatchable() && n.spi.info().dtypes().contains(dtype)) {
+            if ((ids.isEmpty() || ids.contains(n.id)) && n.health.dispatchable()) {
                 out.add(n);
             }
         }
