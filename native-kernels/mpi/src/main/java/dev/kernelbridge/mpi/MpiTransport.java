@@ -80,20 +80,30 @@ final class MpiTransport implements Transport {
     /** The last {@link #RECORDED} calls, oldest first; guarded by itself. */
     private final java.util.ArrayDeque<Recorded> recorder = new java.util.ArrayDeque<>();
 
-    /** One collective in the flight recorder; {@code outcome} is null while it runs. */
+    /**
+     * One collective in the flight recorder; {@code outcome} is null while it runs. It keeps the
+     * header's longs and is put into words only when the record is printed: formatting on every
+     * call cost more than a small collective itself.
+     */
     private static final class Recorded {
         final long sequence;
-        final String what;
+        final long[] header;
         final long startNanos;
         volatile long endNanos;
         volatile String outcome;
 
-        Recorded(long sequence, String what, long startNanos) {
+        Recorded(long sequence, long[] header, long startNanos) {
             this.sequence = sequence;
-            this.what = what;
+            this.header = header;
             this.startNanos = startNanos;
         }
     }
+
+    /**
+     * The header exchange's native state, allocated once: calls on one transport come one at a
+     * time ({@link #execute} is synchronized), and a fresh arena per call cost a few microseconds.
+     */
+    private final MemorySegment sentHeaders, receivedHeaders, headerRequests, flag, status;
 
     MpiTransport(MpiLibrary mpi, MpiAbi abi, int threadLevel, boolean abortOnFailure, String version, int expectedSize,
                  java.time.Duration abortTimeout, boolean abortHangs, long alltoallPiece) {
@@ -118,6 +128,11 @@ final class MpiTransport implements Transport {
             throw new IllegalStateException(message);
         }
         this.byteType = abi.byteType();
+        this.sentHeaders = arena.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
+        this.receivedHeaders = arena.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
+        this.headerRequests = arena.allocate(abi.handle(), 2L * size);
+        this.flag = arena.allocate(ValueLayout.JAVA_INT);
+        this.status = arena.allocate(abi.statusSize());
         this.control = duplicate();
         this.data = duplicate();
         this.description = version + ", rank " + rank + " of " + size + ", thread level " + MpiTransportProvider.threadLevelName(threadLevel);
@@ -142,8 +157,8 @@ final class MpiTransport implements Transport {
     public String description() { return description; }
 
     @Override
-    public void execute(TransportCall call, long deadlineNanos) {
-        Recorded entry = new Recorded(call.sequence(), WireHeader.describe(WireHeader.forPeer(call, rank, 0)), System.nanoTime());
+    public synchronized void execute(TransportCall call, long deadlineNanos) {
+        Recorded entry = new Recorded(call.sequence(), WireHeader.forPeer(call, rank, 0), System.nanoTime());
         synchronized (recorder) {
             if (recorder.size() == RECORDED) {
                 recorder.removeFirst();
@@ -178,61 +193,59 @@ final class MpiTransport implements Transport {
         if (size == 1) {
             return largest;
         }
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment headers = a.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
-            for (int peer = 0; peer < size; peer++) {
-                MemorySegment.copy(WireHeader.forPeer(call, peer, largest), 0, headers, ValueLayout.JAVA_LONG, peer * HEADER_LONGS * 8, (int) HEADER_LONGS);
-            }
-            long[] mine = WireHeader.forPeer(call, rank, largest);
-            MemorySegment received = a.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
-            int tag = (int) (call.sequence() % 30_000);
-            List<Integer> peers = new ArrayList<>();
-            List<MemorySegment> recvRequests = new ArrayList<>(), sendRequests = new ArrayList<>();
-            for (int peer = 0; peer < size; peer++) {
-                if (peer == rank) {
-                    continue;
-                }
-                peers.add(peer);
-                MemorySegment r = a.allocate(abi.handle()), s = a.allocate(abi.handle());
-                mpi.check("MPI_Irecv", mpi.point("MPI_Irecv", received.asSlice(peer * HEADER_LONGS * 8, HEADER_LONGS * 8),
-                        (int) (HEADER_LONGS * 8), byteType, peer, tag, control, r));
-                mpi.check("MPI_Isend", mpi.point("MPI_Isend", headers.asSlice(peer * HEADER_LONGS * 8, HEADER_LONGS * 8), (int) (HEADER_LONGS * 8),
-                        byteType, peer, tag, control, s));
-                recvRequests.add(r);
-                sendRequests.add(s);
-            }
-            boolean[] arrived = waitAll(recvRequests, deadline, a);
-            List<Integer> missing = new ArrayList<>();
-            for (int i = 0; i < peers.size(); i++) {
-                if (!arrived[i]) {
-                    missing.add(peers.get(i));
-                }
-            }
-            if (!missing.isEmpty()) {
-                throw new CollectiveTimeoutException(call.sequence(), missing, String.format(Locale.ROOT,
-                        "MPI rank %d: %s call #%d timed out: rank(s) %s did not arrive within the deadline", rank, label(call),
-                        call.sequence(), missing));
-            }
-            waitAll(sendRequests, deadline, a);
-            for (int peer : peers) {
-                long[] theirs = received.asSlice(peer * HEADER_LONGS * 8, HEADER_LONGS * 8).toArray(ValueLayout.JAVA_LONG);
-                if (!java.util.Arrays.equals(theirs, 0, COMMON_LONGS, mine, 0, COMMON_LONGS)) {
-                    throw new CollectiveMismatchException(call.sequence(), String.format(Locale.ROOT,
-                            "MPI collective mismatch at call #%d: rank %d called %s but rank %d called %s", call.sequence(), rank,
-                            WireHeader.describe(mine), peer, WireHeader.describe(theirs)));
-                }
-                if (call.kind() == TransportCall.Kind.ALL_TO_ALL_V) {
-                    // theirs[6]: what peer sends me; theirs[7]: what peer expects from me
-                    String pair = theirs[6] != call.recvCounts()[peer] ? pairText(call, peer, theirs[6], rank, call.recvCounts()[peer])
-                            : theirs[7] != call.sendCounts()[peer] ? pairText(call, rank, call.sendCounts()[peer], peer, theirs[7]) : null;
-                    if (pair != null) {
-                        throw new CollectiveMismatchException(call.sequence(), pair);
-                    }
-                }
-                largest = Math.max(largest, theirs[8]);
-            }
-            return largest;
+        long bytes = HEADER_LONGS * 8;
+        for (int peer = 0; peer < size; peer++) {
+            MemorySegment.copy(WireHeader.forPeer(call, peer, largest), 0, sentHeaders, ValueLayout.JAVA_LONG, peer * bytes, (int) HEADER_LONGS);
         }
+        long[] mine = WireHeader.forPeer(call, rank, largest);
+        int tag = (int) (call.sequence() % 30_000);
+        // Request slots: 2·peer for the receive from peer, 2·peer + 1 for the send to it; the own pair stays unused.
+        for (int peer = 0; peer < size; peer++) {
+            if (peer != rank) {
+                mpi.check("MPI_Irecv", mpi.point("MPI_Irecv", receivedHeaders.asSlice(peer * bytes, bytes), (int) bytes, byteType, peer, tag,
+                        control, request(2 * peer)));
+                mpi.check("MPI_Isend", mpi.point("MPI_Isend", sentHeaders.asSlice(peer * bytes, bytes), (int) bytes, byteType, peer, tag,
+                        control, request(2 * peer + 1)));
+            }
+        }
+        boolean[] arrived = waitAll(0, deadline);
+        List<Integer> missing = new ArrayList<>();
+        for (int peer = 0; peer < size; peer++) {
+            if (peer != rank && !arrived[peer]) {
+                missing.add(peer);
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new CollectiveTimeoutException(call.sequence(), missing, String.format(Locale.ROOT,
+                    "MPI rank %d: %s call #%d timed out: rank(s) %s did not arrive within the deadline", rank, label(call),
+                    call.sequence(), missing));
+        }
+        waitAll(1, deadline);
+        for (int peer = 0; peer < size; peer++) {
+            if (peer == rank) {
+                continue;
+            }
+            long[] theirs = receivedHeaders.asSlice(peer * bytes, bytes).toArray(ValueLayout.JAVA_LONG);
+            if (!java.util.Arrays.equals(theirs, 0, COMMON_LONGS, mine, 0, COMMON_LONGS)) {
+                throw new CollectiveMismatchException(call.sequence(), String.format(Locale.ROOT,
+                        "MPI collective mismatch at call #%d: rank %d called %s but rank %d called %s", call.sequence(), rank,
+                        WireHeader.describe(mine), peer, WireHeader.describe(theirs)));
+            }
+            if (call.kind() == TransportCall.Kind.ALL_TO_ALL_V) {
+                // theirs[6]: what peer sends me; theirs[7]: what peer expects from me
+                String pair = theirs[6] != call.recvCounts()[peer] ? pairText(call, peer, theirs[6], rank, call.recvCounts()[peer])
+                        : theirs[7] != call.sendCounts()[peer] ? pairText(call, rank, call.sendCounts()[peer], peer, theirs[7]) : null;
+                if (pair != null) {
+                    throw new CollectiveMismatchException(call.sequence(), pair);
+                }
+            }
+            largest = Math.max(largest, theirs[8]);
+        }
+        return largest;
+    }
+
+    private MemorySegment request(int slot) {
+        return headerRequests.asSlice(slot * abi.handle().byteSize(), abi.handle().byteSize());
     }
 
     private static String pairText(TransportCall call, int from, long sends, int to, long expects) {
@@ -321,6 +334,10 @@ final class MpiTransport implements Transport {
         long es = dtype.byteSize();
         MemorySegment type = abi.datatype(dtype);
         MemorySegment op = abi.op(call.op());
+        if (abortOnFailure && call.kind() == TransportCall.Kind.ALL_REDUCE && !dtype.isNarrowFloat()) {
+            allReduceBlocking(call, type, op, deadline); // the hot path: no arena, no boxing
+            return;
+        }
         try (Arena a = Arena.ofConfined()) {
             if (dtype.isNarrowFloat() && call.kind() == TransportCall.Kind.ALL_REDUCE) {
                 narrowAllReduce(call, deadline, a);
@@ -336,16 +353,7 @@ final class MpiTransport implements Transport {
                         int n = (int) Math.min(PIECE, call.count() - done);
                         MemorySegment recv = call.recv().asSlice(done * es, n * es);
                         MemorySegment send = call.inPlace() ? abi.inPlace() : call.send().asSlice(done * es, n * es);
-                        if (abortOnFailure) { // the hot path, without boxing
-                            watchdog.arm(deadline, () -> dataTimeout(call));
-                            try {
-                                mpi.check("MPI_Allreduce", mpi.allreduce(send, recv, n, type, op, data));
-                            } finally {
-                                watchdog.disarm();
-                            }
-                        } else {
-                            move(call, deadline, a, "MPI_Allreduce", "MPI_Iallreduce", send, recv, n, type, op, data);
-                        }
+                        move(call, deadline, a, "MPI_Allreduce", "MPI_Iallreduce", send, recv, n, type, op, data);
                     }
                     if (call.op() == ReduceOp.AVG) {
                         divide(call.recv(), dtype, call.count(), size);
@@ -378,6 +386,25 @@ final class MpiTransport implements Transport {
                     }
                 }
             }
+        }
+    }
+
+    /** All-reduce with the abort policy: the blocking MPI call per piece, under the watchdog. */
+    private void allReduceBlocking(TransportCall call, MemorySegment type, MemorySegment op, long deadline) {
+        long es = call.dtype().byteSize();
+        for (long done = 0; done < call.count(); done += PIECE) {
+            int n = (int) Math.min(PIECE, call.count() - done);
+            MemorySegment recv = call.recv().asSlice(done * es, n * es);
+            MemorySegment send = call.inPlace() ? abi.inPlace() : call.send().asSlice(done * es, n * es);
+            watchdog.arm(deadline, call);
+            try {
+                mpi.check("MPI_Allreduce", mpi.allreduce(send, recv, n, type, op, data));
+            } finally {
+                watchdog.disarm();
+            }
+        }
+        if (call.op() == ReduceOp.AVG) {
+            divide(call.recv(), call.dtype(), call.count(), size);
         }
     }
 
@@ -526,7 +553,7 @@ final class MpiTransport implements Transport {
      */
     private void move(TransportCall call, long deadline, Arena a, String blocking, String nonBlocking, Object... args) {
         if (abortOnFailure) {
-            watchdog.arm(deadline, () -> dataTimeout(call));
+            watchdog.arm(deadline, call);
             try {
                 mpi.run(blocking, args);
             } finally {
@@ -538,7 +565,7 @@ final class MpiTransport implements Transport {
         Object[] withRequest = java.util.Arrays.copyOf(args, args.length + 1);
         withRequest[args.length] = req;
         mpi.run(nonBlocking, withRequest);
-        complete(req, call, deadline, a);
+        complete(req, call, deadline);
     }
 
     private final Watchdog watchdog = new Watchdog();
@@ -555,11 +582,12 @@ final class MpiTransport implements Transport {
      */
     private final class Watchdog {
         private volatile long deadline = Long.MAX_VALUE;
-        private volatile java.util.function.Supplier<String> what;
+        /** The call under watch, or null when disarmed. */
+        private volatile TransportCall what;
         private volatile long sleepingUntil = Long.MAX_VALUE;
         private Thread thread;
 
-        synchronized void arm(long deadline, java.util.function.Supplier<String> what) {
+        synchronized void arm(long deadline, TransportCall what) {
             this.what = what;
             this.deadline = deadline;
             if (thread == null) {
@@ -578,7 +606,7 @@ final class MpiTransport implements Transport {
                 var w = what;
                 long now = System.nanoTime();
                 if (w != null && now - deadline > 0) {
-                    abort(ABORT_CODE, w.get());
+                    abort(ABORT_CODE, dataTimeout(w));
                 }
                 // Sleep to the armed deadline (re-read after waking), or a while when disarmed.
                 long until = w != null ? deadline : now + 1_000_000_000L;
@@ -588,38 +616,50 @@ final class MpiTransport implements Transport {
         }
     }
 
+    /**
+     * Polls the header requests of every peer, receives ({@code parity} 0) or sends (1), until all
+     * completed or the deadline; returns which peers' requests completed (by peer).
+     */
+    private boolean[] waitAll(int parity, long deadline) {
+        boolean[] done = new boolean[size];
+        done[rank] = true;
+        poll(size - 1, deadline, peer -> done[peer] ? null : request(2 * peer + parity), done);
+        return done;
+    }
+
     /** Polls one request until done; past the deadline every rank had arrived, so none is named. */
-    private void complete(MemorySegment request, TransportCall call, long deadline, Arena a) {
-        if (!waitAll(List.of(request), deadline, a)[0]) {
+    private void complete(MemorySegment request, TransportCall call, long deadline) {
+        boolean[] done = new boolean[1];
+        poll(1, deadline, i -> done[0] ? null : request, done);
+        if (!done[0]) {
             throw new CollectiveTimeoutException(call.sequence(), List.of(), String.format(Locale.ROOT,
                     "MPI rank %d: %s call #%d timed out in the data exchange (every rank had arrived)", rank, label(call), call.sequence()));
         }
     }
 
     /**
-     * Polls {@code requests} with MPI_Test (which also drives MPI's progress) until all completed or
+     * Polls with MPI_Test (which also drives MPI's progress) the {@code pending} requests that
+     * {@code requests} gives for the indices of {@code done} (null once done) until all completed or
      * the deadline; spins first, since most calls finish within microseconds, then sleeps briefly.
      */
-    private boolean[] waitAll(List<MemorySegment> requests, long deadline, Arena a) {
-        boolean[] done = new boolean[requests.size()];
-        int left = requests.size();
-        MemorySegment flag = a.allocate(ValueLayout.JAVA_INT);
-        MemorySegment status = a.allocate(abi.statusSize());
+    private void poll(int pending, long deadline, java.util.function.IntFunction<MemorySegment> requests, boolean[] done) {
         long spinUntil = System.nanoTime() + SPIN_NANOS;
-        while (left > 0) {
+        while (pending > 0) {
             for (int i = 0; i < done.length; i++) {
-                if (!done[i]) {
-                    int code = mpi.test(requests.get(i), flag, status);
-                    if (code != 0) {
-                        throw new MpiLibrary.MpiException("MPI_Test", code, mpi.errorString(code));
-                    }
-                    if (flag.get(ValueLayout.JAVA_INT, 0) != 0) {
-                        done[i] = true;
-                        left--;
-                    }
+                MemorySegment request = requests.apply(i);
+                if (request == null) {
+                    continue;
+                }
+                int code = mpi.test(request, flag, status);
+                if (code != 0) {
+                    throw new MpiLibrary.MpiException("MPI_Test", code, mpi.errorString(code));
+                }
+                if (flag.get(ValueLayout.JAVA_INT, 0) != 0) {
+                    done[i] = true;
+                    pending--;
                 }
             }
-            if (left == 0) {
+            if (pending == 0) {
                 break;
             }
             long now = System.nanoTime();
@@ -632,7 +672,6 @@ final class MpiTransport implements Transport {
                 java.util.concurrent.locks.LockSupport.parkNanos(50_000);
             }
         }
-        return done;
     }
 
     private static void divide(MemorySegment buf, DType dtype, long count, int ranks) {
@@ -695,7 +734,7 @@ final class MpiTransport implements Transport {
             b.append(String.format(Locale.ROOT, "Last %d collective(s) of MPI rank %d of %d (MPI_COMM_WORLD):", recorder.size(), rank, size));
             for (Recorded r : recorder) {
                 String outcome = r.outcome;
-                b.append(String.format(Locale.ROOT, "%n  #%d %s: started %d ms ago, %s", r.sequence, r.what, (now - r.startNanos) / 1_000_000,
+                b.append(String.format(Locale.ROOT, "%n  #%d %s: started %d ms ago, %s", r.sequence, WireHeader.describe(r.header), (now - r.startNanos) / 1_000_000,
                         outcome == null ? "still running" : "took " + (r.endNanos - r.startNanos) / 1_000_000 + " ms, " + outcome));
             }
         }

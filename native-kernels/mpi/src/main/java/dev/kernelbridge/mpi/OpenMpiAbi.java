@@ -14,6 +14,7 @@ import java.lang.foreign.ValueLayout;
  */
 final class OpenMpiAbi implements MpiAbi {
     private final SymbolLookup lib;
+    private final java.util.concurrent.ConcurrentHashMap<String, MemorySegment> symbols = new java.util.concurrent.ConcurrentHashMap<>();
 
     OpenMpiAbi(SymbolLookup lib) {
         this.lib = lib;
@@ -62,8 +63,10 @@ final class OpenMpiAbi implements MpiAbi {
     @Override
     public long statusSize() { return 24; }
 
+    /** Every call names its datatype and op: looking them up once, not per call (a dlsym each). */
     private MemorySegment symbol(String name) {
-        return lib.find(name).orElseThrow(() -> new IllegalStateException("the MPI library does not export " + name
-                + ": not Open MPI, or another ABI (MPICH needs its own MpiAbi)"));
+        MemorySegment known = symbols.get(name);
+        return known != null ? known : symbols.computeIfAbsent(name, n -> lib.find(n).orElseThrow(() -> new IllegalStateException(
+                "the MPI library does not export " + n + ": not Open MPI, or another ABI (MPICH needs its own MpiAbi)")));
     }
 }

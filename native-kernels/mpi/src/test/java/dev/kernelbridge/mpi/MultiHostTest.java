@@ -236,7 +236,11 @@ class MultiHostTest {
         List<String> cmd = new ArrayList<>(List.of("mpirun", "-np", String.valueOf(NP), "--oversubscribe", "--allow-run-as-root"));
         if (acrossHosts) {
             cmd.addAll(List.of("--hostfile", hostfile.toString(), "--mca", "plm_rsh_agent", script + " agent",
-                    "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", subnet + ".0/24", "--mca", "oob_tcp_if_include", subnet + ".0/24"));
+                    "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", subnet + ".0/24", "--mca", "oob_tcp_if_include", subnet + ".0/24",
+                    // An orted maps its hwloc topology into the biggest hole of its address space, by
+                    // default; now and then that lands beside its stack and it dies with SIGSEGV in
+                    // hwloc_shmem_topology_write before any rank starts. Ranks read the topology themselves.
+                    "--mca", "rtc_hwloc_vmhole", "none"));
         }
         cmd.addAll(mpiOptions);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
