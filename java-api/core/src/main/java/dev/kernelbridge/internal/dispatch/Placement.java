@@ -17,7 +17,6 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class Placement {
     private static final int EXPLORE_EVERY = 64;
-    private static final int SPLIT_REVISIT = 32;
 
     /** One piece of a job and the device it starts on. */
     record Part(HostGemm gemm, Node node) { }
@@ -41,8 +40,7 @@ final class Placement {
     /** Per shape class: calls seen, and what splitting achieved. */
     private static final class ClassStats {
         final AtomicLong calls = new AtomicLong();
-        double splitGflops;
-        int splitSamples;
+        final SplitChoice choice = new SplitChoice();
         final Map<String, Double> partGflops = new HashMap<>();
     }
 
@@ -128,8 +126,8 @@ final class Placement {
 
     /**
      * One GEMM's rows, columns or batch items in proportion to each device's live throughput — or,
-     * when splitting has measured slower than the best device alone (devices sharing cores), the best
-     * device alone, with a split tried again every {@value #SPLIT_REVISIT} calls.
+     * when splitting has not measured clearly faster than the best device alone (devices sharing
+     * cores), the best device alone; {@link SplitChoice} states the rule.
      */
     List<Part> split(HostGemm job, List<Node> candidates, long cls, boolean always) {
         if (candidates.size() <= 1) {
@@ -160,11 +158,7 @@ final class Placement {
         Node best = best(candidates, cls);
         double[] weights = new double[candidates.size()];
         synchronized (s) {
-            // Early on, a split is tried again every few calls: each try rebalances the pieces, so the
-            // first (badly balanced) measurement must not decide for long.
-            boolean revisit = call % (s.splitSamples < 4 ? 4 : SPLIT_REVISIT) == 0;
-            boolean soloBetter = s.splitGflops > 0 && s.splitGflops < rate(best, cls);
-            if (soloBetter != revisit) {
+            if (!s.choice.split(call, rate(best, cls))) {
                 return List.of(new Part(job, best));
             }
             for (int i = 0; i < weights.length; i++) {
@@ -265,9 +259,7 @@ final class Placement {
     void recordSplit(long cls, double flops, long nanos, List<Piece> done) {
         ClassStats s = stats(cls);
         synchronized (s) {
-            double g = flops / Math.max(1, nanos);
-            s.splitGflops = s.splitGflops == 0 ? g : 0.5 * s.splitGflops + 0.5 * g;
-            s.splitSamples++;
+            s.choice.record(flops / Math.max(1, nanos));
             for (Piece d : done) {
                 double pg = d.flops() / Math.max(1, d.nanos());
                 s.partGflops.merge(d.node().id, pg, (old, x) -> 0.5 * old + 0.5 * x);
