@@ -20,7 +20,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
 /**
  * Runs the benchmarks and prints every figure as a ratio to its peer measured in the same run:
  * GEMM against OpenBLAS, OpenCL SGEMM against CLBlast (same device) and OpenBLAS (same cores),
- * all-reduce against the memory-bandwidth bound BW/(2·ranks), the ML dtypes (BF16, F16, I8) against
+ * all-reduce, reduce-scatter, all-gather and broadcast against their memory-traffic bounds at the copy
+ * bandwidth BW (BW/(2·ranks) and BW/(ranks+1), {@link CollectiveBandwidthBenchmark}), the ML dtypes (BF16, F16, I8) against
  * our own F32 and oneDNN ({@link DTypeReport}), the MoE grouped GEMM and all-to-all against an
  * OpenBLAS loop, our single GEMM and memcpy ({@link MoeReport}).
  *
@@ -132,17 +133,35 @@ public final class RatioReport {
             String[] ranks = quick ? new String[] {"2", "4"} : new String[] {"2", "4", "8"};
             String[] kib = quick ? new String[] {"4", "16384", "65536"} : new String[] {"4", "1024", "16384", "65536", "262144"};
             Collection<RunResult> rs = run(quick, AllReduceBenchmark.class, opts -> opts.param("ranks", ranks).param("kib", kib));
-            md.append(String.format(Locale.ROOT, "## All-reduce, in-process CPU ranks, F32 sum (GB/s)%n%nCopy bandwidth BW (read + write, every core): %.1f GB/s%n%n", bandwidth));
-            md.append("| ranks | size | algorithm bandwidth | bound BW/(2·ranks) | ratio |\n|---:|---:|---:|---:|---:|\n");
-            for (RunResult r : rs) {
+            // The other collectives at the sizes where memory traffic decides; the quick run keeps one
+            // size and one rank count (three cases, under a minute with its three forks each).
+            String[] collRanks = quick ? new String[] {"2"} : new String[] {"2", "4"};
+            String[] collKib = quick ? new String[] {"16384"} : new String[] {"16384", "65536"};
+            Collection<RunResult> coll = run(quick, CollectiveBandwidthBenchmark.class, opts -> opts
+                    .param("kind", CollectiveBandwidthBenchmark.REPORTED_KINDS.toArray(String[]::new)).param("ranks", collRanks).param("kib", collKib));
+            md.append(String.format(Locale.ROOT, "## Collectives, in-process CPU ranks, F32, out of place (GB/s)%n%nCopy bandwidth BW (read + write, every core): %.1f GB/s%n%n", bandwidth));
+            md.append("S is each rank's full vector (all-reduce and broadcast: the vector; reduce-scatter: each rank's input; all-gather: each rank's output), "
+                    + "N the ranks, algorithm bandwidth S/t. The bound is BW·S over the fewest bytes all ranks must read and write per call: "
+                    + "all-reduce N·S + N·S, so BW/(2N); reduce-scatter N·S + S, all-gather S + N·S, broadcast S + N·S (the root's output written too), "
+                    + "so BW/(N+1). Ratio: bound time / measured time (1.0 = at the memory bound).\n\n");
+            md.append("| kind | ranks | size | algorithm bandwidth | bound | bound is | ratio |\n|---|---:|---:|---:|---:|---|---:|\n");
+            List<RunResult> all = new ArrayList<>(rs);
+            all.addAll(coll);
+            for (RunResult r : all) {
+                String kind = r.getParams().getParam("kind");
+                kind = kind == null ? "allReduce" : kind;
                 int rankCount = Integer.parseInt(r.getParams().getParam("ranks"));
                 int kb = Integer.parseInt(r.getParams().getParam("kib"));
-                String size = kb % 1024 == 0 ? kb / 1024 + "mib" : kb + "kib";
-                double alg = kb * 1024.0 / (r.getPrimaryResult().getScore() * 1e-6) / 1e9;
+                double bytes = kb * 1024.0;
+                double alg = bytes / (r.getPrimaryResult().getScore() * 1e-6) / 1e9;
                 double algError = alg * relativeError(r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError());
-                double bound = bandwidth / (2 * rankCount);
-                md.append(String.format(Locale.ROOT, "| %d | %s | %.2f | %.2f | %.2f |%n", rankCount, size.replace("mib", " MiB").replace("kib", " KiB"), alg, bound, alg / bound));
-                figures.add(new Figure("allreduce_r" + rankCount + "_" + size, alg, algError, bound, bandwidthError / (2 * rankCount), "BW/(2N)", "GB/s"));
+                double share = bytes / CollectiveBandwidthBenchmark.trafficBytes(kind, rankCount, bytes);
+                double bound = bandwidth * share;
+                String name = CollectiveBandwidthBenchmark.figureName(kind, rankCount, kb);
+                String size = kb % 1024 == 0 ? kb / 1024 + " MiB" : kb + " KiB";
+                String formula = CollectiveBandwidthBenchmark.boundFormula(kind);
+                md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.2f | %.2f | %s | %.2f |%n", kind, rankCount, size, alg, bound, formula, alg / bound));
+                figures.add(new Figure(name, alg, algError, bound, bandwidthError * share, formula, "GB/s"));
             }
             md.append('\n');
             // Small messages as frameworks issue them: blocking calls on each rank's own thread (no hand-off).
