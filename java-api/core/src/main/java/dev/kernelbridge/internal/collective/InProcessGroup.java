@@ -36,6 +36,9 @@ import java.util.List;
 public final class InProcessGroup implements CollectiveGroup {
     /** Elements reduced per step: small enough that the step's temporaries stay in L1/L2. */
     private static final int STEP = 16384;
+    /** F32/F64 sums over host memory fold in one vector pass ({@link VectorSum}) where the Vector API is readable. */
+    private static final boolean FUSED = ModuleLayer.boot().findModule("jdk.incubator.vector")
+            .map(m -> InProcessGroup.class.getModule().canRead(m)).orElse(false);
 
     /** Device shares start at multiples of this many elements (sub-buffer alignment on any device). */
     static final long DEVICE_SHARE_UNIT = 1024;
@@ -385,6 +388,26 @@ public final class InProcessGroup implements CollectiveGroup {
      * writing the result at byte {@code to} of every output (or only of {@code only}'s).
      */
     private void reduce(int rank, DType dtype, ReduceOp op, long from, long to, long n, Post only) {
+        if (FUSED && (dtype == DType.F32 || dtype == DType.F64) && (op == ReduceOp.SUM || op == ReduceOp.AVG) && allNative()) {
+            MemorySegment[] ins = new MemorySegment[size];
+            MemorySegment[] outs = new MemorySegment[only == null ? size : 1];
+            for (int r = 0; r < size; r++) {
+                ins[r] = posts[r].send();
+                if (only == null) {
+                    outs[r] = posts[r].recv();
+                }
+            }
+            if (only != null) {
+                outs[0] = only.recv();
+            }
+            int divisor = op == ReduceOp.AVG ? size : 1;
+            if (dtype == DType.F32) {
+                VectorSum.f32(ins, from, outs, to, n, divisor);
+            } else {
+                VectorSum.f64(ins, from, outs, to, n, divisor);
+            }
+            return;
+        }
         List<BackendBuffer> ins = new ArrayList<>(size), outs = new ArrayList<>(size);
         for (Post p : posts) {
             ins.add(HostBuffer.wrap(p.send()));
@@ -393,6 +416,16 @@ public final class InProcessGroup implements CollectiveGroup {
             }
         }
         fold(dtype, op, ins, from, outs, to, n, lanes(rank, dtype, (int) Math.min(STEP, n)));
+    }
+
+    /** Whether every input and output of this call is native memory (the fused kernel's one segment kind). */
+    private boolean allNative() {
+        for (Post p : posts) {
+            if (!p.send().isNative() || !p.recv().isNative()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Rank {@code rank}'s fold space, kept between calls: a small all-reduce should not allocate and zero it each time. */
