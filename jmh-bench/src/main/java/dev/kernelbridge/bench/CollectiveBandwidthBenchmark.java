@@ -68,6 +68,15 @@ public class CollectiveBandwidthBenchmark {
     @Param({"16384", "65536"})
     public int kib;
 
+    /**
+     * cpu: ranks on the CPU backend (host memory). opencl: one rank per OpenCL device of one context
+     * (PoCL: {@code POCL_DEVICES="pthread pthread"}), buffers on the devices, so all-reduce and
+     * reduce-scatter fold with the devices' own kernel; PoCL's device memory is host memory, so the
+     * same BW bounds it.
+     */
+    @Param({"cpu"})
+    public String backend;
+
     private KernelBridge bridge;
     private List<Communicator> comms;
     private final List<DeviceBuffer> sends = new ArrayList<>(), recvs = new ArrayList<>();
@@ -121,15 +130,25 @@ public class CollectiveBandwidthBenchmark {
         long block = count / ranks;
         long sendCount = op == Kind.ALL_GATHER ? block : count;
         long recvCount = op == Kind.REDUCE_SCATTER ? block : count;
-        bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu")); // the CPU backend's figures
-        comms = bridge.communicators(ranks);
+        bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, backend));
+        List<dev.kernelbridge.Device> devices = bridge.devices().stream().filter(d -> d.id().startsWith(backend + ":")).toList();
+        if (backend.equals("opencl")) {
+            if (devices.size() < ranks) {
+                throw new IllegalStateException(ranks + " OpenCL ranks need as many OpenCL devices, found " + devices.size()
+                        + " (with PoCL: POCL_DEVICES=\"pthread pthread\")");
+            }
+            devices = devices.subList(0, ranks);
+        } else {
+            devices = java.util.Collections.nCopies(ranks, devices.getFirst());
+        }
+        comms = bridge.communicators(devices);
         float[] values = new float[(int) sendCount];
         for (int i = 0; i < values.length; i++) {
             values[i] = (i % 1000) * 0.001f;
         }
         for (int r = 0; r < ranks; r++) {
-            sends.add(bridge.allocate(DType.F32, sendCount).copyFrom(values));
-            recvs.add(bridge.allocate(DType.F32, recvCount));
+            sends.add(bridge.allocate(devices.get(r), DType.F32, sendCount).copyFrom(values));
+            recvs.add(bridge.allocate(devices.get(r), DType.F32, recvCount));
         }
     }
 

@@ -164,6 +164,7 @@ public final class RatioReport {
                 figures.add(new Figure(name, alg, algError, bound, bandwidthError * share, formula, "GB/s"));
             }
             md.append('\n');
+            openClCollectives(quick, md, figures, bandwidth, bandwidthError);
             // Small messages as frameworks issue them: blocking calls on each rank's own thread (no hand-off).
             Collection<RunResult> latency = run(quick, AllReduceLatencyBenchmark.class, opts -> opts.param("ranks", "2").param("kib", "4"));
             md.append(String.format(Locale.ROOT, "4 KiB over 2 ranks, blocking calls meeting in shared memory: %.2f µs per call (target ≤ 2; "
@@ -207,6 +208,47 @@ public final class RatioReport {
      * F32 and F64 from 16 to 256 against OpenBLAS on every core, and an 8×8×8 SGEMM through {@code Blas}
      * against the same call straight into OpenBLAS.
      */
+    /**
+     * All-reduce and reduce-scatter with one rank per OpenCL device of one context (the devices fold
+     * with their own kernel), against the same BW: where fewer than two OpenCL devices exist (PoCL:
+     * {@code POCL_DEVICES="pthread pthread"}), the table says so instead.
+     */
+    private static void openClCollectives(boolean quick, StringBuilder md, List<Figure> figures, double bandwidth, double bandwidthError)
+            throws RunnerException {
+        long devices;
+        try (dev.kernelbridge.KernelBridge probe = dev.kernelbridge.KernelBridge.open(dev.kernelbridge.Config.defaults().with(dev.kernelbridge.Config.BACKEND, "opencl"))) {
+            devices = probe.devices().stream().filter(d -> d.id().startsWith("opencl:")).count();
+        } catch (RuntimeException e) {
+            devices = 0;
+        }
+        md.append("### The same on OpenCL ranks of one context (F32, out of place)\n\n");
+        if (devices < 2) {
+            md.append("Not measured: ").append(devices).append(" OpenCL device(s) here; two in one context are needed"
+                    + " (with PoCL: POCL_DEVICES=\"pthread pthread\").\n\n");
+            return;
+        }
+        String[] kib = quick ? new String[] {"16384"} : new String[] {"16384", "65536"};
+        Collection<RunResult> rs = run(quick, CollectiveBandwidthBenchmark.class, opts -> opts.param("backend", "opencl")
+                .param("kind", "allReduce", "reduceScatter").param("ranks", "2").param("kib", kib));
+        md.append("| kind | ranks | size | algorithm bandwidth | bound | bound is | ratio |\n|---|---:|---:|---:|---:|---|---:|\n");
+        for (RunResult r : rs) {
+            String kind = r.getParams().getParam("kind");
+            int rankCount = Integer.parseInt(r.getParams().getParam("ranks"));
+            int kb = Integer.parseInt(r.getParams().getParam("kib"));
+            double bytes = kb * 1024.0;
+            double score = r.getPrimaryResult().getScore();
+            double alg = bytes / (score * 1e-6) / 1e9;
+            double algError = alg * relativeError(score, r.getPrimaryResult().getScoreError());
+            double share = bytes / CollectiveBandwidthBenchmark.trafficBytes(kind, rankCount, bytes);
+            double bound = bandwidth * share;
+            String formula = CollectiveBandwidthBenchmark.boundFormula(kind);
+            md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.2f | %.2f | %s | %.2f |%n", kind, rankCount, kb / 1024 + " MiB", alg, bound, formula, alg / bound));
+            figures.add(new Figure("opencl_" + CollectiveBandwidthBenchmark.figureName(kind, rankCount, kb), alg, algError, bound, bandwidthError * share,
+                    formula, "GB/s"));
+        }
+        md.append('\n');
+    }
+
     private static void small(boolean quick, StringBuilder md, List<Figure> figures) throws RunnerException {
         String[] sizes = quick ? new String[] {"16", "64", "256"} : new String[] {"16", "32", "64", "128", "256"};
         Collection<RunResult> rs = run(quick, GemmBenchmark.class, opts -> opts.param("n", sizes).param("impl", "kernelbridge", "openblas"));
