@@ -100,10 +100,27 @@ final class MpiTransport implements Transport {
     }
 
     /**
-     * The header exchange's native state, allocated once: calls on one transport come one at a
-     * time ({@link #execute} is synchronized), and a fresh arena per call cost a few microseconds.
+     * The header exchange's native memory and request slots, kept between calls: calls on one
+     * transport come one at a time ({@link #execute} is synchronized), and a fresh arena per call
+     * cost a few microseconds. A call that leaves requests posted (a timeout, a failed post) retires
+     * its state for a new one: MPI may still write into it, and only MPI_Finalize frees it.
      */
-    private final MemorySegment sentHeaders, receivedHeaders, headerRequests, flag, status;
+    private final class HeaderState {
+        final MemorySegment sent = arena.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
+        final MemorySegment received = arena.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
+        /** 2·peer: the receive from peer; 2·peer + 1: the send to it; the own pair stays unused. */
+        final MemorySegment[] requests = new MemorySegment[2 * size];
+
+        HeaderState() {
+            for (int i = 0; i < requests.length; i++) {
+                requests[i] = arena.allocate(abi.handle());
+            }
+        }
+    }
+
+    private HeaderState headers;
+    /** MPI_Test's outputs, written synchronously by each test under the monitor. */
+    private final MemorySegment flag, status;
 
     MpiTransport(MpiLibrary mpi, MpiAbi abi, int threadLevel, boolean abortOnFailure, String version, int expectedSize,
                  java.time.Duration abortTimeout, boolean abortHangs, long alltoallPiece) {
@@ -128,9 +145,7 @@ final class MpiTransport implements Transport {
             throw new IllegalStateException(message);
         }
         this.byteType = abi.byteType();
-        this.sentHeaders = arena.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
-        this.receivedHeaders = arena.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
-        this.headerRequests = arena.allocate(abi.handle(), 2L * size);
+        this.headers = new HeaderState();
         this.flag = arena.allocate(ValueLayout.JAVA_INT);
         this.status = arena.allocate(abi.statusSize());
         this.control = duplicate();
@@ -194,38 +209,45 @@ final class MpiTransport implements Transport {
             return largest;
         }
         long bytes = HEADER_LONGS * 8;
+        HeaderState h = headers;
         for (int peer = 0; peer < size; peer++) {
-            MemorySegment.copy(WireHeader.forPeer(call, peer, largest), 0, sentHeaders, ValueLayout.JAVA_LONG, peer * bytes, (int) HEADER_LONGS);
+            MemorySegment.copy(WireHeader.forPeer(call, peer, largest), 0, h.sent, ValueLayout.JAVA_LONG, peer * bytes, (int) HEADER_LONGS);
         }
         long[] mine = WireHeader.forPeer(call, rank, largest);
         int tag = (int) (call.sequence() % 30_000);
-        // Request slots: 2·peer for the receive from peer, 2·peer + 1 for the send to it; the own pair stays unused.
-        for (int peer = 0; peer < size; peer++) {
-            if (peer != rank) {
-                mpi.check("MPI_Irecv", mpi.point("MPI_Irecv", receivedHeaders.asSlice(peer * bytes, bytes), (int) bytes, byteType, peer, tag,
-                        control, request(2 * peer)));
-                mpi.check("MPI_Isend", mpi.point("MPI_Isend", sentHeaders.asSlice(peer * bytes, bytes), (int) bytes, byteType, peer, tag,
-                        control, request(2 * peer + 1)));
+        boolean settled = false;
+        try {
+            for (int peer = 0; peer < size; peer++) {
+                if (peer != rank) {
+                    mpi.check("MPI_Irecv", mpi.point("MPI_Irecv", h.received.asSlice(peer * bytes, bytes), (int) bytes, byteType, peer, tag,
+                            control, h.requests[2 * peer]));
+                    mpi.check("MPI_Isend", mpi.point("MPI_Isend", h.sent.asSlice(peer * bytes, bytes), (int) bytes, byteType, peer, tag,
+                            control, h.requests[2 * peer + 1]));
+                }
+            }
+            List<Integer> missing = notDone(waitAll(h, 0, deadline));
+            if (!missing.isEmpty()) {
+                throw new CollectiveTimeoutException(call.sequence(), missing, String.format(Locale.ROOT,
+                        "MPI rank %d: %s call #%d timed out: rank(s) %s did not arrive within the deadline", rank, label(call),
+                        call.sequence(), missing));
+            }
+            List<Integer> unsent = notDone(waitAll(h, 1, deadline));
+            if (!unsent.isEmpty()) {
+                throw new CollectiveTimeoutException(call.sequence(), unsent, String.format(Locale.ROOT,
+                        "MPI rank %d: %s call #%d timed out: its header to rank(s) %s was not delivered within the deadline", rank,
+                        label(call), call.sequence(), unsent));
+            }
+            settled = true;
+        } finally {
+            if (!settled) {
+                headers = new HeaderState();
             }
         }
-        boolean[] arrived = waitAll(0, deadline);
-        List<Integer> missing = new ArrayList<>();
-        for (int peer = 0; peer < size; peer++) {
-            if (peer != rank && !arrived[peer]) {
-                missing.add(peer);
-            }
-        }
-        if (!missing.isEmpty()) {
-            throw new CollectiveTimeoutException(call.sequence(), missing, String.format(Locale.ROOT,
-                    "MPI rank %d: %s call #%d timed out: rank(s) %s did not arrive within the deadline", rank, label(call),
-                    call.sequence(), missing));
-        }
-        waitAll(1, deadline);
         for (int peer = 0; peer < size; peer++) {
             if (peer == rank) {
                 continue;
             }
-            long[] theirs = receivedHeaders.asSlice(peer * bytes, bytes).toArray(ValueLayout.JAVA_LONG);
+            long[] theirs = h.received.asSlice(peer * bytes, bytes).toArray(ValueLayout.JAVA_LONG);
             if (!java.util.Arrays.equals(theirs, 0, COMMON_LONGS, mine, 0, COMMON_LONGS)) {
                 throw new CollectiveMismatchException(call.sequence(), String.format(Locale.ROOT,
                         "MPI collective mismatch at call #%d: rank %d called %s but rank %d called %s", call.sequence(), rank,
@@ -244,8 +266,15 @@ final class MpiTransport implements Transport {
         return largest;
     }
 
-    private MemorySegment request(int slot) {
-        return headerRequests.asSlice(slot * abi.handle().byteSize(), abi.handle().byteSize());
+    /** The peers whose request is not done, in rank order. */
+    private List<Integer> notDone(boolean[] done) {
+        List<Integer> peers = new ArrayList<>();
+        for (int peer = 0; peer < size; peer++) {
+            if (!done[peer]) {
+                peers.add(peer);
+            }
+        }
+        return peers;
     }
 
     private static String pairText(TransportCall call, int from, long sends, int to, long expects) {
@@ -588,8 +617,8 @@ final class MpiTransport implements Transport {
         private Thread thread;
 
         synchronized void arm(long deadline, TransportCall what) {
+            this.deadline = deadline; // before the call: a watchdog waking in between must not pair it with an old deadline
             this.what = what;
-            this.deadline = deadline;
             if (thread == null) {
                 thread = Thread.ofPlatform().daemon().name("kernelbridge-mpi-watchdog").start(this::watch);
             } else if (deadline - sleepingUntil < 0) {
@@ -620,10 +649,10 @@ final class MpiTransport implements Transport {
      * Polls the header requests of every peer, receives ({@code parity} 0) or sends (1), until all
      * completed or the deadline; returns which peers' requests completed (by peer).
      */
-    private boolean[] waitAll(int parity, long deadline) {
+    private boolean[] waitAll(HeaderState h, int parity, long deadline) {
         boolean[] done = new boolean[size];
         done[rank] = true;
-        poll(size - 1, deadline, peer -> done[peer] ? null : request(2 * peer + parity), done);
+        poll(size - 1, deadline, peer -> done[peer] ? null : h.requests[2 * peer + parity], done);
         return done;
     }
 

@@ -400,11 +400,10 @@ public final class InProcessGroup implements CollectiveGroup {
             if (only != null) {
                 outs[0] = only.recv();
             }
-            int divisor = op == ReduceOp.AVG ? size : 1;
             if (dtype == DType.F32) {
-                VectorSum.f32(ins, from, outs, to, n, divisor);
+                VectorSum.f32(ins, from, outs, to, n, op == ReduceOp.AVG);
             } else {
-                VectorSum.f64(ins, from, outs, to, n, divisor);
+                VectorSum.f64(ins, from, outs, to, n, op == ReduceOp.AVG);
             }
             return;
         }

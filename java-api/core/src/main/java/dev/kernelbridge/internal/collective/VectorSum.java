@@ -21,8 +21,12 @@ final class VectorSum {
 
     private VectorSum() { }
 
-    /** outs[j][to + i] := (ins[0][from + i] + … + ins[N−1][from + i]) / divisor for i < n; byte offsets from and to. */
-    static void f32(MemorySegment[] ins, long from, MemorySegment[] outs, long to, long n, float divisor) {
+    /**
+     * outs[j][to + i] := ins[0][from + i] + … + ins[N−1][from + i] for i < n, divided by N when
+     * {@code average} (also for N = 1, as the general fold does); byte offsets from and to.
+     */
+    static void f32(MemorySegment[] ins, long from, MemorySegment[] outs, long to, long n, boolean average) {
+        float divisor = ins.length;
         long i = 0;
         long bound = F.loopBound(n);
         for (; i < bound; i += F.length()) {
@@ -31,7 +35,7 @@ final class VectorSum {
             for (int r = 1; r < ins.length; r++) {
                 acc = acc.add(FloatVector.fromMemorySegment(F, ins[r], at, ORDER));
             }
-            if (divisor != 1f) {
+            if (average) {
                 acc = acc.div(divisor);
             }
             long out = to + i * 4;
@@ -45,7 +49,7 @@ final class VectorSum {
             for (int r = 1; r < ins.length; r++) {
                 acc += ins[r].get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, at);
             }
-            if (divisor != 1f) {
+            if (average) {
                 acc /= divisor;
             }
             for (MemorySegment o : outs) {
@@ -55,7 +59,8 @@ final class VectorSum {
     }
 
     /** As {@link #f32} for doubles. */
-    static void f64(MemorySegment[] ins, long from, MemorySegment[] outs, long to, long n, double divisor) {
+    static void f64(MemorySegment[] ins, long from, MemorySegment[] outs, long to, long n, boolean average) {
+        double divisor = ins.length;
         long i = 0;
         long bound = D.loopBound(n);
         for (; i < bound; i += D.length()) {
@@ -64,7 +69,7 @@ final class VectorSum {
             for (int r = 1; r < ins.length; r++) {
                 acc = acc.add(DoubleVector.fromMemorySegment(D, ins[r], at, ORDER));
             }
-            if (divisor != 1d) {
+            if (average) {
                 acc = acc.div(divisor);
             }
             long out = to + i * 8;
@@ -78,7 +83,7 @@ final class VectorSum {
             for (int r = 1; r < ins.length; r++) {
                 acc += ins[r].get(java.lang.foreign.ValueLayout.JAVA_DOUBLE_UNALIGNED, at);
             }
-            if (divisor != 1d) {
+            if (average) {
                 acc /= divisor;
             }
             for (MemorySegment o : outs) {
