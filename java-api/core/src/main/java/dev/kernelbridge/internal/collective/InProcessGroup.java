@@ -36,7 +36,7 @@ import java.util.List;
 public final class InProcessGroup implements CollectiveGroup {
     /** Elements reduced per step: small enough that the step's temporaries stay in L1/L2. */
     private static final int STEP = 16384;
-    /** F32/F64 sums over host memory fold in one vector pass ({@link VectorSum}) where the Vector API is readable. */
+    /** F32/F64 sums over host memory fold in one vector pass ({@link VectorSumF32}, {@link VectorSumF64}) where the Vector API is readable. */
     private static final boolean FUSED = ModuleLayer.boot().findModule("jdk.incubator.vector")
             .map(m -> InProcessGroup.class.getModule().canRead(m)).orElse(false);
 
@@ -401,9 +401,9 @@ public final class InProcessGroup implements CollectiveGroup {
                 outs[0] = only.recv();
             }
             if (dtype == DType.F32) {
-                VectorSum.f32(ins, from, outs, to, n, op == ReduceOp.AVG);
+                VectorSumF32.sum(ins, from, outs, to, n, op == ReduceOp.AVG);
             } else {
-                VectorSum.f64(ins, from, outs, to, n, op == ReduceOp.AVG);
+                VectorSumF64.sum(ins, from, outs, to, n, op == ReduceOp.AVG);
             }
             return;
         }

@@ -13,8 +13,9 @@ import java.util.Map;
  * generated file and its template disagree.
  */
 public final class GeneratedSources {
-    private static final String PACKAGE = "dev/kernelbridge/internal/cpu/";
-    private static final String[] TEMPLATES = {"PackedVectorGemm", "SmallVectorGemm"};
+    /** Each template, by its path under the source roots without ".java". */
+    private static final String[] TEMPLATES = {"dev/kernelbridge/internal/cpu/PackedVectorGemm", "dev/kernelbridge/internal/cpu/SmallVectorGemm",
+        "dev/kernelbridge/internal/collective/VectorSum"};
 
     private GeneratedSources() { }
 
@@ -22,9 +23,9 @@ public final class GeneratedSources {
     static Map<Path, String> expand(Path module) throws IOException {
         Map<Path, String> out = new LinkedHashMap<>();
         for (String name : TEMPLATES) {
-            String template = Files.readString(module.resolve("src/template/" + PACKAGE + name + ".java.template"));
-            out.put(Path.of("src/main/java/" + PACKAGE + name + "F32.java"), fill(template, "float", "Float", "Float", "F32"));
-            out.put(Path.of("src/main/java/" + PACKAGE + name + "F64.java"), fill(template, "double", "Double", "Double", "F64"));
+            String template = Files.readString(module.resolve("src/template/" + name + ".java.template"));
+            out.put(Path.of("src/main/java/" + name + "F32.java"), fill(template, "float", "Float", "Float", "F32"));
+            out.put(Path.of("src/main/java/" + name + "F64.java"), fill(template, "double", "Double", "Double", "F64"));
         }
         return out;
     }
