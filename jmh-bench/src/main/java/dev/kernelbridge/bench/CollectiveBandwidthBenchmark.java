@@ -26,9 +26,8 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * In-process collectives, F32 and out of place, over {@code ranks} CPU ranks, one asynchronous call on
- * every rank per operation (as {@link AllReduceBenchmark}, whose all-reduce this repeats as
- * {@code kind=allReduce} for side-by-side runs). {@code kib} is S, each rank's full vector:
+ * In-process collectives, F32 and out of place, over {@code ranks} ranks, one asynchronous call on
+ * every rank per operation. {@code kib} is S, each rank's full vector:
  * <ul>
  * <li>allReduce: send and recv hold S, count = S/4;
  * <li>reduceScatter: send holds S (N blocks), recv one block of S/N, recvCount = S/(4N);
@@ -56,7 +55,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC"})
 public class CollectiveBandwidthBenchmark {
-    /** The kinds RatioReport times here; all-reduce keeps its figures from {@link AllReduceBenchmark}. */
+    /** The kinds RatioReport times at the sizes where memory traffic decides (all-reduce has sizes of its own). */
     public static final List<String> REPORTED_KINDS = List.of("reduceScatter", "allGather", "broadcast");
 
     @Param({"allReduce", "reduceScatter", "allGather", "broadcast"})

@@ -132,7 +132,7 @@ public final class RatioReport {
             double bandwidthError = bandwidth * relativeError(copy.getScore(), copy.getScoreError());
             String[] ranks = quick ? new String[] {"2", "4"} : new String[] {"2", "4", "8"};
             String[] kib = quick ? new String[] {"4", "16384", "65536"} : new String[] {"4", "1024", "16384", "65536", "262144"};
-            Collection<RunResult> rs = run(quick, AllReduceBenchmark.class, opts -> opts.param("ranks", ranks).param("kib", kib));
+            Collection<RunResult> rs = run(quick, CollectiveBandwidthBenchmark.class, opts -> opts.param("kind", "allReduce").param("ranks", ranks).param("kib", kib));
             // The other collectives at the sizes where memory traffic decides; the quick run keeps one
             // size and one rank count (three cases, under a minute with its three forks each).
             String[] collRanks = quick ? new String[] {"2"} : new String[] {"2", "4"};
@@ -147,23 +147,7 @@ public final class RatioReport {
             md.append("| kind | ranks | size | algorithm bandwidth | bound | bound is | ratio |\n|---|---:|---:|---:|---:|---|---:|\n");
             List<RunResult> all = new ArrayList<>(rs);
             all.addAll(coll);
-            for (RunResult r : all) {
-                String kind = r.getParams().getParam("kind");
-                kind = kind == null ? "allReduce" : kind;
-                int rankCount = Integer.parseInt(r.getParams().getParam("ranks"));
-                int kb = Integer.parseInt(r.getParams().getParam("kib"));
-                double bytes = kb * 1024.0;
-                double alg = bytes / (r.getPrimaryResult().getScore() * 1e-6) / 1e9;
-                double algError = alg * relativeError(r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError());
-                double share = bytes / CollectiveBandwidthBenchmark.trafficBytes(kind, rankCount, bytes);
-                double bound = bandwidth * share;
-                String name = CollectiveBandwidthBenchmark.figureName(kind, rankCount, kb);
-                String size = kb % 1024 == 0 ? kb / 1024 + " MiB" : kb + " KiB";
-                String formula = CollectiveBandwidthBenchmark.boundFormula(kind);
-                md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.2f | %.2f | %s | %.2f |%n", kind, rankCount, size, alg, bound, formula, alg / bound));
-                figures.add(new Figure(name, alg, algError, bound, bandwidthError * share, formula, "GB/s"));
-            }
-            md.append('\n');
+            collectiveRows(all, "", md, figures, bandwidth, bandwidthError);
             openClCollectives(quick, md, figures, bandwidth, bandwidthError);
             // Small messages as frameworks issue them: blocking calls on each rank's own thread (no hand-off).
             Collection<RunResult> latency = run(quick, AllReduceLatencyBenchmark.class, opts -> opts.param("ranks", "2").param("kib", "4"));
@@ -204,11 +188,6 @@ public final class RatioReport {
     }
 
     /**
-     * Small and medium GEMMs, where per-call cost and packing decide (issue: fast at every size): square
-     * F32 and F64 from 16 to 256 against OpenBLAS on every core, and an 8×8×8 SGEMM through {@code Blas}
-     * against the same call straight into OpenBLAS.
-     */
-    /**
      * All-reduce and reduce-scatter with one rank per OpenCL device of one context (the devices fold
      * with their own kernel), against the same BW: where fewer than two OpenCL devices exist (PoCL:
      * {@code POCL_DEVICES="pthread pthread"}), the table says so instead.
@@ -231,6 +210,12 @@ public final class RatioReport {
         Collection<RunResult> rs = run(quick, CollectiveBandwidthBenchmark.class, opts -> opts.param("backend", "opencl")
                 .param("kind", "allReduce", "reduceScatter").param("ranks", "2").param("kib", kib));
         md.append("| kind | ranks | size | algorithm bandwidth | bound | bound is | ratio |\n|---|---:|---:|---:|---:|---|---:|\n");
+        collectiveRows(rs, "opencl_", md, figures, bandwidth, bandwidthError);
+    }
+
+    /** One table row and one figure (named with {@code prefix}) per collective result, against its bound at BW. */
+    private static void collectiveRows(Collection<RunResult> rs, String prefix, StringBuilder md, List<Figure> figures, double bandwidth,
+                                       double bandwidthError) {
         for (RunResult r : rs) {
             String kind = r.getParams().getParam("kind");
             int rankCount = Integer.parseInt(r.getParams().getParam("ranks"));
@@ -241,13 +226,20 @@ public final class RatioReport {
             double algError = alg * relativeError(score, r.getPrimaryResult().getScoreError());
             double share = bytes / CollectiveBandwidthBenchmark.trafficBytes(kind, rankCount, bytes);
             double bound = bandwidth * share;
+            String size = kb % 1024 == 0 ? kb / 1024 + " MiB" : kb + " KiB";
             String formula = CollectiveBandwidthBenchmark.boundFormula(kind);
-            md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.2f | %.2f | %s | %.2f |%n", kind, rankCount, kb / 1024 + " MiB", alg, bound, formula, alg / bound));
-            figures.add(new Figure("opencl_" + CollectiveBandwidthBenchmark.figureName(kind, rankCount, kb), alg, algError, bound, bandwidthError * share,
+            md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.2f | %.2f | %s | %.2f |%n", kind, rankCount, size, alg, bound, formula, alg / bound));
+            figures.add(new Figure(prefix + CollectiveBandwidthBenchmark.figureName(kind, rankCount, kb), alg, algError, bound, bandwidthError * share,
                     formula, "GB/s"));
         }
         md.append('\n');
     }
+
+    /**
+     * Small and medium GEMMs, where per-call cost and packing decide (issue: fast at every size): square
+     * F32 and F64 from 16 to 256 against OpenBLAS on every core, and an 8×8×8 SGEMM through {@code Blas}
+     * against the same call straight into OpenBLAS.
+     */
 
     private static void small(boolean quick, StringBuilder md, List<Figure> figures) throws RunnerException {
         String[] sizes = quick ? new String[] {"16", "64", "256"} : new String[] {"16", "32", "64", "128", "256"};

@@ -363,8 +363,8 @@ final class MpiTransport implements Transport {
         long es = dtype.byteSize();
         MemorySegment type = abi.datatype(dtype);
         MemorySegment op = abi.op(call.op());
-        if (abortOnFailure && call.kind() == TransportCall.Kind.ALL_REDUCE && !dtype.isNarrowFloat()) {
-            allReduceBlocking(call, type, op, deadline); // the hot path: no arena, no boxing
+        if (call.kind() == TransportCall.Kind.ALL_REDUCE && !dtype.isNarrowFloat()) {
+            allReduce(call, type, op, deadline); // the hot path: no arena, no boxing with the abort policy
             return;
         }
         try (Arena a = Arena.ofConfined()) {
@@ -377,17 +377,6 @@ final class MpiTransport implements Transport {
                 return;
             }
             switch (call.kind()) {
-                case ALL_REDUCE -> {
-                    for (long done = 0; done < call.count(); done += PIECE) {
-                        int n = (int) Math.min(PIECE, call.count() - done);
-                        MemorySegment recv = call.recv().asSlice(done * es, n * es);
-                        MemorySegment send = call.inPlace() ? abi.inPlace() : call.send().asSlice(done * es, n * es);
-                        move(call, deadline, a, "MPI_Allreduce", "MPI_Iallreduce", send, recv, n, type, op, data);
-                    }
-                    if (call.op() == ReduceOp.AVG) {
-                        divide(call.recv(), dtype, call.count(), size);
-                    }
-                }
                 case REDUCE_SCATTER -> {
                     int n = intCount(call.count(), call);
                     // MPI's in-place form leaves the result at block 0; ours keeps it at block rank.
@@ -418,13 +407,22 @@ final class MpiTransport implements Transport {
         }
     }
 
-    /** All-reduce with the abort policy: the blocking MPI call per piece, under the watchdog. */
-    private void allReduceBlocking(TransportCall call, MemorySegment type, MemorySegment op, long deadline) {
+    /**
+     * F32, F64 and I32 all-reduce in pieces MPI's int counts can hold: with the abort policy the
+     * blocking call under the watchdog, unboxed and without an arena; else {@link #move}'s polled form.
+     */
+    private void allReduce(TransportCall call, MemorySegment type, MemorySegment op, long deadline) {
         long es = call.dtype().byteSize();
         for (long done = 0; done < call.count(); done += PIECE) {
             int n = (int) Math.min(PIECE, call.count() - done);
             MemorySegment recv = call.recv().asSlice(done * es, n * es);
             MemorySegment send = call.inPlace() ? abi.inPlace() : call.send().asSlice(done * es, n * es);
+            if (!abortOnFailure) {
+                try (Arena a = Arena.ofConfined()) {
+                    move(call, deadline, a, "MPI_Allreduce", "MPI_Iallreduce", send, recv, n, type, op, data);
+                }
+                continue;
+            }
             watchdog.arm(deadline, call);
             try {
                 mpi.check("MPI_Allreduce", mpi.allreduce(send, recv, n, type, op, data));
