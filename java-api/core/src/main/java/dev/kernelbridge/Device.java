@@ -34,6 +34,14 @@ public final class Device {
     /** Total memory in bytes, 0 where the runtime does not say. */
     public long memoryBytes() { return info.memoryBytes(); }
 
+    /**
+     * The largest single buffer this device can hold, in bytes, 0 where the runtime does not say: a
+     * capability (OpenCL's {@code CL_DEVICE_MAX_MEM_ALLOC_SIZE}, CUDA's free memory when the device was
+     * opened, the CPU's physical memory or cgroup limit), not what happens to be free now. An
+     * allocation above it fails with {@link DeviceOutOfMemoryException}.
+     */
+    public long maxAllocationBytes() { return info.maxAllocationBytes(); }
+
     public Set<DType> dtypes() { return info.dtypes(); }
 
     public boolean supports(DType dtype) { return info.dtypes().contains(dtype); }

@@ -307,6 +307,12 @@ public final class KernelBridge implements AutoCloseable {
         if (length < 0 || length > Long.MAX_VALUE / dtype.byteSize()) {
             throw new IllegalArgumentException("length must be in [0, " + Long.MAX_VALUE / dtype.byteSize() + "], got " + length);
         }
+        long bytes = length * dtype.byteSize();
+        if (device.maxAllocationBytes() > 0 && bytes > device.maxAllocationBytes()) {
+            // Refused before the backend sees it: on the CPU the kernel would hand the pages out and kill the process later.
+            throw new DeviceOutOfMemoryException(device.id(), 0, "MAX_ALLOCATION", bytes + " bytes exceed the largest single allocation of "
+                    + device.id() + " (Device.maxAllocationBytes = " + device.maxAllocationBytes() + ")");
+        }
         lifetime.acquire();
         try {
             BackendBuffer spi = device.spi().allocate(dtype, length);

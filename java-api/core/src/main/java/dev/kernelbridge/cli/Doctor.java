@@ -33,7 +33,8 @@ final class Doctor {
             // The pre-flight check: an exact GEMM per dtype on the device, compared with the known answer.
             boolean passed = bridge.probe(d);
             dev.kernelbridge.DeviceMetrics m = bridge.metrics().device(d.id());
-            checks.add(new Check("device " + d.id(), passed, passed ? "passes its verified probe GEMM (" + m.state() + ")"
+            checks.add(new Check("device " + d.id(), passed, passed ? "passes its verified probe GEMM (" + m.state() + "); holds "
+                    + Main.gib(d.memoryBytes()) + ", one buffer up to " + Main.gib(d.maxAllocationBytes())
                     : m.state() + ": " + m.reason(), "the device computes wrong results or none: exclude it (kernelbridge.backend) "
                     + "or update its driver; kernelbridge devices --watch shows whether it recovers"));
         }

@@ -130,9 +130,10 @@ public final class Main {
                 def.put("why", bridge.defaultDeviceReason());
                 out.println(Json.write(Map.of("devices", rows, "unavailable", skipped, "default", def)));
             } else {
-                Table t = new Table("id", "backend", "kind", "vendor", "memory", "dtypes", "name");
+                Table t = new Table("id", "backend", "kind", "vendor", "memory", "largest buffer", "dtypes", "name");
                 for (Device d : bridge.devices()) {
                     t.row(d.id(), d.backend(), d.kind().name().toLowerCase(java.util.Locale.ROOT), d.vendor(), gib(d.memoryBytes()),
+                            gib(d.maxAllocationBytes()),
                             String.join(",", d.dtypes().stream().map(DType::label).sorted().toList()), d.name());
                 }
                 t.print(out);
@@ -580,12 +581,13 @@ public final class Main {
         m.put("vendor", d.vendor());
         m.put("kind", d.kind().name().toLowerCase(java.util.Locale.ROOT));
         m.put("memoryBytes", d.memoryBytes());
+        m.put("maxAllocationBytes", d.maxAllocationBytes());
         m.put("dtypes", d.dtypes().stream().map(DType::label).sorted().toList());
         m.put("available", true);
         return m;
     }
 
-    private static String gib(long bytes) {
+    static String gib(long bytes) {
         return bytes <= 0 ? "?" : String.format("%.1f GiB", bytes / (double) (1L << 30));
     }
 

@@ -1,11 +1,11 @@
 package dev.kernelbridge.netlib;
 
+import java.lang.classfile.AccessFlags;
 import java.lang.classfile.ClassFile;
-import java.lang.classfile.ClassTransform;
-import java.lang.classfile.CodeTransform;
 import java.lang.classfile.MethodModel;
-import java.lang.classfile.MethodTransform;
+import java.lang.classfile.Opcode;
 import java.lang.constant.ClassDesc;
+import java.lang.constant.ConstantDescs;
 import java.lang.constant.MethodTypeDesc;
 import java.lang.instrument.ClassFileTransformer;
 import java.lang.instrument.Instrumentation;
@@ -26,10 +26,20 @@ import java.util.Map;
  * <p>The rewrite is done with the JDK's {@code java.lang.classfile} API, once per class, at load time;
  * a class that does not have the expected method is left as it is, with one warning. The agent
  * does nothing else: no other class is touched and nothing is retransformed.
+ *
+ * <p>The library's own body is kept in the class, and the rewritten factory returns KernelBridge's
+ * adapter only where {@link NetlibAdapters} finds it through the class loader that loaded netlib;
+ * otherwise it runs that body, so the agent never makes a working program fail. The JVM puts an
+ * agent's jar on the system class path, so where netlib is loaded by a child class loader, the agent
+ * should be {@code kernelbridge-netlib-<version>-agent.jar} (this class and {@link NetlibAdapters}
+ * alone) and kernelbridge-netlib's main jar should sit beside netlib: a full jar on the system class
+ * path would win the parent-first lookup there, where netlib's interfaces cannot be seen.
  */
 public final class NetlibAgent {
     private static final System.Logger LOG = System.getLogger(NetlibAgent.class.getName());
-    private static final ClassDesc LUDOVIC_BLAS = ClassDesc.of("dev.kernelbridge.netlib.LudovicBLAS");
+    private static final ClassDesc ADAPTERS = ClassDesc.of(NetlibAdapters.class.getName());
+    /** Where the library's own factory body is kept. */
+    static final String STOCK = "kernelbridge$stockGetInstance";
     /** Internal class name → the descriptor its {@code getInstance()} returns. */
     private static final Map<String, ClassDesc> FACTORIES = Map.of(
             "dev/ludovic/netlib/blas/BLAS", ClassDesc.of("dev.ludovic.netlib.blas.BLAS"),
@@ -57,11 +67,30 @@ public final class NetlibAgent {
                     + " has no static getInstance() returning " + returns.displayName() + "; left unchanged (KernelBridge not installed there)");
             return null;
         }
-        CodeTransform body = (code, element) -> { };                 // drop the library's body...
-        body = body.andThen(CodeTransform.endHandler(code -> code     // ...and return ours
-                .invokestatic(LUDOVIC_BLAS, "getInstance", MethodTypeDesc.of(LUDOVIC_BLAS))
-                .areturn()));
-        return cf.transformClass(model, ClassTransform.transformingMethods(m -> isFactory(m, factory), MethodTransform.transformingCode(body)));
+        ClassDesc owner = ClassDesc.ofInternalName(internalName);
+        boolean isInterface = model.flags().has(AccessFlag.INTERFACE);
+        // The library's body moves, untouched, to a private method; getInstance() asks NetlibAdapters
+        // first and calls that body when KernelBridge is not reachable from netlib's class loader.
+        return cf.transformClass(model, (clb, element) -> {
+            if (element instanceof MethodModel m && isFactory(m, factory)) {
+                clb.withMethod(STOCK, factory, ClassFile.ACC_PRIVATE | ClassFile.ACC_STATIC | ClassFile.ACC_SYNTHETIC,
+                        mb -> m.forEach(e -> {
+                            if (!(e instanceof AccessFlags)) {
+                                mb.with(e);
+                            }
+                        }));
+                clb.withMethodBody(m.methodName().stringValue(), factory, m.flags().flagsMask(), code -> code
+                        .ldc(owner)
+                        .invokestatic(ADAPTERS, "forFactory", MethodTypeDesc.of(ConstantDescs.CD_Object, ConstantDescs.CD_Class))
+                        .dup()
+                        .ifThen(Opcode.IFNONNULL, ours -> ours.checkcast(returns).areturn())
+                        .pop()
+                        .invokestatic(owner, STOCK, factory, isInterface)
+                        .areturn());
+            } else {
+                clb.with(element);
+            }
+        });
     }
 
     private static boolean isFactory(MethodModel m, MethodTypeDesc factory) {

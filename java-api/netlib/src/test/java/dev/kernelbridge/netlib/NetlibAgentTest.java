@@ -16,6 +16,7 @@ import java.util.jar.JarOutputStream;
 import java.util.jar.Manifest;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import example.ChildLoaderLauncher;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -26,23 +27,36 @@ import org.junit.jupiter.api.Test;
  */
 class NetlibAgentTest {
     private static final String EXPECTED_C = "c=[46.0, 68.0, 62.0, 92.0]";   // 2 × A·B, column-major
-    private static Path agentJar;
+    private static final String NOT_INSTALLED = "KernelBridge is not installed for dev.ludovic.netlib";
+    private static Path agentJar, agentOnlyJar, launcherJar;
 
     @BeforeAll
-    static void buildAgentJar() throws IOException {
+    static void buildAgentJars() throws Exception {
         Path classes = Path.of(System.getProperty("kernelbridge.netlib.testClasses", "target/classes"));
-        agentJar = Files.createDirectories(Path.of("target/agent-test")).resolve("kernelbridge-netlib.jar");
+        Path dir = Files.createDirectories(Path.of("target/agent-test"));
+        agentJar = jar(dir.resolve("kernelbridge-netlib.jar"), classes, f -> true, true);
+        // What the build's "agent" classifier holds: the transformer and its lookup, nothing that names netlib's types.
+        agentOnlyJar = jar(dir.resolve("kernelbridge-netlib-agent.jar"), classes,
+                f -> f.getFileName().toString().startsWith("NetlibAgent") || f.getFileName().toString().startsWith("NetlibAdapters"), true);
+        Path testClasses = Path.of(ChildLoaderLauncher.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        launcherJar = jar(dir.resolve("launcher.jar"), testClasses, f -> f.getFileName().toString().equals("ChildLoaderLauncher.class"), false);
+    }
+
+    private static Path jar(Path jar, Path classes, java.util.function.Predicate<Path> include, boolean agent) throws IOException {
         Manifest mf = new Manifest();
         mf.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
-        mf.getMainAttributes().putValue("Premain-Class", "dev.kernelbridge.netlib.NetlibAgent");
-        mf.getMainAttributes().putValue("Automatic-Module-Name", "dev.kernelbridge.netlib");
-        try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(agentJar), mf); Stream<Path> files = Files.walk(classes)) {
-            for (Path f : files.filter(Files::isRegularFile).toList()) {
+        if (agent) {
+            mf.getMainAttributes().putValue("Premain-Class", "dev.kernelbridge.netlib.NetlibAgent");
+            mf.getMainAttributes().putValue("Automatic-Module-Name", "dev.kernelbridge.netlib");
+        }
+        try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar), mf); Stream<Path> files = Files.walk(classes)) {
+            for (Path f : files.filter(Files::isRegularFile).filter(include).toList()) {
                 out.putNextEntry(new JarEntry(classes.relativize(f).toString().replace('\\', '/')));
                 Files.copy(f, (OutputStream) out);
                 out.closeEntry();
             }
         }
+        return jar;
     }
 
     @Test
@@ -80,6 +94,56 @@ class NetlibAgentTest {
         assertTrue(out.contains("blas=dev.kernelbridge.netlib.LudovicBLAS native=dev.kernelbridge.netlib.LudovicBLAS"), out);
         assertTrue(out.contains("module=dev.kernelbridge.netlib"), "LudovicBLAS came from the named module: " + out);
         assertTrue(out.contains("kernelbridgeDgemm=2 " + EXPECTED_C), out);
+    }
+
+    @Test
+    void inAChildClassLoaderTheAgentJarAloneInstallsKernelBridgeBesideNetlib() throws Exception {
+        // The system class path holds the launcher and the agent; netlib, KernelBridge and the program sit in the child.
+        String out = run(List.of("-javaagent:" + agentOnlyJar, "-cp", launcherJar.toString(),
+                "example.ChildLoaderLauncher", System.getProperty("java.class.path"), "example.AgentProbe"));
+        assertTrue(out.contains("blas=dev.kernelbridge.netlib.LudovicBLAS native=dev.kernelbridge.netlib.LudovicBLAS"), out);
+        assertTrue(out.contains("kernelbridgeDgemm=2 " + EXPECTED_C), out);
+        assertTrue(!out.contains(NOT_INSTALLED), out);
+    }
+
+    @Test
+    void inAChildClassLoaderTheFullJarAsAgentStepsAsideWithOneWarning() throws Exception {
+        // The full jar on the system class path would define LudovicBLAS where netlib's interfaces are invisible:
+        // the factories must return what they return without the agent, and say once how to install it.
+        String cp = System.getProperty("java.class.path");
+        String stock = probeLine(run(List.of("-cp", launcherJar.toString(), "example.ChildLoaderLauncher", cp, "example.AgentProbe")));
+        String out = run(List.of("-javaagent:" + agentJar, "-cp", launcherJar.toString(), "example.ChildLoaderLauncher", cp, "example.AgentProbe"));
+        assertTrue(stock.contains("blas=dev.ludovic.netlib.blas.") && stock.contains(EXPECTED_C), stock);
+        assertEquals(stock.replaceAll(" kernelbridgeDgemm=\\S+", ""), probeLine(out).replaceAll(" kernelbridgeDgemm=\\S+", ""), out);
+        assertOneWarningNamingTheFix(out);
+    }
+
+    @Test
+    void whereKernelBridgeIsNotBesideNetlibTheAgentStepsAsideWithOneWarning() throws Exception {
+        List<String> withoutKernelBridge = new ArrayList<>();
+        for (String e : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+            if (!isKernelBridge(e)) {
+                withoutKernelBridge.add(e);
+            }
+        }
+        String out = run(List.of("-javaagent:" + agentOnlyJar, "-cp", launcherJar.toString(), "example.ChildLoaderLauncher",
+                String.join(java.io.File.pathSeparator, withoutKernelBridge), "example.AgentProbe"));
+        assertTrue(probeLine(out).contains("blas=dev.ludovic.netlib.blas.") && out.contains("kernelbridgeDgemm=absent " + EXPECTED_C), out);
+        assertOneWarningNamingTheFix(out);
+    }
+
+    private static boolean isKernelBridge(String classPathEntry) {
+        return classPathEntry.contains("kernelbridge-api") || classPathEntry.contains("java-api/core")
+                || classPathEntry.equals(System.getProperty("kernelbridge.netlib.testClasses"));
+    }
+
+    private static void assertOneWarningNamingTheFix(String out) {
+        assertEquals(1, out.split(NOT_INSTALLED, -1).length - 1, "one warning: " + out);
+        assertTrue(out.contains("kernelbridge-netlib-<version>-agent.jar") && out.contains("same class loader as dev.ludovic.netlib"), out);
+    }
+
+    private static String probeLine(String out) {
+        return out.lines().filter(l -> l.startsWith("blas=")).findFirst().orElseThrow(() -> new AssertionError("no probe line: " + out));
     }
 
     private static String run(List<String> args) throws Exception {

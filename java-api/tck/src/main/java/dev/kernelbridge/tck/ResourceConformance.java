@@ -89,6 +89,28 @@ public interface ResourceConformance extends KitContext {
         }
     }
 
+    /** The largest single buffer is stated as a capability and holds: one element more is refused, typed, before any native call. */
+    @Tag("R25")
+    @Tag("faults")
+    @Test
+    default void largestAllocationIsStatedAndEnforced() {
+        DType dtype = firstDtype();
+        long largest = device().maxAllocationBytes();
+        assumeTrue(largest > 0, device().id() + " does not state its largest allocation");
+        if (device().memoryBytes() > 0) {
+            assertTrue(largest <= device().memoryBytes(), "largest allocation " + largest + " > total memory " + device().memoryBytes());
+        }
+        long before = bridge().allocatedBytes();
+        DeviceOutOfMemoryException e = assertThrows(DeviceOutOfMemoryException.class,
+                () -> bridge().allocate(device(), dtype, largest / dtype.byteSize() + 1));
+        assertEquals(device().id(), e.deviceId(), "the exception names the device");
+        assertTrue(e.getMessage().contains("largest single allocation"), e.getMessage());
+        assertEquals(before, bridge().allocatedBytes(), "a refused allocation leaves the ledger unchanged");
+        try (DeviceBuffer small = bridge().allocate(device(), dtype, 16)) {
+            assertEquals(16L * dtype.byteSize(), small.byteSize());
+        }
+    }
+
     private static boolean overcommitAlways() {
         try {
             return Files.readString(Path.of("/proc/sys/vm/overcommit_memory")).trim().equals("1");

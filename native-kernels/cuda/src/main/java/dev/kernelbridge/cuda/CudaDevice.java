@@ -98,8 +98,13 @@ final class CudaDevice implements BackendDevice {
             check("cuDeviceGetName", cu.call("cuDeviceGetName", name, 256, handle));
             MemorySegment total = a.allocate(ValueLayout.JAVA_LONG);
             check("cuDeviceTotalMem", cu.call("cuDeviceTotalMem", total, handle));
+            // The largest buffer cuMemAlloc can give is bounded by the memory free once our context exists.
+            MemorySegment free = a.allocate(ValueLayout.JAVA_LONG);
+            check("cuMemGetInfo", cu.call("cuMemGetInfo", free, total));
+            long freeBytes = free.get(ValueLayout.JAVA_LONG, 0);
+            check("cuDeviceTotalMem", cu.call("cuDeviceTotalMem", total, handle));
             info = new DeviceInfo(name.getString(0) + " (sm_" + computeCapability + ")", "NVIDIA", DeviceKind.GPU,
-                    total.get(ValueLayout.JAVA_LONG, 0), DTYPES);
+                    total.get(ValueLayout.JAVA_LONG, 0), freeBytes, DTYPES);
         }
     }
 

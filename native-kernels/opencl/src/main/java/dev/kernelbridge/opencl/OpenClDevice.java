@@ -89,7 +89,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
         long fp32 = longInfo(handle, CL_DEVICE_SINGLE_FP_CONFIG);
         this.f32Denormals = (fp32 & CL_FP_DENORM) != 0;
         this.f32CorrectDivision = (fp32 & org.lwjgl.opencl.CL12.CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
-        this.info = new DeviceInfo(name, vendor, kind, longInfo(handle, CL_DEVICE_GLOBAL_MEM_SIZE), dtypes);
+        this.info = new DeviceInfo(name, vendor, kind, longInfo(handle, CL_DEVICE_GLOBAL_MEM_SIZE), maxAllocation, dtypes);
         this.queue = new OpenClQueue(context, handle, id);
     }
 

@@ -42,8 +42,9 @@ final class CpuDevice implements BackendDevice {
         String model = cpuInfo("model name").orElse(System.getProperty("os.arch"));
         String vendor = cpuInfo("vendor_id").map(CpuDevice::vendorName).orElse("unknown");
         String kernels = vector ? VectorGate.preferredBits() + "-bit vectors" : "scalar";
+        long total = totalMemory();
         this.info = new DeviceInfo(model + " (" + workers.threads() + " threads, " + kernels + ")", vendor,
-                DeviceKind.CPU, totalMemory(), Set.of(DType.values()));
+                DeviceKind.CPU, total, HostMemoryLimit.largestAllocation(total), Set.of(DType.values()));
     }
 
     @Override
