@@ -33,6 +33,9 @@ import org.junit.jupiter.api.Tag;
  * {@link KitContext#rankDevices()}. Mixed into {@link ConformanceKit}.
  */
 public interface CollectiveConformance extends KitContext {
+    /** The deadline of the calls that wait for a rank that never comes: long enough that a busy machine does not make a present rank late. */
+    Duration MISSING_RANK_DEADLINE = Duration.ofSeconds(3);
+
     default List<Device> ranks(int n) {
         List<String> ids = rankDevices();
         List<Device> out = new ArrayList<>();
@@ -250,11 +253,12 @@ public interface CollectiveConformance extends KitContext {
             for (Device d : devices) {
                 bufs.add(bridge().allocate(d, DType.F32, 100));
             }
-            // Ranks 0 and 1 call; rank 2 never does.
-            CompletableFuture<Void> r0 = comms.get(0).allReduceAsync(bufs.get(0), bufs.get(0), 100, ReduceOp.SUM, Duration.ofMillis(500));
-            CompletableFuture<Void> r1 = comms.get(1).allReduceAsync(bufs.get(1), bufs.get(1), 100, ReduceOp.SUM, Duration.ofMillis(500));
+            // Ranks 0 and 1 call; rank 2 never does. The deadline leaves room for rank 1 to arrive after
+            // rank 0 on a busy machine (else it would be named missing too); it is not a speed claim.
+            CompletableFuture<Void> r0 = comms.get(0).allReduceAsync(bufs.get(0), bufs.get(0), 100, ReduceOp.SUM, MISSING_RANK_DEADLINE);
+            CompletableFuture<Void> r1 = comms.get(1).allReduceAsync(bufs.get(1), bufs.get(1), 100, ReduceOp.SUM, MISSING_RANK_DEADLINE);
             for (CompletableFuture<Void> f : List.of(r0, r1)) {
-                // Deadline 0.5 s; 30 s is the "never hangs" bound, not a speed claim.
+                // 30 s is the "never hangs" bound, not a speed claim.
                 ExecutionException e = assertThrows(ExecutionException.class, () -> assertTimeoutPreemptively(Duration.ofSeconds(30), () -> f.get()));
                 CollectiveTimeoutException t = assertInstanceOf(CollectiveTimeoutException.class, e.getCause());
                 assertEquals(List.of(2), t.missingRanks());
@@ -549,8 +553,8 @@ public interface CollectiveConformance extends KitContext {
                 bufs.add(bridge().allocate(d, DType.F32, 30));
                 bufs.add(bridge().allocate(d, DType.F32, 30));
             }
-            CompletableFuture<Void> r0 = comms.get(0).allToAllAsync(bufs.get(0), bufs.get(1), 10, Duration.ofMillis(500));
-            CompletableFuture<Void> r1 = comms.get(1).allToAllAsync(bufs.get(2), bufs.get(3), 10, Duration.ofMillis(500));
+            CompletableFuture<Void> r0 = comms.get(0).allToAllAsync(bufs.get(0), bufs.get(1), 10, MISSING_RANK_DEADLINE);
+            CompletableFuture<Void> r1 = comms.get(1).allToAllAsync(bufs.get(2), bufs.get(3), 10, MISSING_RANK_DEADLINE);
             for (CompletableFuture<Void> f : List.of(r0, r1)) {
                 ExecutionException e = assertThrows(ExecutionException.class, () -> assertTimeoutPreemptively(Duration.ofSeconds(30), () -> f.get()));
                 CollectiveTimeoutException t = assertInstanceOf(CollectiveTimeoutException.class, e.getCause());

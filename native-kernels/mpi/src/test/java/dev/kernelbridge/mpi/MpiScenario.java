@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 
 /**
@@ -53,6 +54,9 @@ public final class MpiScenario {
                     }
                 }
                 case "silent-rank" -> {
+                    // Every rank meets once first, so the ranks that do call start their 2 s together
+                    // however unevenly the JVMs came up; then rank 1 goes silent.
+                    allReduce(bridge, comms, 1024, ReduceOp.SUM, Duration.ofSeconds(60));
                     if (rank == 1) {
                         Thread.sleep(120_000); // never joins: the others must give up at their deadline
                     }
@@ -289,7 +293,8 @@ public final class MpiScenario {
 
     /**
      * {@code iterations} verified all-reduces with {@code timeout} each; after call {@code pauseAt}
-     * every rank sleeps 3 s (rank 0 prints "PAUSE": the multi-host test breaks the network then). With
+     * every rank waits (rank 0 prints "PAUSE": the multi-host test breaks the network then, and creates
+     * $KB_RESUME_FILE once the fault is in place; without that variable the ranks sleep 3 s). With
      * the throw policy a failed call prints "FAILED rank R after T ms: message", also written to
      * $KB_REPORT_DIR/rank-R (a partitioned host's output may not reach mpirun), and the process exits 4.
      */
@@ -332,12 +337,25 @@ public final class MpiScenario {
                         System.out.println("PAUSE");
                         System.out.flush();
                     }
-                    Thread.sleep(3000);
+                    awaitResume();
                 }
             }
         }
         if (c.rank() == 0) {
             System.out.println("OK " + iterations + " calls on " + c.size() + " ranks");
+        }
+    }
+
+    /** Waits until the test has put its fault in place, so that the next call meets it whatever the machine's load. */
+    private static void awaitResume() throws InterruptedException {
+        String resume = System.getenv("KB_RESUME_FILE");
+        if (resume == null) {
+            Thread.sleep(3000);
+            return;
+        }
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!java.nio.file.Files.exists(java.nio.file.Path.of(resume)) && System.nanoTime() - end < 0) {
+            Thread.sleep(10);
         }
     }
 

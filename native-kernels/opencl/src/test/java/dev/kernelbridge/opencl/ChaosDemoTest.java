@@ -25,12 +25,12 @@ class ChaosDemoTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-Dorg.lwjgl.system.memoryBackend=org.lwjgl.system.MemoryBackendFFM", "-cp", System.getProperty("java.class.path"),
-                "dev.kernelbridge.cli.Main", "demo", "--chaos", "--calls", "20", "--size", "128", "--json"))
+                "dev.kernelbridge.cli.Main", "demo", "--chaos", "--calls", "40", "--size", "128", "--json"))
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         String json = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "demo --chaos must finish");
         assertEquals(0, p.exitValue(), json);
-        assertTrue(json.contains("\"correct\":20"), json);
+        assertTrue(json.contains("\"correct\":40"), json);
         assertTrue(json.matches("(?s).*\"failovers\":([1-9][0-9]*).*"), json);
         assertTrue(json.contains("\"canaryMismatches\":1"), json);
         assertTrue(json.contains("DEADLINE_EXCEEDED"), "the injected hang must show as a missed deadline: " + json);

@@ -67,7 +67,9 @@ class OpenClDeviceTest {
             long tooMany = Long.MAX_VALUE / 8;
             DeviceOutOfMemoryException e = assertThrows(DeviceOutOfMemoryException.class, () -> bridge.allocate(device, DType.F64, tooMany));
             assertEquals("opencl:0", e.deviceId());
-            assertEquals("CL_INVALID_BUFFER_SIZE", e.nativeName());
+            // Refused by the bridge against Device.maxAllocationBytes (CL_DEVICE_MAX_MEM_ALLOC_SIZE) before any OpenCL call.
+            assertEquals("MAX_ALLOCATION", e.nativeName());
+            assertTrue(e.getMessage().contains(String.valueOf(device.maxAllocationBytes())), e.getMessage());
             assertEquals(0, bridge.allocatedBytes(), "nothing was counted for the failed allocation");
             try (DeviceBuffer a = bridge.allocate(device, DType.F32, 4).copyFrom(new float[] {1, 2, 3, 4});
                  DeviceBuffer c = bridge.allocate(device, DType.F32, 4)) {

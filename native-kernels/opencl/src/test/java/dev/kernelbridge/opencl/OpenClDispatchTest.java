@@ -57,10 +57,15 @@ class OpenClDispatchTest {
         OpenClTestSupport.assumeOpenCl();
     }
 
+    /** A bridge whose quarantined devices stay quarantined until a test probes them: no state asserted here races a timer. */
     private static KernelBridge open(String faults, String extra) {
+        return open(faults, extra, "1h");
+    }
+
+    private static KernelBridge open(String faults, String extra, String probeAfter) {
         BackendProvider cpu = java.util.ServiceLoader.load(BackendProvider.class).stream().map(java.util.ServiceLoader.Provider::get)
                 .filter(p -> p.name().equals("cpu")).findFirst().orElseThrow();
-        Config config = Config.defaults().with(Config.HEALTH_PROBE, "100ms");
+        Config config = Config.defaults().with(Config.HEALTH_PROBE, probeAfter);
         if (faults != null) {
             config = config.with(Config.FAULTS, faults);
         }
@@ -184,7 +189,7 @@ class OpenClDispatchTest {
     @Tag("R31")
     @Test
     void failuresAreRoutedAroundThenTheDeviceIsQuarantinedAndRestoredByItsProbe() throws Exception {
-        try (KernelBridge bridge = open("opencl:1=fail-every:1,times:2", null); Arena arena = Arena.ofShared()) {
+        try (KernelBridge bridge = open("opencl:1=fail-every:1,times:2", null, "100ms"); Arena arena = Arena.ofShared()) {
             Device bad = bridge.device("opencl:1");
             List<DispatchEvent> events = new java.util.concurrent.CopyOnWriteArrayList<>();
             bridge.subscribe(events::add);
@@ -197,14 +202,15 @@ class OpenClDispatchTest {
             DispatchEvent.Failover f = await(events, DispatchEvent.Failover.class, e -> e.from().equals("opencl:1"));
             assertTrue(f.reason().contains("INJECTED_LAUNCH_FAILURE"), f.reason());
             await(events, DispatchEvent.HealthChange.class, e -> e.to() == HealthState.DEGRADED);
-            await(events, DispatchEvent.HealthChange.class, e -> e.to() == HealthState.QUARANTINED);
-            assertEquals(HealthState.QUARANTINED, bridge.health(bad));
+            DispatchEvent.HealthChange quarantined = await(events, DispatchEvent.HealthChange.class, e -> e.to() == HealthState.QUARANTINED);
             long launches = bridge.metrics().device("opencl:1").launches();
             Problem p = problem(arena, 7, 0);
             gemm(pinned, p, 0);
             assertArrayEquals(p.expected, result(p));
-            // The automatic probe (due after 100 ms) brings it back; nothing else is sent to it until then.
-            await(events, DispatchEvent.HealthChange.class, e -> e.device().equals("opencl:1") && e.to() == HealthState.HEALTHY);
+            // The automatic probe (due after 100 ms) brings it back. The order of events is asserted, not the
+            // state at one instant: on a busy machine the probe may already have run by the line above.
+            await(events, DispatchEvent.HealthChange.class, e -> e.device().equals("opencl:1") && e.to() == HealthState.HEALTHY
+                    && events.indexOf(e) > events.indexOf(quarantined));
             assertEquals(HealthState.HEALTHY, bridge.health(bad));
             assertTrue(bridge.metrics().device("opencl:1").probes() >= 1);
             Problem q = problem(arena, 8, 1.5f);
