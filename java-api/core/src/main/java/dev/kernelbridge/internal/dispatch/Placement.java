@@ -171,7 +171,7 @@ final class Placement {
     }
 
     /** Pieces along the batch, or the longer of C's dimensions, in multiples that keep kernels efficient. */
-    private static List<Part> cut(HostGemm job, List<Node> nodes, double[] weights) {
+    static List<Part> cut(HostGemm job, List<Node> nodes, double[] weights) {
         int kind;
         long total;
         if (job.batchCount() >= nodes.size() && job.batchCount() > 1) {
@@ -192,9 +192,16 @@ final class Placement {
         List<Part> parts = new ArrayList<>();
         long from = 0;
         double acc = 0;
-        for (int i = 0; i < nodes.size(); i++) {
+        int n = nodes.size();
+        boolean eachGetsOne = total >= (long) n * align;
+        for (int i = 0; i < n; i++) {
             acc += weights[i];
-            long to = i == nodes.size() - 1 ? total : Math.min(total, Math.round(total * acc / sum / align) * align);
+            long to = i == n - 1 ? total : Math.min(total, Math.round(total * acc / sum / align) * align);
+            if (eachGetsOne && i < n - 1) {
+                // Rounding must not starve a device that was given a weight (a slow one measured on a busy
+                // machine, first in line): each keeps at least one unit, and leaves one to each after it.
+                to = Math.min(Math.max(to, from + align), total - (long) (n - 1 - i) * align);
+            }
             if (to > from) {
                 HostGemm g = kind == 0 ? job.batches(from, to) : kind == 1 ? job.columns(from, to) : job.rows(from, to);
                 parts.add(new Part(g, nodes.get(i)));
