@@ -1,7 +1,9 @@
 /**
  * KernelBridge: GEMM and collectives on CUDA, OpenCL and the CPU through one API.
- * Exports the API and the backend SPI only; the CPU backend and the CLI are internal.
- * The Vector API is optional: without it the CPU backend runs its scalar kernels.
+ * Exports the API, the backend SPI and the JFR events; dispatch, collectives and faults are
+ * internal. No backend lives here: each is a module of its own (kernelbridge-cpu is the one always
+ * there), found through {@link dev.kernelbridge.spi.BackendProvider}.
+ * The Vector API is optional: without it the bulk conversions and folds run scalar.
  */
 module dev.kernelbridge.api {
     requires static jdk.incubator.vector;
@@ -15,5 +17,4 @@ module dev.kernelbridge.api {
 
     uses dev.kernelbridge.spi.BackendProvider;
     uses dev.kernelbridge.spi.TransportProvider;
-    provides dev.kernelbridge.spi.BackendProvider with dev.kernelbridge.internal.cpu.CpuBackendProvider;
 }

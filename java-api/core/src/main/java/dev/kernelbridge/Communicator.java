@@ -60,7 +60,7 @@ public final class Communicator implements AutoCloseable {
 
     public Duration defaultTimeout() { return defaultTimeout; }
 
-    /** recv[i] := op over ranks of send[i], for i < count. send == recv is in place. */
+    /** recv[i] := op over ranks of send[i], for {@code i < count}. send == recv is in place. */
     public void allReduce(DeviceBuffer send, DeviceBuffer recv, long count, ReduceOp op) {
         join(allReduce(send, recv, count, op, defaultTimeout, true));
     }
@@ -77,7 +77,7 @@ public final class Communicator implements AutoCloseable {
     }
 
     /**
-     * recv[i] := op over ranks of send[rank·recvCount + i], for i < recvCount; send holds
+     * recv[i] := op over ranks of send[rank·recvCount + i], for {@code i < recvCount}; send holds
      * size·recvCount elements. In place (send == recv) the result lands at block {@code rank}.
      */
     public void reduceScatter(DeviceBuffer send, DeviceBuffer recv, long recvCount, ReduceOp op) {
@@ -114,7 +114,7 @@ public final class Communicator implements AutoCloseable {
         return submit(new CollectiveRequest(Kind.ALL_GATHER, send.dtype(), sendCount, ReduceOp.SUM, 0, send.spi, recv.spi, send == recv), send, recv, timeout, inline);
     }
 
-    /** recv[i] := send of rank {@code root} [i], for i < count. Only the root's send is read. */
+    /** recv[i] := send of rank {@code root} [i], for {@code i < count}. Only the root's send is read. */
     public void broadcast(DeviceBuffer send, DeviceBuffer recv, long count, int root) {
         join(broadcast(send, recv, count, root, defaultTimeout, true));
     }

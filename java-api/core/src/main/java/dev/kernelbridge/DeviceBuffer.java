@@ -1,6 +1,6 @@
 package dev.kernelbridge;
 
-import dev.kernelbridge.internal.Convert;
+import dev.kernelbridge.spi.Convert;
 import dev.kernelbridge.internal.Lifetime;
 import dev.kernelbridge.spi.BackendBuffer;
 import java.lang.foreign.MemorySegment;

@@ -4,7 +4,6 @@ import dev.kernelbridge.GemmChecks.Region;
 import dev.kernelbridge.internal.Lifetime;
 import dev.kernelbridge.internal.collective.DistributedGroup;
 import dev.kernelbridge.internal.collective.InProcessGroup;
-import dev.kernelbridge.internal.cpu.CpuBackendProvider;
 import dev.kernelbridge.internal.dispatch.Scheduler;
 import dev.kernelbridge.internal.dispatch.Telemetry;
 import dev.kernelbridge.internal.faults.FaultPlan;
@@ -78,7 +77,7 @@ public final class KernelBridge implements AutoCloseable {
         }
         List<Scheduler.DeviceEntry> entries = new ArrayList<>();
         for (Device d : devices) {
-            entries.add(new Scheduler.DeviceEntry(d.id(), d.spi(), CpuBackendProvider.isBuiltIn(d.spi()), d.backend().equals("cpu")));
+            entries.add(new Scheduler.DeviceEntry(d.id(), d.spi(), d.spi().runsOnCallerThread(), d.backend().equals("cpu")));
         }
         for (String id : dispatch.devices()) {
             device(id); // names an unknown id now rather than at the first GEMM (and before the scheduler starts threads)
@@ -163,7 +162,10 @@ public final class KernelBridge implements AutoCloseable {
             }
         }
         if (devices.isEmpty()) {
-            throw new IllegalStateException("no device is available; backends: " + statuses);
+            backends.forEach(KernelBridge::closeQuietly);
+            boolean noCpu = providers.stream().noneMatch(p -> p.name().equals("cpu"));
+            throw new IllegalStateException((providers.isEmpty() ? "no KernelBridge backend is on the class path" : "no device is available; backends: " + statuses)
+                    + (noCpu ? "; add the artifact dev.kernelbridge:kernelbridge-cpu (the CPU backend, always available; it brings kernelbridge-api)" : ""));
         }
         if (!faults.isEmpty()) {
             backends.forEach(KernelBridge::closeQuietly);

@@ -17,6 +17,14 @@ public interface BackendDevice {
     default boolean sharesHostMemory() { return false; }
 
     /**
+     * Whether this device computes on the calling thread, in host memory, in plain Java: it cannot
+     * hang or fail half-way, so dispatch runs a whole unchecked GEMM on C in place, with no hand-off
+     * to a worker thread and no deadline (the built-in CPU backend). A device that calls native code
+     * or another thread must say false, the default: only then can its deadline be enforced.
+     */
+    default boolean runsOnCallerThread() { return false; }
+
+    /**
      * A buffer over caller memory, used in place without a copy; only called when
      * {@link #sharesHostMemory()} is true. Releasing it must not free the caller's memory.
      */

@@ -17,6 +17,13 @@ public interface BackendProvider {
     /** The SPI version this provider implements. */
     default int spiVersion() { return SPI_VERSION; }
 
+    /**
+     * The settings this backend reads beside the core ones ({@code kernelbridge.<key>}, mirrored by
+     * {@code KERNELBRIDGE_*}): listed by {@code kernelbridge doctor} and in the generated settings
+     * reference. Optional; a backend without settings of its own keeps the default.
+     */
+    default java.util.List<dev.kernelbridge.Config.Knob> knobs() { return java.util.List.of(); }
+
     /** Checks whether the runtime is usable here. Must not throw and must not keep native resources. */
     Availability probe();
 

@@ -13,6 +13,9 @@ public interface TransportProvider {
 
     default int spiVersion() { return BackendProvider.SPI_VERSION; }
 
+    /** The settings this transport reads beside the core ones, as {@link BackendProvider#knobs()}. */
+    default java.util.List<dev.kernelbridge.Config.Knob> knobs() { return java.util.List.of(); }
+
     /** Whether the engine's library is here and how this process was launched. Never throws. */
     Availability probe();
 

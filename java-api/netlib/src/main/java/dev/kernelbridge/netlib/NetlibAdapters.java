@@ -51,7 +51,7 @@ public final class NetlibAdapters {
                 LOG.log(System.Logger.Level.WARNING, "netlib agent: KernelBridge is not installed for dev.ludovic.netlib loaded by " + loader
                         + " (" + cause(e) + "); its BLAS factories keep the library's own implementations. To install it: start the JVM with"
                         + " -javaagent: pointing at kernelbridge-netlib's agent jar (kernelbridge-netlib-<version>-agent.jar, the transformer alone)"
-                        + " and put kernelbridge-netlib.jar and kernelbridge-api.jar in the same class loader as dev.ludovic.netlib"
+                        + " and put kernelbridge-netlib.jar, kernelbridge-api.jar and kernelbridge-cpu.jar in the same class loader as dev.ludovic.netlib"
                         + " (on the class path with it, or beside it in spark-submit --jars)");
             }
             return NONE;

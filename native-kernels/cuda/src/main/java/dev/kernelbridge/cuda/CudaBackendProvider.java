@@ -27,6 +27,9 @@ public final class CudaBackendProvider implements BackendProvider {
     public String name() { return "cuda"; }
 
     @Override
+    public java.util.List<Config.Knob> knobs() { return java.util.List.of(LIBRARY, LibrarySearch.PATH, GemmPaths.SETTING); }
+
+    @Override
     public int priority() { return 30; }
 
     @Override

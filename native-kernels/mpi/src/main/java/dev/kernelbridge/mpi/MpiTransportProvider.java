@@ -38,6 +38,9 @@ public final class MpiTransportProvider implements TransportProvider {
     public String name() { return "mpi"; }
 
     @Override
+    public java.util.List<Config.Knob> knobs() { return java.util.List.of(LIBRARY, ON_FAILURE, ALLTOALL_PIECE, WORLD_SIZE, ABORT_TIMEOUT, FAULTS); }
+
+    @Override
     public Availability probe() {
         try {
             String library = library(Config.fromEnvironment());

@@ -17,6 +17,9 @@ public final class OpenClBackendProvider implements BackendProvider {
     public String name() { return "opencl"; }
 
     @Override
+    public java.util.List<dev.kernelbridge.Config.Knob> knobs() { return java.util.List.of(OpenClLibrary.LIBRARY); }
+
+    @Override
     public int priority() { return 20; }
 
     @Override

@@ -2,7 +2,7 @@ package dev.kernelbridge.internal.collective;
 
 import dev.kernelbridge.DType;
 import dev.kernelbridge.ReduceOp;
-import dev.kernelbridge.internal.Convert;
+import dev.kernelbridge.spi.Convert;
 import java.lang.foreign.MemorySegment;
 
 /**

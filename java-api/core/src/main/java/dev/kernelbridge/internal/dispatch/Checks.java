@@ -121,6 +121,6 @@ final class Checks {
     }
 
     private static void set(MemorySegment s, DType dtype, long i, double v) {
-        dev.kernelbridge.internal.Convert.set(dtype, s, i, v);
+        dev.kernelbridge.spi.Convert.set(dtype, s, i, v);
     }
 }

@@ -1,7 +1,7 @@
 package dev.kernelbridge.internal.dispatch;
 
 import dev.kernelbridge.DType;
-import dev.kernelbridge.internal.Convert;
+import dev.kernelbridge.spi.Convert;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.GemmCall;

@@ -3,7 +3,7 @@ package dev.kernelbridge.internal.dispatch;
 import dev.kernelbridge.spi.BackendDevice;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** A device as the scheduler sees it. {@code trusted}: the built-in CPU (runs inline, cannot hang). */
+/** A device as the scheduler sees it. {@code trusted}: a device that runs on the caller's thread and cannot hang (BackendDevice.runsOnCallerThread). */
 final class Node {
     final String id;
     final BackendDevice spi;

@@ -41,7 +41,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class Scheduler implements AutoCloseable {
 
     /** What the bridge tells the scheduler about one device. */
-    public record DeviceEntry(String id, BackendDevice spi, boolean builtInCpu, boolean cpu) { }
+    public record DeviceEntry(String id, BackendDevice spi, boolean runsOnCallerThread, boolean cpu) { }
 
     private final List<Node> nodes = new ArrayList<>();
     private final Map<String, Node> byId = new HashMap<>();
@@ -64,7 +64,7 @@ public final class Scheduler implements AutoCloseable {
         this.canaryRate = canaryRate;
         this.canaryTile = canaryTile;
         for (DeviceEntry d : devices) {
-            Node node = new Node(d.id(), d.spi(), d.builtInCpu(), d.cpu(), new Health(d.id(), telemetry, failuresToQuarantine, firstProbe));
+            Node node = new Node(d.id(), d.spi(), d.runsOnCallerThread(), d.cpu(), new Health(d.id(), telemetry, failuresToQuarantine, firstProbe));
             nodes.add(node);
             byId.put(d.id(), node);
         }

@@ -1,0 +1,11 @@
+/**
+ * The CPU backend, always present: packed Vector API GEMM kernels (scalar loops where
+ * {@code jdk.incubator.vector} is not enabled), registered through the same SPI as any vendor's.
+ */
+module dev.kernelbridge.cpu {
+    requires dev.kernelbridge.api;
+    requires static jdk.incubator.vector;
+    requires jdk.management;
+
+    provides dev.kernelbridge.spi.BackendProvider with dev.kernelbridge.cpu.CpuBackendProvider;
+}
