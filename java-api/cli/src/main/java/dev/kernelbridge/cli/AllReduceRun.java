@@ -59,8 +59,9 @@ final class AllReduceRun {
             }
             allReduce(comms, sends, recvs, count, op);
             Boolean verified = verify ? check(recvs, count, dtype, op, ranks) && sameEverywhere(bridge, comms, recvs) : null;
-            agreedWarmUp(bridge, comms, () -> allReduce(comms, sends, recvs, count, op));
             int calls = callsPerRun(count * dtype.byteSize());
+            // Warm-up rounds are timed runs themselves, so the JIT has compiled the very loop that is measured.
+            agreedWarmUp(bridge, comms, () -> timedRuns(comms, sends, recvs, count, op, 1, calls, null));
             double[] times = maxOverRanks(bridge, comms, timedRuns(comms, sends, recvs, count, op, repeat, calls, progress));
             WarmUp.Spread spread = WarmUp.Spread.of(times);
             double seconds = spread.median();
@@ -119,7 +120,7 @@ final class AllReduceRun {
      * The timed runs as nccl-tests' all_reduce_perf does them: every local rank's own thread issues
      * {@code calls} blocking all-reduces back to back, so the calls meet where the ranks are, with no
      * hand-off; a barrier (not timed) starts each run. Returns, per run, the slowest local rank's time
-     * per call.
+     * per call. {@code progress} may be null (warm-up rounds).
      */
     private static double[] timedRuns(List<Communicator> comms, List<DeviceBuffer> sends, List<DeviceBuffer> recvs, long count,
                                       ReduceOp op, int runs, int calls, Progress progress) {
@@ -128,7 +129,7 @@ final class AllReduceRun {
         int[] started = {0};
         java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(local, () -> {
             started[0]++;
-            if (started[0] <= runs) {
+            if (progress != null && started[0] <= runs) {
                 progress.step(started[0], runs, count + " elements, " + calls + " calls per run");
             }
         });
