@@ -176,8 +176,8 @@ final class AllReduceRun {
         return slowest;
     }
 
-    /** Each run's time, the slowest over every rank of the group (all processes): one agreed all-reduce MAX. */
-    private static double[] maxOverRanks(KernelBridge bridge, List<Communicator> comms, double[] local) {
+    /** Element-wise, the largest of {@code local} over every rank of the group (all processes): one agreed all-reduce MAX. */
+    static double[] maxOverRanks(KernelBridge bridge, List<Communicator> comms, double[] local) {
         List<DeviceBuffer> bufs = new ArrayList<>();
         try {
             for (Communicator c : comms) {

@@ -1,16 +1,12 @@
 package dev.kernelbridge.cli;
 
 import dev.kernelbridge.Communicator;
-import dev.kernelbridge.DType;
 import dev.kernelbridge.Device;
-import dev.kernelbridge.DeviceBuffer;
 import dev.kernelbridge.KernelBridge;
-import dev.kernelbridge.ReduceOp;
 import dev.kernelbridge.examples.moe.MoeLayer;
 import dev.kernelbridge.examples.moe.MoeReference;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -58,23 +54,33 @@ final class MoeRun {
                         MoeLayer l = layers.get(i);
                         mine.add(MoeReference.check(shape, l.firstToken(), l.tokenCount(), first.get(i).y()).worstErrorOverBound());
                     }
-                    worst = maxOverRanks(bridge, comms, List.of(mine.stream().mapToDouble(Double::doubleValue).max().orElseThrow()))[0];
+                    worst = AllReduceRun.maxOverRanks(bridge, comms, new double[] {mine.stream().mapToDouble(Double::doubleValue).max().orElseThrow()})[0];
                     verified = worst <= 1;
                 }
                 Runnable pass = () -> onEveryRank(threads, layers, MoeLayer::forward);
                 AllReduceRun.agreedWarmUp(bridge, comms, pass);
-                double[] times = new double[iterations];
-                for (int i = 0; i < iterations; i++) {
-                    progress.step(i + 1, iterations, shape.tokens() + " tokens x " + ranks + " ranks");
-                    long t0 = System.nanoTime();
-                    pass.run();
-                    times[i] = (System.nanoTime() - t0) * 1e-9;
+                // As the all-reduce job: each rank's own thread runs the agreed number of passes back to back,
+                // timing each on its own clock; a pass's time is then the slowest rank's.
+                MoeLayer lead = layers.getFirst();
+                List<double[]> perRank = onEveryRank(threads, layers, layer -> {
+                    double[] t = new double[iterations];
+                    for (int i = 0; i < iterations; i++) {
+                        if (layer == lead) {
+                            progress.step(i + 1, iterations, shape.tokens() + " tokens x " + ranks + " ranks");
+                        }
+                        long t0 = System.nanoTime();
+                        layer.forward();
+                        t[i] = (System.nanoTime() - t0) * 1e-9;
+                    }
+                    return t;
+                });
+                double[] slowest = new double[iterations];
+                for (double[] t : perRank) {
+                    for (int i = 0; i < iterations; i++) {
+                        slowest[i] = Math.max(slowest[i], t[i]);
+                    }
                 }
-                List<Double> own = new ArrayList<>();
-                for (double t : times) {
-                    own.add(t);
-                }
-                times = maxOverRanks(bridge, comms, own);
+                double[] times = AllReduceRun.maxOverRanks(bridge, comms, slowest);
                 WarmUp.Spread spread = WarmUp.Spread.of(times);
                 long[] perExpert = new long[shape.experts()];
                 for (long[] row : first.getFirst().counts()) {
@@ -109,23 +115,5 @@ final class MoeRun {
             throw new IllegalStateException("interrupted", e);
         }
         return results;
-    }
-
-    /** The element-wise maximum of {@code values} over every rank of the group, also in other processes. */
-    private static double[] maxOverRanks(KernelBridge bridge, List<Communicator> comms, List<Double> values) {
-        double[] v = values.stream().mapToDouble(Double::doubleValue).toArray();
-        List<DeviceBuffer> bufs = new ArrayList<>();
-        try {
-            List<CompletableFuture<Void>> calls = new ArrayList<>();
-            for (Communicator c : comms) {
-                DeviceBuffer b = bridge.allocate(c.device(), DType.F64, v.length).copyFrom(v);
-                bufs.add(b);
-                calls.add(c.allReduceAsync(b, b, v.length, ReduceOp.MAX, c.defaultTimeout()));
-            }
-            CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)).join();
-            return bufs.getFirst().toDoubleArray();
-        } finally {
-            bufs.forEach(DeviceBuffer::close);
-        }
     }
 }
