@@ -15,7 +15,7 @@ import java.util.stream.Stream;
  *   java ci/lib/GeneratedSources.java MODULE...          rewrites the generated files (ci/generate-sources)
  *   java ci/lib/GeneratedSources.java --check MODULE...  exits 1 naming each file that differs from its template
  * </pre>
- * Each module's GeneratedSourcesTest runs the check, so a hand edit of a generated file fails the build.
+ * GeneratedSourcesTest (java-api/core) runs the check over every module, so a hand edit of a generated file fails the build.
  */
 public final class GeneratedSources {
     private GeneratedSources() { }

@@ -36,8 +36,8 @@ public final class Device {
 
     /**
      * The largest single buffer this device can hold, in bytes, 0 where the runtime does not say: a
-     * capability (OpenCL's {@code CL_DEVICE_MAX_MEM_ALLOC_SIZE}, CUDA's free memory when the device was
-     * opened, the CPU's physical memory or cgroup limit), not what happens to be free now. An
+     * capability (OpenCL's {@code CL_DEVICE_MAX_MEM_ALLOC_SIZE}, CUDA's total memory, the CPU's physical
+     * memory or cgroup limit), not what happens to be free now. An
      * allocation above it fails with {@link DeviceOutOfMemoryException}.
      */
     public long maxAllocationBytes() { return info.maxAllocationBytes(); }

@@ -126,22 +126,25 @@ final class AllReduceRun {
                                       ReduceOp op, int runs, int calls, Progress progress) {
         int local = comms.size();
         double[][] perRank = new double[local][runs];
-        int[] started = {0};
-        java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(local, () -> {
-            started[0]++;
-            if (progress != null && started[0] <= runs) {
-                progress.step(started[0], runs, count + " elements, " + calls + " calls per run");
+        // A run starts when every local rank has arrived; a rank that fails ends the phaser for all, so no
+        // rank waits for a run that will not come (a failed call may leave the others past their last call).
+        java.util.concurrent.Phaser start = new java.util.concurrent.Phaser(local) {
+            @Override
+            protected boolean onAdvance(int phase, int parties) {
+                if (progress != null && phase < runs) {
+                    progress.step(phase + 1, runs, count + " elements, " + calls + " calls per run");
+                }
+                return false;
             }
-        });
+        };
         List<Thread> threads = new ArrayList<>();
         java.util.concurrent.ConcurrentLinkedQueue<Throwable> failures = new java.util.concurrent.ConcurrentLinkedQueue<>();
         for (int r = 0; r < local; r++) {
             int rank = r;
-            threads.add(Thread.ofPlatform().name("allreduce-rank-" + comms.get(r).rank()).start(() -> {
+            threads.add(Thread.ofPlatform().daemon().name("allreduce-rank-" + comms.get(r).rank()).start(() -> {
                 try {
                     Communicator c = comms.get(rank);
-                    for (int run = 0; run < runs; run++) {
-                        start.await();
+                    for (int run = 0; run < runs && start.arriveAndAwaitAdvance() >= 0; run++) {
                         long t0 = System.nanoTime();
                         for (int i = 0; i < calls; i++) {
                             c.allReduce(sends.get(rank), recvs.get(rank), count, op);
@@ -150,7 +153,7 @@ final class AllReduceRun {
                     }
                 } catch (Throwable t) {
                     failures.add(t);
-                    start.reset(); // the other local ranks stop waiting for this one
+                    start.forceTermination();
                 }
             }));
         }
@@ -158,13 +161,14 @@ final class AllReduceRun {
             try {
                 t.join();
             } catch (InterruptedException e) {
+                start.forceTermination();
+                threads.forEach(Thread::interrupt);
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while timing", e);
             }
         }
         if (!failures.isEmpty()) {
-            Throwable first = failures.stream().filter(f -> !(f instanceof java.util.concurrent.BrokenBarrierException)).findFirst()
-                    .orElse(failures.peek());
+            Throwable first = failures.peek();
             throw first instanceof RuntimeException re ? re : new IllegalStateException("a rank failed while timing", first);
         }
         double[] slowest = new double[runs];

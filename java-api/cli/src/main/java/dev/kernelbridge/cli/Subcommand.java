@@ -9,8 +9,9 @@ import java.util.ServiceLoader;
 /**
  * A command another module adds to {@code kernelbridge} (the training example adds {@code train}),
  * found through {@link ServiceLoader} on the class path: a client of the CLI, as the CLI is a client
- * of the API, so the CLI depends on no example. Implementations are stateless; {@link #run} is called
- * once per process.
+ * of the API, so the CLI need not depend on it (the training example's tests need the OpenCL and MPI
+ * backends, whose own tests run the CLI: a dependency the other way would be a cycle). Implementations
+ * are stateless; {@link #run} is called once per process.
  */
 public interface Subcommand {
     /** The word after {@code kernelbridge}. */

@@ -19,8 +19,7 @@ public interface BackendProvider {
 
     /**
      * The settings this backend reads beside the core ones ({@code kernelbridge.<key>}, mirrored by
-     * {@code KERNELBRIDGE_*}): listed by {@code kernelbridge doctor} and in the generated settings
-     * reference. Optional; a backend without settings of its own keeps the default.
+     * {@code KERNELBRIDGE_*}): listed in the generated settings reference (docs/settings.md). Optional; a backend without settings of its own keeps the default.
      */
     default java.util.List<dev.kernelbridge.Config.Knob> knobs() { return java.util.List.of(); }
 

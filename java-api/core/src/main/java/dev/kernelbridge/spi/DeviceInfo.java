@@ -8,7 +8,7 @@ import java.util.Set;
 /**
  * What a device says about itself. {@code memoryBytes} is total memory, 0 where unknown;
  * {@code maxAllocationBytes} is the largest single buffer it can hold (OpenCL's
- * {@code CL_DEVICE_MAX_MEM_ALLOC_SIZE}, CUDA's free memory at open, the CPU's physical or cgroup limit),
+ * {@code CL_DEVICE_MAX_MEM_ALLOC_SIZE}, CUDA's total memory, the CPU's physical or cgroup limit),
  * 0 where unknown. Both are capabilities, not today's free memory, so what a caller decides from them
  * does not change with what else the machine is doing.
  */
@@ -17,9 +17,8 @@ public record DeviceInfo(String name, String vendor, DeviceKind kind, long memor
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(vendor, "vendor");
         Objects.requireNonNull(kind, "kind");
-        if (memoryBytes < 0 || maxAllocationBytes < 0) {
-            throw new IllegalArgumentException("memoryBytes and maxAllocationBytes must be >= 0 (0: unknown)");
-        }
+        memoryBytes = Math.max(0, memoryBytes);                 // a negative size (an old backend's "unknown") is unknown
+        maxAllocationBytes = Math.max(0, maxAllocationBytes);
         dtypes = Set.copyOf(dtypes);
     }
 

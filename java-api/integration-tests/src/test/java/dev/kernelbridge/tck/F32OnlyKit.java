@@ -45,7 +45,7 @@ public class F32OnlyKit extends ConformanceKit {
                 @Override
                 public DeviceInfo info() {
                     DeviceInfo i = d.info();
-                    return new DeviceInfo(i.name(), i.vendor(), i.kind(), i.memoryBytes(), Set.of(DType.F32));
+                    return new DeviceInfo(i.name(), i.vendor(), i.kind(), i.memoryBytes(), i.maxAllocationBytes(), Set.of(DType.F32));
                 }
 
                 @Override

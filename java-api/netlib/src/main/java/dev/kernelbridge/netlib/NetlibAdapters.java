@@ -1,5 +1,6 @@
 package dev.kernelbridge.netlib;
 
+import java.util.ServiceLoader;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -16,7 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class NetlibAdapters {
     private static final System.Logger LOG = System.getLogger(NetlibAdapters.class.getName());
     static final String ADAPTER = "dev.kernelbridge.netlib.LudovicBLAS";
-    private static final String API = "dev.kernelbridge.KernelBridge";
+    private static final String PROVIDER_SPI = "dev.kernelbridge.spi.BackendProvider";
     private static final Object NONE = new Object();
     private static final AtomicBoolean WARNED = new AtomicBoolean();
     private static final ClassValue<Object> ADAPTERS = new ClassValue<>() {
@@ -42,7 +43,11 @@ public final class NetlibAdapters {
                 throw new LinkageError(ADAPTER + " resolves to a copy in " + adapter.getClassLoader()
                         + ", which sees another " + factory.getName() + " than " + loader);
             }
-            Class.forName(API, false, adapter.getClassLoader());     // kernelbridge-api is reachable too
+            ClassLoader kernelBridge = adapter.getClassLoader();
+            Class<?> provider = Class.forName(PROVIDER_SPI, false, kernelBridge);   // kernelbridge-api is reachable too,
+            if (ServiceLoader.load(provider, kernelBridge).findFirst().isEmpty()) {  // and a backend with it
+                throw new LinkageError("no KernelBridge backend beside it (kernelbridge-cpu is the one always there)");
+            }
             Object instance = adapter.getMethod("getInstance").invoke(null);
             LOG.log(System.Logger.Level.DEBUG, () -> "netlib agent: " + factory.getName() + ".getInstance() returns KernelBridge's " + ADAPTER);
             return instance;

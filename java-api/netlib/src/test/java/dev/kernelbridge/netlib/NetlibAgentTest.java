@@ -132,6 +132,22 @@ class NetlibAgentTest {
         assertOneWarningNamingTheFix(out);
     }
 
+    @Test
+    void whereNoBackendIsBesideNetlibTheAgentStepsAsideWithOneWarning() throws Exception {
+        // The adapter and the API are there, but no backend: the first GEMM could not open a bridge.
+        List<String> withoutBackend = new ArrayList<>();
+        for (String e : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+            if (!e.contains("kernelbridge-cpu") && !e.contains("java-api/cpu")) {
+                withoutBackend.add(e);
+            }
+        }
+        String out = run(List.of("-javaagent:" + agentOnlyJar, "-cp", launcherJar.toString(), "example.ChildLoaderLauncher",
+                String.join(java.io.File.pathSeparator, withoutBackend), "example.AgentProbe"));
+        assertTrue(probeLine(out).contains("blas=dev.ludovic.netlib.blas.") && out.contains("kernelbridgeDgemm=0 " + EXPECTED_C), out);
+        assertTrue(out.contains("no KernelBridge backend beside it"), out);
+        assertOneWarningNamingTheFix(out);
+    }
+
     private static boolean isKernelBridge(String classPathEntry) {
         return classPathEntry.contains("kernelbridge-api") || classPathEntry.contains("java-api/core")
                 || classPathEntry.equals(System.getProperty("kernelbridge.netlib.testClasses"));

@@ -98,13 +98,10 @@ final class CudaDevice implements BackendDevice {
             check("cuDeviceGetName", cu.call("cuDeviceGetName", name, 256, handle));
             MemorySegment total = a.allocate(ValueLayout.JAVA_LONG);
             check("cuDeviceTotalMem", cu.call("cuDeviceTotalMem", total, handle));
-            // The largest buffer cuMemAlloc can give is bounded by the memory free once our context exists.
-            MemorySegment free = a.allocate(ValueLayout.JAVA_LONG);
-            check("cuMemGetInfo", cu.call("cuMemGetInfo", free, total));
-            long freeBytes = free.get(ValueLayout.JAVA_LONG, 0);
-            check("cuDeviceTotalMem", cu.call("cuDeviceTotalMem", total, handle));
+            // One cuMemAlloc may take the whole memory: the capability is the total; what others hold at the
+            // moment is cuMemAlloc's own CUDA_ERROR_OUT_OF_MEMORY, typed like any device's.
             info = new DeviceInfo(name.getString(0) + " (sm_" + computeCapability + ")", "NVIDIA", DeviceKind.GPU,
-                    total.get(ValueLayout.JAVA_LONG, 0), freeBytes, DTYPES);
+                    total.get(ValueLayout.JAVA_LONG, 0), total.get(ValueLayout.JAVA_LONG, 0), DTYPES);
         }
     }
 

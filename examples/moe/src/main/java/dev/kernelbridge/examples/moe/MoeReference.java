@@ -33,7 +33,7 @@ import java.util.stream.IntStream;
  * </ul>
  * These are first order in u; the products of two error terms left out are below 2⁻⁷ of the terms
  * kept (u ≤ 2⁻⁸), so the check allows 1.25 times the sum. A row of the wrong token or expert is off
- * by about |y|, several times this bound in every type (MoeTest checks it is caught).
+ * by about |y|, several times this bound in every type (MoeLayerTest checks it is caught).
  */
 public final class MoeReference {
     /** The bound on SiLU's slope, |silu'(v)| ≤ 1.0998…. */
