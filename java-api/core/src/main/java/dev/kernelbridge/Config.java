@@ -56,9 +56,14 @@ public final class Config {
     public static final Knob FAULTS = new Knob("faults", "",
             "Fault injection for tests and demos: device=faults;... e.g. opencl:1=fail-every:3,latency:20ms (see FaultPlan).");
 
+    public static final Knob GUARDED_MEMORY = new Knob("debug.guarded.memory", "false",
+            "Test-only: true gives every native allocation made through NativeMemory pages of its own between guard pages, made"
+                    + " inaccessible (never unmapped) when freed, so a driver, MPI or our code touching it afterwards crashes at once."
+                    + " Read once per process; slow and wasteful of address space.");
+
     /** The knobs of the core, for doctor and documentation. */
     public static final List<Knob> CORE_KNOBS = List.of(BACKEND, CPU_THREADS, CPU_VECTOR, COLLECTIVE_TIMEOUT, COLLECTIVE_VENDOR, TRANSPORT, CACHE_DIR,
-            DISPATCH, FALLBACK, GEMM_DEADLINE, HEALTH_FAILURES, HEALTH_PROBE, CANARY, CANARY_TILE, FAULTS);
+            DISPATCH, FALLBACK, GEMM_DEADLINE, HEALTH_FAILURES, HEALTH_PROBE, CANARY, CANARY_TILE, FAULTS, GUARDED_MEMORY);
 
     private final Map<String, String> overrides;
     private final Map<String, String> properties;
