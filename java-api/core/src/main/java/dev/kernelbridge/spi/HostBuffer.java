@@ -26,7 +26,7 @@ public final class HostBuffer implements BackendBuffer {
      * host cannot provide it: {@link DeviceOutOfMemoryException} naming {@code deviceId} (ENOMEM).
      */
     public static HostBuffer allocate(String deviceId, long bytes) {
-        Arena arena = Arena.ofShared();
+        Arena arena = NativeMemory.shared();
         try {
             return new HostBuffer(arena.allocate(Math.max(1, bytes), ALIGNMENT).asSlice(0, bytes), arena);
         } catch (OutOfMemoryError e) {

@@ -1,6 +1,7 @@
 package dev.kernelbridge.cuda;
 
 import dev.kernelbridge.DType;
+import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -111,7 +112,7 @@ final class Cublas {
 
     /** A cuBLAS handle on {@code stream}; the caller destroys it. */
     MemorySegment create(MemorySegment stream) {
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
             int s = call("cublasCreate_v2", out);
             if (s != 0) {

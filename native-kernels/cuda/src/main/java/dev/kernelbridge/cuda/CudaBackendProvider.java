@@ -4,6 +4,7 @@ import dev.kernelbridge.Config;
 import dev.kernelbridge.spi.Availability;
 import dev.kernelbridge.spi.Backend;
 import dev.kernelbridge.spi.BackendProvider;
+import dev.kernelbridge.spi.NativeMemory;
 import dev.kernelbridge.tuning.TuningDatabase;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -50,7 +51,7 @@ public final class CudaBackendProvider implements BackendProvider {
         if (init != 0) {
             return Availability.unavailable("cuInit failed with " + cu.errorName(init) + " (" + init + ")");
         }
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment count = a.allocate(ValueLayout.JAVA_INT);
             int r = cu.call("cuDeviceGetCount", count);
             if (r != 0) {
@@ -80,7 +81,7 @@ public final class CudaBackendProvider implements BackendProvider {
         TuningDatabase tuning = TuningDatabase.load(config.cacheDirectory().resolve("tuning").resolve("cuda.json"), null);
         String driver = version(cu);
         GemmPaths.Mode gemmMode = GemmPaths.mode(config);
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment count = a.allocate(ValueLayout.JAVA_INT);
             int r = cu.call("cuDeviceGetCount", count);
             if (r != 0) {
@@ -97,7 +98,7 @@ public final class CudaBackendProvider implements BackendProvider {
     }
 
     private static String version(CudaDriver cu) {
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment v = a.allocate(ValueLayout.JAVA_INT);
             if (cu.call("cuDriverGetVersion", v) != 0) {
                 return "?";

@@ -8,6 +8,7 @@ import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.DeviceInfo;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.spi.NativeMemory;
 import dev.kernelbridge.tuning.GemmParameters;
 import dev.kernelbridge.tuning.GemmVariant;
 import dev.kernelbridge.tuning.GroupedGemmTable;
@@ -79,7 +80,7 @@ final class CudaDevice implements BackendDevice {
         this.tuning = tuning;
         this.driverVersion = driverVersion;
         this.paths = new GemmPaths(gemmMode);
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment dev = a.allocate(ValueLayout.JAVA_INT);
             check("cuDeviceGet", cu.call("cuDeviceGet", dev, ordinal));
             handle = dev.get(ValueLayout.JAVA_INT, 0);
@@ -163,7 +164,7 @@ final class CudaDevice implements BackendDevice {
     }
 
     private MemorySegment pinned(long bytes) {
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
             check("cuMemAllocHost", cu.call("cuMemAllocHost", out, bytes));
             return out.get(ValueLayout.ADDRESS, 0).reinterpret(bytes);
@@ -183,7 +184,7 @@ final class CudaDevice implements BackendDevice {
     }
 
     private long deviceAlloc(long bytes) {
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment out = a.allocate(ValueLayout.JAVA_LONG);
             check("cuMemAlloc", cu.call("cuMemAlloc", out, bytes));
             return out.get(ValueLayout.JAVA_LONG, 0);
@@ -294,7 +295,7 @@ final class CudaDevice implements BackendDevice {
     @Override
     public void gemmGrouped(java.util.List<GemmCall> calls) {
         lock.lock();
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             enter();
             if (paths.groupedByCublas(calls, cublas != null && cublas.hasGroupedGemm())) {
                 viaCublasGrouped(calls, arena);
@@ -425,7 +426,7 @@ final class CudaDevice implements BackendDevice {
         int tb = c.transB() == dev.kernelbridge.Transpose.NO_TRANS ? Cublas.OP_N : Cublas.OP_T;
         long a = ((CudaBuffer) c.a()).pointer + c.offsetA() * in, b = ((CudaBuffer) c.b()).pointer + c.offsetB() * in;
         long cc = ((CudaBuffer) c.c()).pointer + c.offsetC() * out;
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment alpha = scalar(arena, types.scalar(), c.alpha()), beta = scalar(arena, types.scalar(), c.beta());
             // cuBLAS reads alpha and beta (host pointer mode) before these calls return.
             int status = c.batchCount() == 1

@@ -1,5 +1,6 @@
 package dev.kernelbridge.cuda;
 
+import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -135,7 +136,7 @@ final class CudaDriver {
 
     /** The driver's description of a CUresult ("an illegal memory access was encountered"). */
     String errorString(int result) {
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
             if (call("cuGetErrorString", result, out) != 0) {
                 return "unknown CUDA error";
@@ -146,7 +147,7 @@ final class CudaDriver {
 
     /** The driver's name for a CUresult ("CUDA_ERROR_NO_DEVICE"). */
     String errorName(int result) {
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
             if (call("cuGetErrorName", result, out) != 0) {
                 return "CUDA error " + result;

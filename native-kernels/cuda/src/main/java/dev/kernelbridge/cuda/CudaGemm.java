@@ -3,6 +3,7 @@ package dev.kernelbridge.cuda;
 import dev.kernelbridge.DType;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.spi.NativeMemory;
 import dev.kernelbridge.tuning.GroupedGemmTable;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -144,7 +145,7 @@ final class CudaGemm {
             return;
         }
         CudaDriver cu = device.driver();
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             // The range goes to the module's kb_ndrange on the stream, from a page-locked slot that stays put until the copy runs.
             MemorySegment size = device.rangeSlot();
             for (int d = 0; d < 3; d++) {

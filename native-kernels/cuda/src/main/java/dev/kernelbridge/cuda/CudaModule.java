@@ -2,6 +2,7 @@ package dev.kernelbridge.cuda;
 
 import dev.kernelbridge.DType;
 import dev.kernelbridge.DeviceException;
+import dev.kernelbridge.spi.NativeMemory;
 import dev.kernelbridge.tuning.GemmParameters;
 import java.io.IOException;
 import java.io.InputStream;
@@ -174,7 +175,7 @@ final class CudaModule {
 
     private static CudaModule load(CudaDevice device, byte[] image, GemmParameters parameters, String origin) {
         CudaDriver cu = device.driver();
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
             device.check("cuModuleLoadData", cu.call("cuModuleLoadData", out, a.allocateFrom(ValueLayout.JAVA_BYTE, image)));
             MemorySegment module = out.get(ValueLayout.ADDRESS, 0);
@@ -186,7 +187,7 @@ final class CudaModule {
 
     MemorySegment function(CudaDevice device, String name) {
         return functions.computeIfAbsent(name, n -> {
-            try (Arena a = Arena.ofConfined()) {
+            try (Arena a = NativeMemory.confined()) {
                 MemorySegment out = a.allocate(ValueLayout.ADDRESS);
                 device.check("cuModuleGetFunction", device.driver().call("cuModuleGetFunction", out, module, a.allocateFrom(n)));
                 return out.get(ValueLayout.ADDRESS, 0);

@@ -8,6 +8,7 @@ import dev.kernelbridge.ReduceOp;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.DeviceCollectives;
 import dev.kernelbridge.spi.DeviceCollectives.AllToAllLayout;
+import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -45,7 +46,7 @@ final class NcclCollectives implements DeviceCollectives {
         this.nccl = nccl;
         this.ranks = List.copyOf(ranks);
         this.comms = new MemorySegment[ranks.size()];
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment id = a.allocate(Nccl.UNIQUE_ID);
             check("ncclGetUniqueId", call("ncclGetUniqueId", id), ranks.getFirst());
             MemorySegment config = nonBlockingConfig(a);
@@ -82,7 +83,7 @@ final class NcclCollectives implements DeviceCollectives {
 
     /** Non-blocking communicators are usable once their asynchronous state leaves ncclInProgress. */
     private void awaitCommunicators(long end, Duration deadline) {
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment state = a.allocate(ValueLayout.JAVA_INT);
             for (int r = 0; r < comms.length; r++) {
                 while (true) {
@@ -237,7 +238,7 @@ final class NcclCollectives implements DeviceCollectives {
     private void awaitCompletion(long end, Duration deadline) {
         awaitCommunicators(end, deadline); // enqueueing on non-blocking communicators finishes asynchronously
         boolean[] done = new boolean[ranks.size()];
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment async = a.allocate(ValueLayout.JAVA_INT);
             while (true) {
                 boolean all = true;

@@ -1,5 +1,6 @@
 package dev.kernelbridge.cuda;
 
+import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -84,7 +85,7 @@ final class Nvrtc {
      * ("sm_90": no PTX JIT, so no PTX ISA version the driver must know). The build log on failure.
      */
     byte[] compile(String source, String name, String arch, List<String> options) {
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment prog = a.allocate(ValueLayout.ADDRESS);
             check("nvrtcCreateProgram", call("nvrtcCreateProgram", prog, a.allocateFrom(source), a.allocateFrom(name), 0,
                     MemorySegment.NULL, MemorySegment.NULL));

@@ -1,5 +1,6 @@
 package dev.kernelbridge.mpi;
 
+import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -134,7 +135,7 @@ final class MpiLibrary {
     }
 
     String errorString(int code) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment text = arena.allocate(512);
             MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);
             if (call("MPI_Error_string", code, text, len) != 0) {

@@ -6,6 +6,7 @@ import dev.kernelbridge.CollectiveTimeoutException;
 import dev.kernelbridge.DType;
 import dev.kernelbridge.NarrowFloat;
 import dev.kernelbridge.ReduceOp;
+import dev.kernelbridge.spi.NativeMemory;
 import dev.kernelbridge.spi.Transport;
 import dev.kernelbridge.spi.TransportCall;
 import java.lang.foreign.Arena;
@@ -67,7 +68,7 @@ final class MpiTransport implements Transport {
     private final int rank;
     private final int size;
     private final String description;
-    private final Arena arena = Arena.ofShared();
+    private final Arena arena = NativeMemory.shared();
     private final MemorySegment control;
     private final MemorySegment data;
     private final MemorySegment byteType;
@@ -308,7 +309,7 @@ final class MpiTransport implements Transport {
         MemorySegment type = abi.datatype(call.dtype());
         long piece = Math.max(1, Math.min(alltoallPiece, Integer.MAX_VALUE / size));
         long rounds = (largestBlock + piece - 1) / piece;
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment sc = a.allocate(ValueLayout.JAVA_INT, size), sd = a.allocate(ValueLayout.JAVA_INT, size);
             MemorySegment rc = a.allocate(ValueLayout.JAVA_INT, size), rd = a.allocate(ValueLayout.JAVA_INT, size);
             if (rounds == 1 && fitsInts(call.sendCounts(), call.sendDispls()) && fitsInts(call.recvCounts(), call.recvDispls())) {
@@ -367,7 +368,7 @@ final class MpiTransport implements Transport {
             allReduce(call, type, op, deadline); // the hot path: no arena, no boxing with the abort policy
             return;
         }
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             if (dtype.isNarrowFloat() && call.kind() == TransportCall.Kind.ALL_REDUCE) {
                 narrowAllReduce(call, deadline, a);
                 return;
@@ -418,7 +419,7 @@ final class MpiTransport implements Transport {
             MemorySegment recv = call.recv().asSlice(done * es, n * es);
             MemorySegment send = call.inPlace() ? abi.inPlace() : call.send().asSlice(done * es, n * es);
             if (!abortOnFailure) {
-                try (Arena a = Arena.ofConfined()) {
+                try (Arena a = NativeMemory.confined()) {
                     move(call, deadline, a, "MPI_Allreduce", "MPI_Iallreduce", send, recv, n, type, op, data);
                 }
                 continue;
@@ -777,7 +778,7 @@ final class MpiTransport implements Transport {
     }
 
     void finalizeMpi() {
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             for (MemorySegment comm : List.of(control, data)) {
                 MemorySegment slot = a.allocate(abi.handle());
                 slot.set(ValueLayout.ADDRESS, 0, comm);

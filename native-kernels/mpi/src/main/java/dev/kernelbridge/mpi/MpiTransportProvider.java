@@ -2,6 +2,7 @@ package dev.kernelbridge.mpi;
 
 import dev.kernelbridge.Config;
 import dev.kernelbridge.spi.Availability;
+import dev.kernelbridge.spi.NativeMemory;
 import dev.kernelbridge.spi.Transport;
 import dev.kernelbridge.spi.TransportProvider;
 import java.lang.foreign.Arena;
@@ -66,7 +67,7 @@ public final class MpiTransportProvider implements TransportProvider {
                 OpenMpiAbi abi = new OpenMpiAbi(lib);
                 MpiLibrary mpi = new MpiLibrary(lib, abi);
                 int provided;
-                try (Arena a = Arena.ofConfined()) {
+                try (Arena a = NativeMemory.confined()) {
                     MemorySegment flag = a.allocate(ValueLayout.JAVA_INT);
                     mpi.run("MPI_Initialized", flag);
                     MemorySegment level = a.allocate(ValueLayout.JAVA_INT);
@@ -111,7 +112,7 @@ public final class MpiTransportProvider implements TransportProvider {
     }
 
     private static String version(MpiLibrary mpi) {
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = NativeMemory.confined()) {
             MemorySegment text = a.allocate(8192);
             MemorySegment len = a.allocate(ValueLayout.JAVA_INT);
             mpi.run("MPI_Get_library_version", text, len);

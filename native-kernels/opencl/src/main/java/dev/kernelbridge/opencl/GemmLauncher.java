@@ -4,6 +4,7 @@ import dev.kernelbridge.DType;
 import dev.kernelbridge.DeviceOutOfMemoryException;
 import dev.kernelbridge.Transpose;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.spi.NativeMemory;
 import dev.kernelbridge.tuning.GemmParameters;
 import dev.kernelbridge.tuning.GroupedGemmTable;
 import java.lang.foreign.Arena;
@@ -74,7 +75,7 @@ final class GemmLauncher {
         long es = launch.variant().computeType().byteSize();
         OpenClQueue queue = device.commandQueue();
         long table, scalars;
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment t = launch.tableBytes(arena), s = launch.scalarBytes(arena);
             table = device.packingBuffer(2, t.byteSize());
             scalars = device.packingBuffer(3, s.byteSize());

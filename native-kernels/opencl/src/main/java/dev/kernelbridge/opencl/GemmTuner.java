@@ -7,6 +7,7 @@ import dev.kernelbridge.Transpose;
 import dev.kernelbridge.TuningReport;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.spi.NativeMemory;
 import dev.kernelbridge.tuning.GemmParameters;
 import dev.kernelbridge.tuning.TuningDatabase;
 import java.lang.foreign.Arena;
@@ -262,7 +263,7 @@ final class GemmTuner {
         }
 
         private static void write(BackendBuffer b, DType dtype, float[] values) {
-            try (Arena arena = Arena.ofConfined()) {
+            try (Arena arena = NativeMemory.confined()) {
                 MemorySegment s = arena.allocate(values.length * dtype.byteSize(), 64);
                 for (int i = 0; i < values.length; i++) {
                     if (dtype == DType.F32) {
@@ -276,7 +277,7 @@ final class GemmTuner {
         }
 
         private static float[] read(BackendBuffer b, DType dtype, int count) {
-            try (Arena arena = Arena.ofConfined()) {
+            try (Arena arena = NativeMemory.confined()) {
                 MemorySegment s = arena.allocate(count * dtype.byteSize(), 64);
                 b.copyOut(0, s);
                 float[] out = new float[count];

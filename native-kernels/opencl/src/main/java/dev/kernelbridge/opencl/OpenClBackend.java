@@ -5,6 +5,7 @@ import static org.lwjgl.opencl.CL10.*;
 import dev.kernelbridge.Config;
 import dev.kernelbridge.spi.Backend;
 import dev.kernelbridge.spi.BackendDevice;
+import dev.kernelbridge.spi.NativeMemory;
 import dev.kernelbridge.tuning.TuningDatabase;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -67,7 +68,7 @@ final class OpenClBackend implements Backend {
     }
 
     static long[] platforms() {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
             int status = nclGetPlatformIDs(0, 0, count.address());
             if (status == -1001 || count.get(ValueLayout.JAVA_INT, 0) == 0) {
@@ -82,7 +83,7 @@ final class OpenClBackend implements Backend {
     }
 
     static long[] devices(long platform) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
             int status = nclGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, 0, 0, count.address());
             if (status == -1 /* CL_DEVICE_NOT_FOUND */ || count.get(ValueLayout.JAVA_INT, 0) == 0) {
@@ -97,7 +98,7 @@ final class OpenClBackend implements Backend {
     }
 
     static String platformName(long platform) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment size = arena.allocate(ValueLayout.JAVA_LONG);
             nclGetPlatformInfo(platform, CL_PLATFORM_NAME, 0, 0, size.address());
             MemorySegment text = arena.allocate(Math.max(1, size.get(ValueLayout.JAVA_LONG, 0)));
@@ -107,7 +108,7 @@ final class OpenClBackend implements Backend {
     }
 
     private static long createContext(long platform, long[] deviceIds) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment props = arena.allocateFrom(ValueLayout.JAVA_LONG, CL_CONTEXT_PLATFORM, platform, 0);
             MemorySegment ids = arena.allocateFrom(ValueLayout.JAVA_LONG, deviceIds);
             MemorySegment err = arena.allocate(ValueLayout.JAVA_INT);

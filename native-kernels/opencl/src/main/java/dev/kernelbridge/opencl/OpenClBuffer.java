@@ -3,6 +3,7 @@ package dev.kernelbridge.opencl;
 import static org.lwjgl.opencl.CL10.*;
 
 import dev.kernelbridge.spi.BackendBuffer;
+import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
@@ -34,7 +35,7 @@ final class OpenClBuffer implements BackendBuffer {
             write(byteOffset, source);
             return;
         }
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment bounce = arena.allocate(Math.min(BOUNCE, Math.max(1, source.byteSize())), 64);
             for (long done = 0; done < source.byteSize(); done += bounce.byteSize()) {
                 long n = Math.min(bounce.byteSize(), source.byteSize() - done);
@@ -50,7 +51,7 @@ final class OpenClBuffer implements BackendBuffer {
             read(byteOffset, target);
             return;
         }
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment bounce = arena.allocate(Math.min(BOUNCE, Math.max(1, target.byteSize())), 64);
             for (long done = 0; done < target.byteSize(); done += bounce.byteSize()) {
                 long n = Math.min(bounce.byteSize(), target.byteSize() - done);

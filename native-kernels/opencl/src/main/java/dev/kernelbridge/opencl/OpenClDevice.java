@@ -12,6 +12,7 @@ import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.DeviceInfo;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.spi.NativeMemory;
 import dev.kernelbridge.spi.TunableDevice;
 import dev.kernelbridge.tuning.GemmParameters;
 import dev.kernelbridge.tuning.GemmVariant;
@@ -122,7 +123,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
                     bytes + " bytes exceed the largest single allocation of this device (CL_DEVICE_MAX_MEM_ALLOC_SIZE = "
                             + maxAllocation + ")");
         }
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment err = arena.allocate(ValueLayout.JAVA_INT);
             long mem = nclCreateBuffer(context, CL_MEM_READ_WRITE, Math.max(1, bytes), 0, err.address());
             ClErrors.check(err.get(ValueLayout.JAVA_INT, 0), id, "clCreateBuffer of " + bytes + " bytes");
@@ -337,7 +338,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     }
 
     static String stringInfo(long device, int param) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment size = arena.allocate(ValueLayout.JAVA_LONG);
             nclGetDeviceInfo(device, param, 0, 0, size.address());
             long n = size.get(ValueLayout.JAVA_LONG, 0);
@@ -348,7 +349,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     }
 
     static long longInfo(long device, int param) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment value = arena.allocate(ValueLayout.JAVA_LONG);
             MemorySegment size = arena.allocate(ValueLayout.JAVA_LONG);
             if (nclGetDeviceInfo(device, param, 8, value.address(), size.address()) != CL_SUCCESS) {

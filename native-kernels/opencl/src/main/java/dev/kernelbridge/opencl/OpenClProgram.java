@@ -3,6 +3,7 @@ package dev.kernelbridge.opencl;
 import static org.lwjgl.opencl.CL10.*;
 
 import dev.kernelbridge.DeviceException;
+import dev.kernelbridge.spi.NativeMemory;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -66,7 +67,7 @@ final class OpenClProgram implements AutoCloseable {
     }
 
     private static long fromSource(OpenClDevice device, String source, String options) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment err = arena.allocate(ValueLayout.JAVA_INT);
             MemorySegment text = arena.allocateFrom(source);
             MemorySegment strings = arena.allocate(ValueLayout.ADDRESS);
@@ -93,7 +94,7 @@ final class OpenClProgram implements AutoCloseable {
     }
 
     private static long fromBinary(OpenClDevice device, byte[] binary, String options) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment err = arena.allocate(ValueLayout.JAVA_INT);
             MemorySegment status = arena.allocate(ValueLayout.JAVA_INT);
             MemorySegment devices = arena.allocate(ValueLayout.JAVA_LONG);
@@ -118,7 +119,7 @@ final class OpenClProgram implements AutoCloseable {
     }
 
     private static void store(OpenClDevice device, long program, Path target) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment size = arena.allocate(ValueLayout.JAVA_LONG);
             if (nclGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, 8, size.address(), 0) != CL_SUCCESS) {
                 return;
@@ -144,7 +145,7 @@ final class OpenClProgram implements AutoCloseable {
     }
 
     private static String buildLog(OpenClDevice device, long program) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment size = arena.allocate(ValueLayout.JAVA_LONG);
             nclGetProgramBuildInfo(program, device.handle(), CL_PROGRAM_BUILD_LOG, 0, 0, size.address());
             long n = Math.min(size.get(ValueLayout.JAVA_LONG, 0), 1 << 20);

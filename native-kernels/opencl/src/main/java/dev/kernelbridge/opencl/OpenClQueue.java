@@ -1,5 +1,6 @@
 package dev.kernelbridge.opencl;
 
+import dev.kernelbridge.spi.NativeMemory;
 import static org.lwjgl.opencl.CL10.*;
 
 import java.lang.foreign.Arena;
@@ -27,7 +28,7 @@ final class OpenClQueue {
 
     /** Enqueues {@code kernel} over {@code global} work-items in groups of {@code local} (null: the driver chooses). */
     void launch(long kernel, String name, long[] global, long[] local) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment g = arena.allocateFrom(ValueLayout.JAVA_LONG, global);
             MemorySegment l = local == null ? MemorySegment.NULL : arena.allocateFrom(ValueLayout.JAVA_LONG, local);
             ClErrors.check(nclEnqueueNDRangeKernel(handle, kernel, global.length, 0, g.address(), l.address(), 0, 0, 0),

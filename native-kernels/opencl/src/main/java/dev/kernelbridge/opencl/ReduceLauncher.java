@@ -5,6 +5,7 @@ import static org.lwjgl.opencl.CL10.*;
 import dev.kernelbridge.DType;
 import dev.kernelbridge.ReduceOp;
 import dev.kernelbridge.spi.BackendBuffer;
+import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -96,7 +97,7 @@ final class ReduceLauncher {
         if (existing != null) {
             return existing;
         }
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment region = arena.allocateFrom(ValueLayout.JAVA_LONG, offset, bytes);
             MemorySegment err = arena.allocate(ValueLayout.JAVA_INT);
             long sub = org.lwjgl.opencl.CL11.nclCreateSubBuffer(parent.mem(), CL_MEM_READ_WRITE,

@@ -6,6 +6,7 @@ import dev.kernelbridge.ReduceOp;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.HostBuffer;
+import dev.kernelbridge.spi.NativeMemory;
 import dev.kernelbridge.spi.Transport;
 import dev.kernelbridge.spi.TransportCall;
 import java.lang.foreign.Arena;
@@ -83,7 +84,7 @@ public final class DistributedGroup implements CollectiveGroup {
             default -> req.count();
         };
         boolean hostVisible = req.send().hostSegment().isPresent() && req.recv().hostSegment().isPresent();
-        try (Arena staging = hostVisible ? null : Arena.ofConfined()) {
+        try (Arena staging = hostVisible ? null : NativeMemory.confined()) {
             MemorySegment send = view(req.send(), sendElements * es, staging, true);
             MemorySegment recv = req.inPlace() ? send : view(req.recv(), recvElements * es, staging, req.kind() == CollectiveRequest.Kind.ALL_GATHER);
             transport.execute(new TransportCall(sequence, kind(req.kind()), req.dtype(), req.op(), req.count(), req.root(),
@@ -116,7 +117,7 @@ public final class DistributedGroup implements CollectiveGroup {
                         req.send(), req.recv(), req.inPlace()), remaining(deadline));
                 // (2) leader: across processes, then avg divides once so every rank gets the same bits
                 if (member == 0) {
-                    try (Arena staging = req.recv().hostSegment().isPresent() ? null : Arena.ofConfined()) {
+                    try (Arena staging = req.recv().hostSegment().isPresent() ? null : NativeMemory.confined()) {
                         MemorySegment buf = view(req.recv(), count * es, staging, true);
                         transport.execute(new TransportCall(sequence, TransportCall.Kind.ALL_REDUCE, dtype, combine, count, 0, buf, buf, true), deadline);
                         if (req.op() == ReduceOp.AVG) {
@@ -231,7 +232,7 @@ public final class DistributedGroup implements CollectiveGroup {
         long es = dtype.byteSize();
         // (1) every rank's counts, and the pair check
         long rowBytes = 2L * ranks * Long.BYTES;
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment rows = arena.allocate(Math.max(1, rowBytes * local), 8);
             for (int m = 0; m < local; m++) {
                 MemorySegment.copy(mine[m].blocks().sendCounts(), 0, rows, ValueLayout.JAVA_LONG, m * rowBytes, ranks);
@@ -315,7 +316,7 @@ public final class DistributedGroup implements CollectiveGroup {
         long es = req.dtype().byteSize();
         int ranks = size();
         long perRank = req.kind() == CollectiveRequest.Kind.REDUCE_SCATTER ? req.count() * ranks : req.count();
-        try (Arena arena = Arena.ofShared()) {
+        try (Arena arena = NativeMemory.shared()) {
             MemorySegment all = arena.allocate(Math.max(1, perRank * ranks * es), 64);
             BackendBuffer input = req.send();
             hierarchical(member, sequence, new CollectiveRequest(CollectiveRequest.Kind.ALL_GATHER, req.dtype(), perRank, ReduceOp.SUM, 0,

@@ -8,6 +8,7 @@ import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.DeviceCollectives;
 import dev.kernelbridge.spi.HostBuffer;
+import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -101,7 +102,7 @@ public final class InProcessGroup implements CollectiveGroup {
         boolean onDevices = reduceOnDevices && (request.kind() == CollectiveRequest.Kind.ALL_REDUCE
                 || request.kind() == CollectiveRequest.Kind.REDUCE_SCATTER);
         boolean hostVisible = request.send().hostSegment().isPresent() && request.recv().hostSegment().isPresent();
-        Arena staging = hostVisible || onDevices ? null : Arena.ofShared();
+        Arena staging = hostVisible || onDevices ? null : NativeMemory.shared();
         try {
             MemorySegment send = onDevices ? null : hostView(request.send(), staging, true);
             MemorySegment recv = onDevices ? null : request.recv() == request.send() ? send : hostView(request.recv(), staging, false);
@@ -222,7 +223,7 @@ public final class InProcessGroup implements CollectiveGroup {
         } else if (source.isPresent()) {
             to.copyIn(toOffset, source.get().asSlice(fromOffset, bytes));
         } else if (device == null || !device.copy(from, fromOffset, to, toOffset, bytes)) {
-            try (Arena bounce = Arena.ofConfined()) { // two devices that do not address each other
+            try (Arena bounce = NativeMemory.confined()) { // two devices that do not address each other
                 long piece = Math.min(bytes, 16L << 20);
                 MemorySegment buf = bounce.allocate(piece, 64);
                 for (long done = 0; done < bytes; done += piece) {

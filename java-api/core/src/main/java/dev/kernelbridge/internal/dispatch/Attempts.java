@@ -7,6 +7,7 @@ import dev.kernelbridge.events.TransferEvent;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -63,7 +64,7 @@ final class Attempts implements AutoCloseable {
         /** Made on first use by the attempt's own thread: closing a shared arena costs a handshake with every thread. */
         Arena arena() {
             if (arena == null) {
-                arena = Arena.ofShared();
+                arena = NativeMemory.shared();
             }
             return arena;
         }

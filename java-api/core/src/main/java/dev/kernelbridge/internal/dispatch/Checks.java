@@ -1,6 +1,7 @@
 package dev.kernelbridge.internal.dispatch;
 
 import dev.kernelbridge.DType;
+import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -75,7 +76,7 @@ final class Checks {
                 continue;
             }
             DType out = dtype.computeType();
-            try (Arena arena = Arena.ofShared()) {
+            try (Arena arena = NativeMemory.shared()) {
                 MemorySegment a = arena.allocate((long) m * k * dtype.byteSize(), 64);
                 MemorySegment b = arena.allocate((long) k * nn * dtype.byteSize(), 64);
                 MemorySegment c = arena.allocate((long) m * nn * out.byteSize(), 64);

@@ -13,6 +13,7 @@ import dev.kernelbridge.events.BackendSelectedEvent;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -81,7 +82,7 @@ public final class Scheduler implements AutoCloseable {
         if (!inPlaceOk(job)) {
             // Memory confined to the caller's thread cannot be read by a device's worker thread:
             // the work runs on shared copies made here, and C comes back here, only on success.
-            try (java.lang.foreign.Arena shared = java.lang.foreign.Arena.ofShared()) {
+            try (java.lang.foreign.Arena shared = NativeMemory.shared()) {
                 HostGemm staged = job.stagedIn(shared);
                 run(staged, dispatch);
                 job.writeBack(staged.c());
@@ -248,7 +249,7 @@ public final class Scheduler implements AutoCloseable {
      */
     public void runGrouped(List<HostGemm> groups, int[] numbers, Dispatch dispatch) {
         if (!groups.stream().allMatch(Scheduler::inPlaceOk)) { // confined memory: as in run(HostGemm, Dispatch)
-            try (java.lang.foreign.Arena shared = java.lang.foreign.Arena.ofShared()) {
+            try (java.lang.foreign.Arena shared = NativeMemory.shared()) {
                 List<HostGemm> staged = groups.stream().map(g -> g.stagedIn(shared)).toList();
                 runGrouped(staged, numbers, dispatch);
                 for (int i = 0; i < groups.size(); i++) {

@@ -9,6 +9,7 @@ import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
 import dev.kernelbridge.spi.DeviceInfo;
 import dev.kernelbridge.spi.GemmCall;
+import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -130,7 +131,7 @@ public final class FaultyDevice implements BackendDevice {
     private static void corruptFirstValue(GemmCall call) {
         int es = call.dtype().byteSize();
         long at = call.offsetC() * es;
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = NativeMemory.confined()) {
             MemorySegment one = arena.allocate(es, es);
             call.c().copyOut(at, one);
             if (es == 2) {
