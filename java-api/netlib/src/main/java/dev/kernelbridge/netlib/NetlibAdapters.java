@@ -57,7 +57,8 @@ public final class NetlibAdapters {
                         + " (" + cause(e) + "); its BLAS factories keep the library's own implementations. To install it: start the JVM with"
                         + " -javaagent: pointing at kernelbridge-netlib's agent jar (kernelbridge-netlib-<version>-agent.jar, the transformer alone)"
                         + " and put kernelbridge-netlib.jar, kernelbridge-api.jar and kernelbridge-cpu.jar in the same class loader as dev.ludovic.netlib"
-                        + " (on the class path with it, or beside it in spark-submit --jars)");
+                        + " (on the class path with it; under spark-submit, where netlib is in $SPARK_HOME/jars, through --driver-class-path"
+                        + " and spark.executor.extraClassPath, not --jars)");
             }
             return NONE;
         }
