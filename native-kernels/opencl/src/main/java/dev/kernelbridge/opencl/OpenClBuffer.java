@@ -7,7 +7,10 @@ import dev.kernelbridge.spi.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-/** A cl_mem of one device. Copies are blocking; heap memory travels through a native bounce buffer. */
+/**
+ * A cl_mem of one device. Copies are blocking; memory that another thread could free during the copy
+ * (heap, shared or automatic segments) travels through a native bounce buffer this call owns.
+ */
 final class OpenClBuffer implements BackendBuffer {
     /** Heap copies move through native memory in pieces this large. */
     private static final long BOUNCE = 64L << 20;
@@ -31,7 +34,7 @@ final class OpenClBuffer implements BackendBuffer {
 
     @Override
     public void copyIn(long byteOffset, MemorySegment source) {
-        if (source.isNative()) {
+        if (heldByThisCall(source)) {
             write(byteOffset, source);
             return;
         }
@@ -39,7 +42,7 @@ final class OpenClBuffer implements BackendBuffer {
             MemorySegment bounce = arena.allocate(Math.min(BOUNCE, Math.max(1, source.byteSize())), 64);
             for (long done = 0; done < source.byteSize(); done += bounce.byteSize()) {
                 long n = Math.min(bounce.byteSize(), source.byteSize() - done);
-                MemorySegment.copy(source, done, bounce, 0, n);
+                stage(source, done, bounce, 0, n, "source");
                 write(byteOffset + done, bounce.asSlice(0, n));
             }
         }
@@ -47,7 +50,7 @@ final class OpenClBuffer implements BackendBuffer {
 
     @Override
     public void copyOut(long byteOffset, MemorySegment target) {
-        if (target.isNative()) {
+        if (heldByThisCall(target)) {
             read(byteOffset, target);
             return;
         }
@@ -56,8 +59,34 @@ final class OpenClBuffer implements BackendBuffer {
             for (long done = 0; done < target.byteSize(); done += bounce.byteSize()) {
                 long n = Math.min(bounce.byteSize(), target.byteSize() - done);
                 read(byteOffset + done, bounce.asSlice(0, n));
-                MemorySegment.copy(bounce, 0, target, done, n);
+                stage(bounce, 0, target, done, n, "target");
             }
+        }
+    }
+
+    /**
+     * Whether the driver may be handed {@code s}'s address for the whole blocking copy: LWJGL takes a
+     * raw address, so nothing keeps {@code s}'s arena open while the driver reads or writes it. Only
+     * a confined segment of the calling thread is safe (no other thread can close it while this one
+     * is here); a shared, automatic or heap segment goes through memory this call owns, copied with
+     * {@link MemorySegment#copy}, which a concurrent close cannot cut short.
+     */
+    private static boolean heldByThisCall(MemorySegment s) {
+        return s.isNative() && s.isAccessibleBy(Thread.currentThread()) && !s.isAccessibleBy(NOT_THE_CALLER);
+    }
+
+    /** Any thread but the caller; never started, only asked about. */
+    private static final Thread NOT_THE_CALLER = Thread.ofPlatform().unstarted(() -> { });
+
+    private static void stage(MemorySegment from, long fromOffset, MemorySegment to, long toOffset, long bytes, String argument) {
+        boolean interrupted = Thread.currentThread().isInterrupted();
+        try {
+            MemorySegment.copy(from, fromOffset, to, toOffset, bytes);
+        } catch (IllegalStateException e) {
+            if (!interrupted) {
+                Thread.interrupted(); // HotSpot interrupts a thread when it stops its access to a closing arena: not the caller's interrupt
+            }
+            throw new IllegalStateException(argument + " was closed by another thread during the copy; it must stay open until the copy returns", e);
         }
     }
 
