@@ -3,6 +3,7 @@ package dev.kernelbridge.spi;
 import dev.kernelbridge.Config;
 import dev.kernelbridge.internal.GuardedArena;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 
 /**
  * Where KernelBridge's own native memory comes from: staging, scratch, per-call arenas, host mirrors.
@@ -30,5 +31,37 @@ public final class NativeMemory {
     /** Whether this process runs in the guarded test mode. */
     public static boolean guarded() {
         return GUARDED;
+    }
+
+    /**
+     * Whether a driver may be handed {@code s}'s address for a whole native operation, also one that
+     * goes on after the call that started it returns (an asynchronous copy, a raw-address binding such
+     * as LWJGL's): FFM keeps an arena open only during a downcall that takes the segment itself. True
+     * only for a native segment confined to the calling thread, which no other thread can close
+     * meanwhile; a shared, automatic or heap segment must go through memory the operation owns,
+     * filled or emptied with {@link #copyOfCallers}.
+     */
+    public static boolean onlyCallerCanFree(MemorySegment s) {
+        return s.isNative() && s.isAccessibleBy(Thread.currentThread()) && !s.isAccessibleBy(NOT_THE_CALLER);
+    }
+
+    /** Any thread but the caller: never started, only asked about. */
+    private static final Thread NOT_THE_CALLER = Thread.ofPlatform().unstarted(() -> { });
+
+    /**
+     * {@link MemorySegment#copy(MemorySegment, long, MemorySegment, long, long)} between a caller's
+     * segment and memory we own, which a concurrent close of the caller's arena cannot cut short
+     * unnoticed: it throws IllegalStateException naming {@code argument}.
+     */
+    public static void copyOfCallers(MemorySegment from, long fromOffset, MemorySegment to, long toOffset, long bytes, String argument) {
+        boolean interrupted = Thread.currentThread().isInterrupted();
+        try {
+            MemorySegment.copy(from, fromOffset, to, toOffset, bytes);
+        } catch (IllegalStateException e) {
+            if (!interrupted) {
+                Thread.interrupted(); // HotSpot interrupts a thread whose access it stops for a closing arena: not the caller's interrupt
+            }
+            throw new IllegalStateException(argument + " was closed by another thread during the copy; it must stay open until the copy returns", e);
+        }
     }
 }

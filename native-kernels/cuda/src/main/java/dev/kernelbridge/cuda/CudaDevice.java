@@ -203,12 +203,16 @@ final class CudaDevice implements BackendDevice {
         }
     }
 
-    /** Host to device on the stream: native memory directly, heap memory through the page-locked staging halves. */
+    /**
+     * Host to device on the stream: the caller's memory directly when only the calling thread can free
+     * it (the copy is asynchronous, and FFM keeps an arena open only during the call that starts it);
+     * heap, shared and automatic memory through the page-locked staging halves.
+     */
     void copyIn(long target, MemorySegment source) {
         lock.lock();
         try {
             enter();
-            if (source.isNative()) {
+            if (NativeMemory.onlyCallerCanFree(source)) {
                 check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(target, source, source.byteSize(), stream));
             } else {
                 MemorySegment stage = staging();
@@ -219,7 +223,7 @@ final class CudaDevice implements BackendDevice {
                     }
                     long n = Math.min(half, source.byteSize() - done);
                     MemorySegment slot = stage.asSlice((i & 1) * half, n);
-                    MemorySegment.copy(source, done, slot, 0, n);
+                    NativeMemory.copyOfCallers(source, done, slot, 0, n, "source");
                     check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(target + done, slot, n, stream));
                 }
             }
@@ -234,7 +238,7 @@ final class CudaDevice implements BackendDevice {
         lock.lock();
         try {
             enter();
-            if (target.isNative()) {
+            if (NativeMemory.onlyCallerCanFree(target)) {
                 check("cuMemcpyDtoHAsync", cu.memcpyDtoHAsync(target, source, target.byteSize(), stream));
                 synchronize();
                 return;
@@ -244,7 +248,7 @@ final class CudaDevice implements BackendDevice {
                 long n = Math.min(STAGING, target.byteSize() - done);
                 check("cuMemcpyDtoHAsync", cu.memcpyDtoHAsync(stage, source + done, n, stream));
                 synchronize();
-                MemorySegment.copy(stage, 0, target, done, n);
+                NativeMemory.copyOfCallers(stage, 0, target, done, n, "target");
             }
         } finally {
             lock.unlock();

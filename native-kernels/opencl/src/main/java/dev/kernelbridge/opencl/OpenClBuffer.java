@@ -8,8 +8,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A cl_mem of one device. Copies are blocking; memory that another thread could free during the copy
- * (heap, shared or automatic segments) travels through a native bounce buffer this call owns.
+ * A cl_mem of one device. Copies are blocking. LWJGL hands the driver a raw address, which keeps no
+ * arena open: memory another thread could free during the copy (heap, shared or automatic segments)
+ * travels through a native bounce buffer this call owns.
  */
 final class OpenClBuffer implements BackendBuffer {
     /** Heap copies move through native memory in pieces this large. */
@@ -34,7 +35,7 @@ final class OpenClBuffer implements BackendBuffer {
 
     @Override
     public void copyIn(long byteOffset, MemorySegment source) {
-        if (heldByThisCall(source)) {
+        if (NativeMemory.onlyCallerCanFree(source)) {
             write(byteOffset, source);
             return;
         }
@@ -42,7 +43,7 @@ final class OpenClBuffer implements BackendBuffer {
             MemorySegment bounce = arena.allocate(Math.min(BOUNCE, Math.max(1, source.byteSize())), 64);
             for (long done = 0; done < source.byteSize(); done += bounce.byteSize()) {
                 long n = Math.min(bounce.byteSize(), source.byteSize() - done);
-                stage(source, done, bounce, 0, n, "source");
+                NativeMemory.copyOfCallers(source, done, bounce, 0, n, "source");
                 write(byteOffset + done, bounce.asSlice(0, n));
             }
         }
@@ -50,7 +51,7 @@ final class OpenClBuffer implements BackendBuffer {
 
     @Override
     public void copyOut(long byteOffset, MemorySegment target) {
-        if (heldByThisCall(target)) {
+        if (NativeMemory.onlyCallerCanFree(target)) {
             read(byteOffset, target);
             return;
         }
@@ -59,34 +60,8 @@ final class OpenClBuffer implements BackendBuffer {
             for (long done = 0; done < target.byteSize(); done += bounce.byteSize()) {
                 long n = Math.min(bounce.byteSize(), target.byteSize() - done);
                 read(byteOffset + done, bounce.asSlice(0, n));
-                stage(bounce, 0, target, done, n, "target");
+                NativeMemory.copyOfCallers(bounce, 0, target, done, n, "target");
             }
-        }
-    }
-
-    /**
-     * Whether the driver may be handed {@code s}'s address for the whole blocking copy: LWJGL takes a
-     * raw address, so nothing keeps {@code s}'s arena open while the driver reads or writes it. Only
-     * a confined segment of the calling thread is safe (no other thread can close it while this one
-     * is here); a shared, automatic or heap segment goes through memory this call owns, copied with
-     * {@link MemorySegment#copy}, which a concurrent close cannot cut short.
-     */
-    private static boolean heldByThisCall(MemorySegment s) {
-        return s.isNative() && s.isAccessibleBy(Thread.currentThread()) && !s.isAccessibleBy(NOT_THE_CALLER);
-    }
-
-    /** Any thread but the caller; never started, only asked about. */
-    private static final Thread NOT_THE_CALLER = Thread.ofPlatform().unstarted(() -> { });
-
-    private static void stage(MemorySegment from, long fromOffset, MemorySegment to, long toOffset, long bytes, String argument) {
-        boolean interrupted = Thread.currentThread().isInterrupted();
-        try {
-            MemorySegment.copy(from, fromOffset, to, toOffset, bytes);
-        } catch (IllegalStateException e) {
-            if (!interrupted) {
-                Thread.interrupted(); // HotSpot interrupts a thread when it stops its access to a closing arena: not the caller's interrupt
-            }
-            throw new IllegalStateException(argument + " was closed by another thread during the copy; it must stay open until the copy returns", e);
         }
     }
 
