@@ -56,7 +56,8 @@ public final class KernelBridge implements AutoCloseable {
     private final Telemetry telemetry = new Telemetry();
     private final Scheduler scheduler;
     private final Dispatch dispatch;
-    private Transport transport;
+    /** One per distributed group, each with communication of its own; left when this bridge closes. */
+    private final List<Transport> transports = new ArrayList<>();
     private volatile Blas blas;
     private final List<dev.kernelbridge.spi.DeviceCollectives> vendorEngines = new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -426,7 +427,11 @@ public final class KernelBridge implements AutoCloseable {
 
     /** Health, counters and live throughput of every device, and the scheduler's totals. */
     public Metrics metrics() {
-        return scheduler.metrics();
+        long retired;
+        synchronized (this) {
+            retired = transports.stream().mapToLong(Transport::retiredBytes).sum();
+        }
+        return scheduler.metrics().withRetiredTransportBytes(retired);
     }
 
     /** The health state of {@code device}. */
@@ -556,7 +561,7 @@ public final class KernelBridge implements AutoCloseable {
             rankDevices.add(d.spi());
         }
         checkOpen();
-        DistributedGroup group = new DistributedGroup(transport(), rankDevices);
+        DistributedGroup group = new DistributedGroup(openTransport(), rankDevices);
         Duration timeout = config.getDuration(Config.COLLECTIVE_TIMEOUT);
         List<Communicator> ranks = new ArrayList<>();
         for (int m = 0; m < localDevices.size(); m++) {
@@ -571,32 +576,34 @@ public final class KernelBridge implements AutoCloseable {
         return worldCommunicators(List.of(device)).getFirst();
     }
 
-    /** The distributed transport, joined on first use and left when this bridge closes. */
-    private synchronized Transport transport() {
-        if (transport == null) {
-            String wanted = config.get(Config.TRANSPORT);
-            StringBuilder causes = new StringBuilder();
-            for (TransportProvider p : ServiceLoader.load(TransportProvider.class, KernelBridge.class.getClassLoader())) {
-                if (!wanted.equals("auto") && !wanted.equals(p.name())) {
-                    continue;
-                }
-                Availability a;
-                try {
-                    a = p.probe();
-                } catch (RuntimeException | LinkageError e) {
-                    a = Availability.unavailable("probe threw " + e);
-                }
-                if (a.available()) {
-                    transport = p.open(config);
-                    LOG.log(Level.DEBUG, "transport {0} joined: {1}", p.name(), transport.description());
-                    return transport;
-                }
-                causes.append(causes.isEmpty() ? "" : "; ").append(p.name()).append(": ").append(a.cause());
+    /**
+     * A transport for one more group: each group's calls travel apart from every other group's, so
+     * two groups (of this bridge or another in the process) never take each other's messages,
+     * whatever order their threads run in. Left when this bridge closes.
+     */
+    private synchronized Transport openTransport() {
+        String wanted = config.get(Config.TRANSPORT);
+        StringBuilder causes = new StringBuilder();
+        for (TransportProvider p : ServiceLoader.load(TransportProvider.class, KernelBridge.class.getClassLoader())) {
+            if (!wanted.equals("auto") && !wanted.equals(p.name())) {
+                continue;
             }
-            throw new IllegalStateException("no distributed transport is available (kernelbridge.transport=" + wanted + ")"
-                    + (causes.isEmpty() ? ": no transport module on the class path (kernelbridge-mpi)" : ": " + causes));
+            Availability a;
+            try {
+                a = p.probe();
+            } catch (RuntimeException | LinkageError e) {
+                a = Availability.unavailable("probe threw " + e);
+            }
+            if (a.available()) {
+                Transport transport = p.open(config);
+                transports.add(transport);
+                LOG.log(Level.DEBUG, "transport {0} joined: {1}", p.name(), transport.description());
+                return transport;
+            }
+            causes.append(causes.isEmpty() ? "" : "; ").append(p.name()).append(": ").append(a.cause());
         }
-        return transport;
+        throw new IllegalStateException("no distributed transport is available (kernelbridge.transport=" + wanted + ")"
+                + (causes.isEmpty() ? ": no transport module on the class path (kernelbridge-mpi)" : ": " + causes));
     }
 
     /** {@code ranks} in-process ranks on the default device. */
@@ -630,10 +637,10 @@ public final class KernelBridge implements AutoCloseable {
             closeQuietly(b);
         }
         synchronized (this) {
-            if (transport != null) {
-                transport.close();
-                transport = null;
+            for (Transport t : transports) {
+                t.close();
             }
+            transports.clear();
         }
     }
 

@@ -19,6 +19,11 @@ public interface TransportProvider {
     /** Whether the engine's library is here and how this process was launched. Never throws. */
     Availability probe();
 
-    /** Joins the distributed job (e.g. MPI_Init_thread). Called once per bridge, after a successful probe. */
+    /**
+     * A transport for one group of the distributed job, after a successful probe; called once per
+     * group ({@code worldCommunicators}), by every process in the same order. The first call joins the
+     * job (MPI_Init_thread); each returns communication of its own (MPI_Comm_dup); the engine is left
+     * (MPI_Finalize) exactly once, when the last transport of the process closes.
+     */
     Transport open(Config config);
 }

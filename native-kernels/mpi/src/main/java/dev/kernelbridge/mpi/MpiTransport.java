@@ -73,8 +73,13 @@ final class MpiTransport implements Transport {
     private final MemorySegment data;
     private final MemorySegment byteType;
     private boolean closed;
-    /** The BF16/F16 reductions' receive area, grown on demand; calls come one at a time. */
+    /** The BF16/F16 reductions' receive area with the abort policy, grown on demand; calls come one at a time. */
     private MemorySegment scratch = MemorySegment.NULL;
+    private Arena scratchArena;
+    /** Injected (kernelbridge.mpi.faults=late-data:MS): this rank starts each data exchange so late. */
+    private final long lateDataMillis;
+    /** Memory of timed-out calls that MPI may still write; guarded by this. */
+    private final Graveyard graveyard = new Graveyard();
 
     private final java.time.Duration abortTimeout;
     private final boolean abortHangs;
@@ -111,6 +116,8 @@ final class MpiTransport implements Transport {
         final MemorySegment received = arena.allocate(ValueLayout.JAVA_LONG, HEADER_LONGS * size);
         /** 2·peer: the receive from peer; 2·peer + 1: the send to it; the own pair stays unused. */
         final MemorySegment[] requests = new MemorySegment[2 * size];
+        /** The requests of the current call that MPI accepted: what a retired state must see complete. */
+        final List<MemorySegment> posted = new ArrayList<>();
 
         HeaderState() {
             for (int i = 0; i < requests.length; i++) {
@@ -124,8 +131,9 @@ final class MpiTransport implements Transport {
     private final MemorySegment flag, status;
 
     MpiTransport(MpiLibrary mpi, MpiAbi abi, int threadLevel, boolean abortOnFailure, String version, int expectedSize,
-                 java.time.Duration abortTimeout, boolean abortHangs, long alltoallPiece) {
+                 java.time.Duration abortTimeout, boolean abortHangs, long alltoallPiece, long lateDataMillis) {
         this.alltoallPiece = alltoallPiece;
+        this.lateDataMillis = lateDataMillis;
         this.mpi = mpi;
         this.abi = abi;
         this.abortOnFailure = abortOnFailure;
@@ -174,6 +182,15 @@ final class MpiTransport implements Transport {
 
     @Override
     public synchronized void execute(TransportCall call, long deadlineNanos) {
+        if (closed) {
+            throw new IllegalStateException("MPI rank " + rank + ": this transport is closed");
+        }
+        graveyard.reap();
+        if (graveyard.full()) {
+            throw new CollectiveException(call.sequence(), String.format(Locale.ROOT, "MPI rank %d: %d timed-out calls are still in flight"
+                    + " (%d bytes held for MPI); this transport takes no more calls: close the bridge and restart the job", rank,
+                    graveyard.size(), graveyard.bytes()));
+        }
         Recorded entry = new Recorded(call.sequence(), WireHeader.forPeer(call, rank, 0), System.nanoTime());
         synchronized (recorder) {
             if (recorder.size() == RECORDED) {
@@ -183,10 +200,19 @@ final class MpiTransport implements Transport {
         }
         try {
             long largestBlock = exchangeHeaders(call, deadlineNanos);
-            if (call.kind() == TransportCall.Kind.ALL_TO_ALL_V) {
-                allToAllV(call, largestBlock, deadlineNanos);
+            if (lateDataMillis > 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(lateDataMillis * 1_000_000);
+            }
+            if (abortOnFailure) {
+                runData(call, largestBlock, deadlineNanos, null);
             } else {
-                runData(call, deadlineNanos);
+                // Non-blocking calls that can time out: MPI works only on memory of this call, kept
+                // (retired) past a timeout until MPI is done with it, never on the caller's.
+                try (CallArena a = new CallArena()) {
+                    TransportCall staged = staged(call, a);
+                    runData(staged, largestBlock, deadlineNanos, a);
+                    NativeMemory.copyOfCallers(staged.recv(), 0, call.recv(), 0, call.recv().byteSize(), "recv");
+                }
             }
             entry.endNanos = System.nanoTime();
             entry.outcome = "ok";
@@ -222,8 +248,10 @@ final class MpiTransport implements Transport {
                 if (peer != rank) {
                     mpi.check("MPI_Irecv", mpi.point("MPI_Irecv", h.received.asSlice(peer * bytes, bytes), (int) bytes, byteType, peer, tag,
                             control, h.requests[2 * peer]));
+                    h.posted.add(h.requests[2 * peer]);
                     mpi.check("MPI_Isend", mpi.point("MPI_Isend", h.sent.asSlice(peer * bytes, bytes), (int) bytes, byteType, peer, tag,
                             control, h.requests[2 * peer + 1]));
+                    h.posted.add(h.requests[2 * peer + 1]);
                 }
             }
             List<Integer> missing = notDone(waitAll(h, 0, deadline));
@@ -241,8 +269,11 @@ final class MpiTransport implements Transport {
             settled = true;
         } finally {
             if (!settled) {
+                // MPI may still write into h: it stays in the transport's arena until its requests complete.
+                graveyard.retire(null, List.copyOf(h.posted), 2 * bytes * size);
                 headers = new HeaderState();
             }
+            h.posted.clear();
         }
         for (int peer = 0; peer < size; peer++) {
             if (peer == rank) {
@@ -301,7 +332,7 @@ final class MpiTransport implements Transport {
      * packed contiguously into scratch and unpacked on arrival. The number of rounds comes from the
      * largest block of any rank (exchanged in the header), so every rank makes the same MPI calls.
      */
-    private void allToAllV(TransportCall call, long largestBlock, long deadline) {
+    private void allToAllV(TransportCall call, long largestBlock, long deadline, CallArena callArena) {
         if (largestBlock == 0) {
             return; // every rank saw the same headers: nobody moves anything
         }
@@ -309,7 +340,8 @@ final class MpiTransport implements Transport {
         MemorySegment type = abi.datatype(call.dtype());
         long piece = Math.max(1, Math.min(alltoallPiece, Integer.MAX_VALUE / size));
         long rounds = (largestBlock + piece - 1) / piece;
-        try (Arena a = NativeMemory.confined()) {
+        try (Arena own = callArena == null ? NativeMemory.confined() : null) {
+            Arena a = callArena == null ? own : callArena;
             MemorySegment sc = a.allocate(ValueLayout.JAVA_INT, size), sd = a.allocate(ValueLayout.JAVA_INT, size);
             MemorySegment rc = a.allocate(ValueLayout.JAVA_INT, size), rd = a.allocate(ValueLayout.JAVA_INT, size);
             if (rounds == 1 && fitsInts(call.sendCounts(), call.sendDispls()) && fitsInts(call.recvCounts(), call.recvDispls())) {
@@ -359,16 +391,22 @@ final class MpiTransport implements Transport {
         return true;
     }
 
-    private void runData(TransportCall call, long deadline) {
+    /** The data step; {@code callArena} is the throw policy's memory of this call, null with the abort policy. */
+    private void runData(TransportCall call, long largestBlock, long deadline, CallArena callArena) {
+        if (call.kind() == TransportCall.Kind.ALL_TO_ALL_V) {
+            allToAllV(call, largestBlock, deadline, callArena);
+            return;
+        }
         DType dtype = call.dtype();
         long es = dtype.byteSize();
         MemorySegment type = abi.datatype(dtype);
         MemorySegment op = abi.op(call.op());
         if (call.kind() == TransportCall.Kind.ALL_REDUCE && !dtype.isNarrowFloat()) {
-            allReduce(call, type, op, deadline); // the hot path: no arena, no boxing with the abort policy
+            allReduce(call, type, op, deadline, callArena); // the hot path: no arena, no boxing with the abort policy
             return;
         }
-        try (Arena a = NativeMemory.confined()) {
+        try (Arena own = callArena == null ? NativeMemory.confined() : null) {
+            Arena a = callArena == null ? own : callArena;
             if (dtype.isNarrowFloat() && call.kind() == TransportCall.Kind.ALL_REDUCE) {
                 narrowAllReduce(call, deadline, a);
                 return;
@@ -412,16 +450,14 @@ final class MpiTransport implements Transport {
      * F32, F64 and I32 all-reduce in pieces MPI's int counts can hold: with the abort policy the
      * blocking call under the watchdog, unboxed and without an arena; else {@link #move}'s polled form.
      */
-    private void allReduce(TransportCall call, MemorySegment type, MemorySegment op, long deadline) {
+    private void allReduce(TransportCall call, MemorySegment type, MemorySegment op, long deadline, CallArena callArena) {
         long es = call.dtype().byteSize();
         for (long done = 0; done < call.count(); done += PIECE) {
             int n = (int) Math.min(PIECE, call.count() - done);
             MemorySegment recv = call.recv().asSlice(done * es, n * es);
             MemorySegment send = call.inPlace() ? abi.inPlace() : call.send().asSlice(done * es, n * es);
-            if (!abortOnFailure) {
-                try (Arena a = NativeMemory.confined()) {
-                    move(call, deadline, a, "MPI_Allreduce", "MPI_Iallreduce", send, recv, n, type, op, data);
-                }
+            if (callArena != null) {
+                move(call, deadline, callArena, "MPI_Allreduce", "MPI_Iallreduce", send, recv, n, type, op, data);
                 continue;
             }
             watchdog.arm(deadline, call);
@@ -459,7 +495,7 @@ final class MpiTransport implements Transport {
                 recvCounts.setAtIndex(ValueLayout.JAVA_INT, r, mine);
                 recvDispls.setAtIndex(ValueLayout.JAVA_INT, r, r * mine);
             }
-            MemorySegment contributions = scratch((long) size * mine * 2);
+            MemorySegment contributions = scratch((long) size * mine * 2, a);
             move(call, deadline, a, "MPI_Alltoallv", "MPI_Ialltoallv", send, sendCounts, sendDispls, type,
                     contributions, recvCounts, recvDispls, type, data);
             // Every rank's input for this round has arrived, so recv (possibly the input) may be written.
@@ -491,7 +527,7 @@ final class MpiTransport implements Transport {
                 sendDispls.setAtIndex(ValueLayout.JAVA_INT, r, (int) (r * count));
                 recvDispls.setAtIndex(ValueLayout.JAVA_INT, r, r * n);
             }
-            MemorySegment contributions = scratch((long) size * n * 2);
+            MemorySegment contributions = scratch((long) size * n * 2, a);
             // In place, this round writes only elements of block rank that every rank has already sent.
             move(call, deadline, a, "MPI_Alltoallv", "MPI_Ialltoallv", call.send().asSlice(done * 2), counts, sendDispls, type,
                     contributions, counts, recvDispls, type, data);
@@ -508,11 +544,114 @@ final class MpiTransport implements Transport {
         return shareStart(n, part + 1) - shareStart(n, part);
     }
 
-    private MemorySegment scratch(long bytes) {
+    /** Receive area of a narrow reduction: the call's own memory under the throw policy, else the transport's, reused. */
+    private MemorySegment scratch(long bytes, Arena a) {
+        if (a instanceof CallArena) {
+            return a.allocate(Math.max(1, bytes), 64).asSlice(0, bytes);
+        }
         if (scratch.byteSize() < bytes) {
-            scratch = Arena.ofAuto().allocate(bytes, 64);
+            if (scratchArena != null) {
+                scratchArena.close(); // the blocking call that used it returned
+            }
+            scratchArena = NativeMemory.shared();
+            scratch = scratchArena.allocate(bytes, 64);
         }
         return scratch.asSlice(0, bytes);
+    }
+
+    /** The caller's buffers copied into memory of {@code a}: send (unless in place) and recv, whose untouched parts must stay as they are. */
+    private static TransportCall staged(TransportCall call, CallArena a) {
+        MemorySegment recv = a.allocate(Math.max(1, call.recv().byteSize()), 64).asSlice(0, call.recv().byteSize());
+        NativeMemory.copyOfCallers(call.recv(), 0, recv, 0, recv.byteSize(), "recv");
+        MemorySegment send = recv;
+        if (!call.inPlace() && !call.send().equals(call.recv())) {
+            send = a.allocate(Math.max(1, call.send().byteSize()), 64).asSlice(0, call.send().byteSize());
+            NativeMemory.copyOfCallers(call.send(), 0, send, 0, send.byteSize(), "send");
+        }
+        return new TransportCall(call.sequence(), call.kind(), call.dtype(), call.op(), call.count(), call.root(), send, recv, call.inPlace(),
+                call.sendCounts(), call.sendDispls(), call.recvCounts(), call.recvDispls());
+    }
+
+    /**
+     * A throw-policy call's native memory. Closing frees it unless a request MPI accepted has not
+     * been seen complete (a timeout): then the memory goes to the graveyard, since MPI may still
+     * write into it, and is freed once that request completes.
+     */
+    private final class CallArena implements Arena {
+        private final Arena memory = NativeMemory.shared();
+        private final List<MemorySegment> pending = new ArrayList<>();
+        private long bytes;
+
+        @Override
+        public MemorySegment allocate(long byteSize, long byteAlignment) {
+            bytes += byteSize;
+            return memory.allocate(byteSize, byteAlignment);
+        }
+
+        @Override
+        public MemorySegment.Scope scope() { return memory.scope(); }
+
+        void posted(MemorySegment request) { pending.add(request); }
+
+        void completed(MemorySegment request) { pending.removeIf(r -> r == request); }
+
+        @Override
+        public void close() {
+            if (pending.isEmpty()) {
+                memory.close();
+            } else {
+                graveyard.retire(memory, List.copyOf(pending), bytes);
+            }
+        }
+    }
+
+    /**
+     * Memory of calls that timed out while MPI held requests on it. Each later call first tests those
+     * requests (MPI_Test also drives MPI's progress) and frees what is done; what is still pending
+     * when the transport closes is never freed, and keeps MPI_Finalize from running (it must not run
+     * while a request is pending). Bounded: past {@value #MAX_RETIRED} retired calls the transport
+     * refuses further calls. Accessed under the transport's monitor.
+     */
+    private final class Graveyard {
+        static final int MAX_RETIRED = 16;
+
+        /** {@code memory} null: it belongs to the transport's own arena. */
+        private record Retired(Arena memory, List<MemorySegment> requests, long bytes) { }
+
+        private final List<Retired> retired = new ArrayList<>();
+        private long bytes;
+
+        void retire(Arena memory, List<MemorySegment> requests, long bytes) {
+            retired.add(new Retired(memory, requests, bytes));
+            this.bytes += bytes;
+            System.getLogger(MpiTransport.class.getName()).log(System.Logger.Level.DEBUG,
+                    "MPI rank {0}: {1} bytes retired until MPI completes a timed-out call", rank, bytes);
+        }
+
+        /** Frees the memory of retired calls whose requests have all completed. */
+        void reap() {
+            for (var it = retired.iterator(); it.hasNext(); ) {
+                Retired r = it.next();
+                boolean done = true;
+                for (MemorySegment request : r.requests()) {
+                    int code = mpi.test(request, flag, status);
+                    done &= code == 0 && flag.get(ValueLayout.JAVA_INT, 0) != 0;
+                }
+                if (done) {
+                    it.remove();
+                    bytes -= r.bytes();
+                    if (r.memory() != null) {
+                        r.memory().close();
+                    }
+                }
+            }
+        }
+
+        boolean full() { return retired.size() >= MAX_RETIRED; }
+
+        int size() { return retired.size(); }
+
+        long bytes() { return bytes; }
     }
 
     /**
@@ -589,11 +728,14 @@ final class MpiTransport implements Transport {
             }
             return;
         }
+        CallArena memory = (CallArena) a;
         MemorySegment req = a.allocate(abi.handle());
         Object[] withRequest = java.util.Arrays.copyOf(args, args.length + 1);
         withRequest[args.length] = req;
         mpi.run(nonBlocking, withRequest);
+        memory.posted(req);
         complete(req, call, deadline);
+        memory.completed(req);
     }
 
     private final Watchdog watchdog = new Watchdog();
@@ -769,24 +911,43 @@ final class MpiTransport implements Transport {
         return b.toString();
     }
 
+    /** Bytes this transport holds for timed-out calls that MPI may still write. */
     @Override
-    public synchronized void close() {
-        if (!closed) {
-            closed = true;
-            MpiTransportProvider.release(this);
-        }
+    public synchronized long retiredBytes() {
+        graveyard.reap();
+        return graveyard.bytes();
     }
 
-    void finalizeMpi() {
-        try (Arena a = NativeMemory.confined()) {
-            for (MemorySegment comm : List.of(control, data)) {
-                MemorySegment slot = a.allocate(abi.handle());
-                slot.set(ValueLayout.ADDRESS, 0, comm);
-                mpi.call("MPI_Comm_free", slot);
-            }
+    /**
+     * Frees this transport's communicators and memory, unless a timed-out call is still in flight:
+     * then everything stays (MPI may write into it) and MPI is not finalized by anyone.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
         }
-        mpi.call("MPI_Finalize");
-        arena.close();
+        closed = true;
+        graveyard.reap();
+        boolean clean = graveyard.size() == 0;
+        if (clean) {
+            try (Arena a = NativeMemory.confined()) {
+                for (MemorySegment comm : List.of(control, data)) {
+                    MemorySegment slot = a.allocate(abi.handle());
+                    slot.set(ValueLayout.ADDRESS, 0, comm);
+                    mpi.call("MPI_Comm_free", slot);
+                }
+            }
+            arena.close();
+            if (scratchArena != null) {
+                scratchArena.close();
+            }
+        } else {
+            System.getLogger(MpiTransport.class.getName()).log(System.Logger.Level.WARNING, String.format(Locale.ROOT,
+                    "MPI rank %d: %d timed-out call(s) still in flight at close (%d bytes kept for MPI); MPI_Finalize will not run in this"
+                            + " process, and mpirun may report that it exited without it", rank, graveyard.size(), graveyard.bytes()));
+        }
+        MpiTransportProvider.release(clean);
     }
 
 }

@@ -11,8 +11,9 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 
 /**
- * The MPI transport: the system's libmpi through FFM. MPI allows one initialisation per process,
- * so the transport is shared by every bridge of the process and finalised when the last one closes.
+ * The MPI transport: the system's libmpi through FFM. MPI allows one initialisation per process:
+ * the first transport initialises it, each transport (one per group, of any bridge) has communicators
+ * of its own, and the last one to close finalises MPI, once.
  */
 public final class MpiTransportProvider implements TransportProvider {
     public static final Config.Knob LIBRARY = new Config.Knob("mpi.library", "",
@@ -27,13 +28,19 @@ public final class MpiTransportProvider implements TransportProvider {
     public static final Config.Knob ABORT_TIMEOUT = new Config.Knob("mpi.abort.timeout", "30s",
             "When ending the job (MPI_Abort) has not ended this process after this long, it prints its last collectives and exits with code 5.");
     public static final Config.Knob FAULTS = new Config.Knob("mpi.faults", "",
-            "Fault injection for tests: abort-hangs (MPI_Abort never returns and never ends the process).");
+            "Fault injection for tests: abort-hangs (MPI_Abort never returns and never ends the process);"
+                    + " late-data:MS (this process starts each data exchange MS milliseconds late).");
     static final String INSTALL_HINT = "sudo apt-get install openmpi-bin, then start the job with mpirun -np N";
     private static final int MPI_THREAD_SERIALIZED = 2, MPI_THREAD_MULTIPLE = 3;
 
-    private static MpiTransport shared;
-    private static int users;
+    /** The process's MPI, once initialised; guarded by the class. */
+    private record Session(MpiLibrary mpi, OpenMpiAbi abi, int threadLevel, String version) { }
+
+    private static Session session;
+    private static int open;
     private static boolean finalized;
+    /** A transport closed with a call still in flight: MPI_Finalize must not run. */
+    private static boolean leftInFlight;
 
     @Override
     public String name() { return "mpi"; }
@@ -60,9 +67,9 @@ public final class MpiTransportProvider implements TransportProvider {
     public synchronized Transport open(Config config) {
         synchronized (MpiTransportProvider.class) {
             if (finalized) {
-                throw new IllegalStateException("MPI was finalized in this process and cannot be initialized again: keep one KernelBridge open for the job");
+                throw new IllegalStateException("MPI was finalized in this process when its last group closed, and cannot be initialized again: keep a KernelBridge open for the whole job");
             }
-            if (shared == null) {
+            if (session == null) {
                 SymbolLookup lib = SymbolLookup.libraryLookup(library(config), Arena.global());
                 OpenMpiAbi abi = new OpenMpiAbi(lib);
                 MpiLibrary mpi = new MpiLibrary(lib, abi);
@@ -82,28 +89,52 @@ public final class MpiTransportProvider implements TransportProvider {
                                 + "; KernelBridge calls MPI from its own threads and needs at least SERIALIZED");
                     }
                 }
-                boolean abort = !config.get(ON_FAILURE).equalsIgnoreCase("throw");
-                long piece = Long.parseLong(config.get(ALLTOALL_PIECE).trim());
-                if (piece < 1 || piece > Integer.MAX_VALUE) {
-                    throw new IllegalArgumentException("kernelbridge.mpi.alltoall.piece must be in [1, 2^31-1], got " + piece);
-                }
-                shared = new MpiTransport(mpi, abi, provided, abort, version(mpi), Integer.parseInt(config.get(WORLD_SIZE).strip()),
-                        config.getDuration(ABORT_TIMEOUT), config.get(FAULTS).contains("abort-hangs"), piece);
+                session = new Session(mpi, abi, provided, version(mpi));
             }
-            users++;
-            return shared;
+            if (open > 0 && session.threadLevel() < MPI_THREAD_MULTIPLE) {
+                throw new IllegalStateException("a second MPI group while another is open needs MPI_THREAD_MULTIPLE, and MPI granted "
+                        + threadLevelName(session.threadLevel()) + ": the two groups' calls could reach MPI at once from two threads."
+                        + " Close the other group's bridge first, or use an MPI built with thread support");
+            }
+            boolean abort = !config.get(ON_FAILURE).equalsIgnoreCase("throw");
+            long piece = Long.parseLong(config.get(ALLTOALL_PIECE).trim());
+            if (piece < 1 || piece > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("kernelbridge.mpi.alltoall.piece must be in [1, 2^31-1], got " + piece);
+            }
+            MpiTransport t = new MpiTransport(session.mpi(), session.abi(), session.threadLevel(), abort, session.version(),
+                    Integer.parseInt(config.get(WORLD_SIZE).strip()), config.getDuration(ABORT_TIMEOUT),
+                    config.get(FAULTS).contains("abort-hangs"), piece, lateData(config.get(FAULTS)));
+            open++;
+            return t;
         }
     }
 
-    /** Called by {@link MpiTransport#close()}: the last user finalizes MPI. */
-    static void release(MpiTransport transport) {
+    /**
+     * Called once by each {@link MpiTransport#close()}; {@code clean}: it left no call in flight. The
+     * last one finalizes MPI, unless some transport left a call in flight (MPI_Finalize must not run
+     * while a request is pending).
+     */
+    static void release(boolean clean) {
         synchronized (MpiTransportProvider.class) {
-            if (transport == shared && --users == 0) {
-                shared = null;
+            leftInFlight |= !clean;
+            if (--open == 0) {
                 finalized = true;
-                transport.finalizeMpi();
+                Session s = session;
+                session = null;
+                if (!leftInFlight) {
+                    s.mpi().call("MPI_Finalize");
+                }
             }
         }
+    }
+
+    private static long lateData(String faults) {
+        for (String f : faults.split(",")) {
+            if (f.strip().startsWith("late-data:")) {
+                return Long.parseLong(f.strip().substring("late-data:".length()));
+            }
+        }
+        return 0;
     }
 
     private static String library(Config config) {

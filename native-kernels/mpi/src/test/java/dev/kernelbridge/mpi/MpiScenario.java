@@ -26,10 +26,17 @@ import java.util.function.BiFunction;
 public final class MpiScenario {
     private MpiScenario() { }
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) throws Throwable {
         String scenario = args[0];
         int local = args.length > 1 ? Integer.parseInt(args[1]) : 1;
         Config config = Config.fromEnvironment().with(Config.BACKEND, "cpu").with(Config.COLLECTIVE_TIMEOUT, "20s");
+        if (scenario.equals("two-bridges")) {
+            twoBridges(config);
+            return;
+        }
+        if (scenario.equals("late-data") && "1".equals(System.getenv("OMPI_COMM_WORLD_RANK"))) {
+            config = config.with(MpiTransportProvider.FAULTS, "late-data:3000");
+        }
         try (KernelBridge bridge = KernelBridge.open(config)) {
             Device cpu = bridge.device("cpu:0");
             List<Communicator> comms = bridge.worldCommunicators(Collections.nCopies(local, cpu));
@@ -109,6 +116,8 @@ public final class MpiScenario {
                     allReduce(bridge, comms, 1024, ReduceOp.SUM, Duration.ofSeconds(2));
                 }
                 case "digests" -> digests(bridge, comms.getFirst());
+                case "late-data" -> lateData(bridge, cpu, comms, rank);
+                case "two-groups" -> twoGroups(bridge, cpu, comms.getFirst(), rank);
                 case "steady" -> steady(bridge, comms, Integer.parseInt(args[2]), Integer.parseInt(args[3]), Duration.ofMillis(Long.parseLong(args[4])));
                 default -> throw new IllegalArgumentException("unknown scenario " + scenario);
             }
@@ -779,6 +788,132 @@ public final class MpiScenario {
             }
         } finally {
             buffers.forEach(DeviceBuffer::close);
+        }
+    }
+
+    /**
+     * Issue 28, place 2 (with kernelbridge.mpi.on.failure=throw and guarded memory): rank 1 starts its
+     * first data exchange 3 s late; rank 0 gives up after 1 s, and its buffers are freed at once. MPI
+     * still delivers rank 1's data to rank 0 later, when rank 0 next drives MPI's progress: into the
+     * memory the transport retired, never into the freed buffers.
+     */
+    private static void lateData(KernelBridge bridge, Device cpu, List<Communicator> comms, int rank) throws Exception {
+        if (rank == 0) {
+            try {
+                allReduce(bridge, comms, 1 << 16, ReduceOp.SUM, Duration.ofSeconds(1));
+                throw new AssertionError("rank 0 must time out: rank 1 starts its data exchange 3 s late");
+            } catch (CollectiveException e) {
+                System.out.println("rank 0: " + e.getMessage());
+            }
+            long held = bridge.metrics().retiredTransportBytes();
+            if (held <= 0) {
+                throw new AssertionError("the timed-out call's memory must be retired, not freed: retiredTransportBytes = " + held);
+            }
+            System.out.println("rank 0 holds " + held + " bytes for MPI");
+            Thread.sleep(4000); // rank 1's late data is on its way meanwhile
+        } else {
+            allReduce(bridge, comms, 1 << 16, ReduceOp.SUM, Duration.ofSeconds(60));
+        }
+        // The first group is aborted on rank 0; a second one's calls drive MPI's progress on rank 0.
+        Communicator again = bridge.worldCommunicator(cpu);
+        for (int i = 0; i < 3; i++) {
+            verifiedAllReduce(bridge, again, 1000, i);
+        }
+        if (rank == 0) {
+            long held = bridge.metrics().retiredTransportBytes();
+            for (int tries = 0; held != 0 && tries < 100; tries++) {
+                Thread.sleep(100);
+                held = bridge.metrics().retiredTransportBytes();
+            }
+            if (held != 0) {
+                throw new AssertionError("the late call completed, so its memory must be freed: retiredTransportBytes = " + held);
+            }
+            System.out.println("OK late data landed in retired memory, freed once MPI completed the call");
+        }
+    }
+
+    /**
+     * Issue 28, place 3: two groups of one bridge used at once from two threads, started in the
+     * opposite order on the two ranks. Each group's calls must meet only its own.
+     */
+    private static void twoGroups(KernelBridge bridge, Device cpu, Communicator first, int rank) throws Exception {
+        Communicator second = bridge.worldCommunicator(cpu);
+        CompletableFuture<Void> a = new CompletableFuture<>(), b = new CompletableFuture<>();
+        Runnable runFirst = () -> run(a, () -> { for (int i = 0; i < 20; i++) { verifiedAllReduce(bridge, first, 1000 + i, i); } });
+        Runnable runSecond = () -> run(b, () -> { for (int i = 0; i < 20; i++) { verifiedAllReduce(bridge, second, 2000 + i, 100 + i); } });
+        Thread t1 = Thread.ofPlatform().start(rank == 0 ? runFirst : runSecond);
+        Thread.sleep(200);
+        Thread t2 = Thread.ofPlatform().start(rank == 0 ? runSecond : runFirst);
+        t1.join();
+        t2.join();
+        a.get();
+        b.get();
+        if (rank == 0) {
+            System.out.println("OK two groups, 40 verified calls");
+        }
+    }
+
+    private static void run(CompletableFuture<Void> outcome, Runnable work) {
+        try {
+            work.run();
+            outcome.complete(null);
+        } catch (Throwable t) {
+            outcome.completeExceptionally(t);
+        }
+    }
+
+    /**
+     * Issue 28, place 3: two bridges of one process, each with a group; closing the first leaves the
+     * second working, and closing the second finalizes MPI (MPI_Finalized, asked of libmpi itself).
+     */
+    private static void twoBridges(Config config) throws Throwable {
+        KernelBridge one = KernelBridge.open(config), two = KernelBridge.open(config);
+        Communicator c1 = one.worldCommunicator(one.device("cpu:0")), c2 = two.worldCommunicator(two.device("cpu:0"));
+        verifiedAllReduce(one, c1, 777, 1);
+        verifiedAllReduce(two, c2, 778, 2);
+        one.close();
+        if (mpiFinalized()) {
+            throw new AssertionError("MPI must stay initialized while the second bridge is open");
+        }
+        verifiedAllReduce(two, c2, 779, 3);
+        two.close();
+        if (!mpiFinalized()) {
+            throw new AssertionError("closing the last bridge must finalize MPI");
+        }
+        if (c1.rank() == 0) {
+            System.out.println("OK two bridges, MPI finalized once by the last");
+        }
+    }
+
+    private static boolean mpiFinalized() throws Throwable {
+        var lib = java.lang.foreign.SymbolLookup.libraryLookup("libmpi.so.40", java.lang.foreign.Arena.global());
+        var finalized = java.lang.foreign.Linker.nativeLinker().downcallHandle(lib.find("MPI_Finalized").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.ADDRESS));
+        try (var arena = java.lang.foreign.Arena.ofConfined()) {
+            var flag = arena.allocate(java.lang.foreign.ValueLayout.JAVA_INT);
+            int code = (int) finalized.invokeExact(flag);
+            return code == 0 && flag.get(java.lang.foreign.ValueLayout.JAVA_INT, 0) != 0;
+        }
+    }
+
+    /** An F64 sum of x_r[i] = 3i + salt + r over every rank, checked exactly. */
+    private static void verifiedAllReduce(KernelBridge bridge, Communicator c, int count, int salt) {
+        try (DeviceBuffer send = bridge.allocate(c.device(), DType.F64, count); DeviceBuffer recv = bridge.allocate(c.device(), DType.F64, count)) {
+            double[] x = new double[count];
+            for (int i = 0; i < count; i++) {
+                x[i] = 3.0 * i + salt + c.rank();
+            }
+            send.copyFrom(x);
+            c.allReduce(send, recv, count, ReduceOp.SUM);
+            double[] got = recv.toDoubleArray();
+            int n = c.size();
+            for (int i = 0; i < count; i++) {
+                double want = n * (3.0 * i + salt) + n * (n - 1) / 2.0;
+                if (got[i] != want) {
+                    throw new AssertionError("allReduce of " + count + " (salt " + salt + ") on rank " + c.rank() + ": element " + i + " is "
+                            + got[i] + ", expected " + want);
+                }
+            }
         }
     }
 }

@@ -161,6 +161,35 @@ class MpiTest {
         assertTrue(!job.output().contains("aborting the MPI job"), job.output());
     }
 
+    @Tag("R19")
+    @Test
+    void aTimedOutCallsMemoryStaysWithMpiUntilItCompletesTheCall() throws Exception {
+        // Guarded memory: the old code freed the call's memory (and left MPI the caller's freed buffers),
+        // and rank 0 died with SIGSEGV when the late data arrived.
+        Job job = mpirun(2, List.of("-x", "KERNELBRIDGE_MPI_ON_FAILURE=throw", "-x", "KERNELBRIDGE_DEBUG_GUARDED_MEMORY=true"), "late-data");
+        assertEquals(0, job.exit(), job.output());
+        assertTrue(job.output().contains("timed out in the data exchange"), job.output());
+        assertTrue(job.output().contains("OK late data landed in retired memory"), job.output());
+    }
+
+    @Tag("R38")
+    @Test
+    void twoGroupsOfOneProcessUsedAtOnceNeverTakeEachOthersCalls() throws Exception {
+        for (String policy : List.of("abort", "throw")) {
+            Job job = mpirun(2, List.of("-x", "KERNELBRIDGE_MPI_ON_FAILURE=" + policy), "two-groups");
+            assertEquals(0, job.exit(), job.output());
+            assertTrue(job.output().contains("OK two groups, 40 verified calls"), job.output());
+        }
+    }
+
+    @Tag("R38")
+    @Test
+    void theLastOfTwoBridgesFinalizesMpiOnce() throws Exception {
+        Job job = mpirun(2, "two-bridges");
+        assertEquals(0, job.exit(), job.output());
+        assertTrue(job.output().contains("OK two bridges, MPI finalized once by the last"), job.output());
+    }
+
     @Tag("R35")
     @Test
     void theCliAllReduceJobIssuesTheSameCallsOnEveryRank() throws Exception {

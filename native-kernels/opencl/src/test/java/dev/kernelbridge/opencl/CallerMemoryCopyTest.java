@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * complete or throw IllegalStateException, every round.
  */
 class CallerMemoryCopyTest {
-    @Tag("R18")
+    @Tag("R19")
     @Test
     void aCallersArenaClosedDuringACopyNeverLetsTheDriverTouchFreedMemory(@TempDir Path dir) throws Exception {
         OpenClTestSupport.assumeOpenCl();
