@@ -36,7 +36,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * Soak and error-path leaks (RELIABILITY.md R23, R24, R38). Sizes are data: the normal run is short
+ * Soak, sustained load at high memory and error-path leaks (RELIABILITY.md R23, R24, R26, R38). Sizes are data: the normal run is short
  * (seconds); the nightly job ({@code ci/soak}) raises {@code kernelbridge.test.soak.gemms} to 10^6 and
  * {@code kernelbridge.test.soak.cycles} to 10^4 and runs the JVM with
  * {@code -XX:NativeMemoryTracking=summary}, which this area then reads through {@code jcmd}.
@@ -290,6 +290,139 @@ public interface SoakConformance extends KitContext {
 
     /** The group index a driver's value belongs to (values are 10·(g+1) + rank). */
     private static int g(double value) { return (int) (value / 10) - 1; }
+
+    // ---------------------------------------------------------------- R26: sustained load at 90% of device memory
+
+    /** How long the R26 soak runs (ISO-8601, {@code kernelbridge.test.soak.duration}); the nightly job runs an hour. */
+    static Duration soakDuration() { return Duration.parse(System.getProperty("kernelbridge.test.soak.duration", "PT4S")); }
+
+    /**
+     * The device memory the R26 soak fills to 90%: {@code kernelbridge.test.soak.memory} bytes (192 MiB
+     * in ci/test), or {@code device} for all the device states it has; never more than that.
+     */
+    static long soakMemory(Device d) {
+        String v = System.getProperty("kernelbridge.test.soak.memory", String.valueOf(192L << 20));
+        long budget = v.equals("device") ? d.memoryBytes() : Long.parseLong(v);
+        return d.memoryBytes() > 0 ? Math.min(budget, d.memoryBytes()) : budget;
+    }
+
+    /**
+     * R26: resident GEMM operands fill 90% of the device's memory (as {@link #soakMemory} states it),
+     * then, for {@link #soakDuration}, GEMMs on random operands, all-reduces and buffer churn run at that
+     * level; every 7th GEMM is verified by a random projection (C·x against alpha·A·(B·x), O(n²)),
+     * exactly, since the operands are small integers, and every all-reduce exactly. Zero verification
+     * failures; the ledgers, threads, descriptors and native memory flat from the warm-up to the end.
+     */
+    @Tag("R26")
+    @Tag("lifetime")
+    @Test
+    default void sustainedLoadAtNinetyPercentOfDeviceMemoryWithSampledVerification() throws Exception {
+        requireDeclared(DType.F32);
+        int n = 256;
+        long matrixBytes = (long) n * n * 4;
+        List<CountingBackendProvider> counted = providers().stream().map(CountingBackendProvider::new).toList();
+        try (KernelBridge soak = KernelBridge.open(config(), counted)) {
+            Device d = soak.device(deviceId());
+            long memory = soakMemory(d), target = memory / 10 * 9, before = soak.allocatedBytes();
+            List<Communicator> comms = soak.communicators(List.of(d, d));
+            List<DeviceBuffer> ranks = List.of(soak.allocate(d, DType.F32, 4096), soak.allocate(d, DType.F32, 4096));
+            List<DeviceBuffer[]> slots = new ArrayList<>();
+            while (soak.allocatedBytes() - before < target) {
+                int seed = slots.size();
+                slots.add(new DeviceBuffer[] {soak.allocate(d, DType.F32, (long) n * n).copyFrom(operand(seed, 0, n)),
+                        soak.allocate(d, DType.F32, (long) n * n).copyFrom(operand(seed, 1, n)), soak.allocate(d, DType.F32, (long) n * n)});
+            }
+            long filled = soak.allocatedBytes() - before;
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(26);
+            long end = System.nanoTime() + soakDuration().toNanos(), gemms = 0, verified = 0, reductions = 0;
+            Sample baseline = null;
+            for (long round = 0; round < 60 || System.nanoTime() - end < 0; round++) {
+                if (round == 20) {
+                    System.gc();
+                    baseline = Sample.take(soak, counted);
+                }
+                int slot = rnd.nextInt(slots.size());
+                DeviceBuffer[] abc = slots.get(slot);
+                float alpha = new float[] {1, 2, -1}[rnd.nextInt(3)];
+                soak.gemm(GemmOp.builder().layout(Layout.COLUMN_MAJOR).shape(n, n, n).alpha(alpha)
+                        .a(abc[0], 0, n).b(abc[1], 0, n).beta(0).c(abc[2], 0, n).build());
+                gemms++;
+                if (round % 7 == 0) {
+                    assertProjectionHolds(abc[2].toFloatArray(), slot, alpha, n, rnd.nextLong(), "GEMM " + gemms + " on slot " + slot);
+                    verified++;
+                }
+                if (round % 5 == 0) {
+                    int value = (int) (round % 100);
+                    for (int r = 0; r < 2; r++) {
+                        float[] x = new float[4096];
+                        java.util.Arrays.fill(x, value + r);
+                        ranks.get(r).copyFrom(x);
+                    }
+                    CollectiveConformance.onAllRanks(comms, c -> c.allReduceAsync(ranks.get(c.rank()), ranks.get(c.rank()), 4096, ReduceOp.SUM,
+                            Duration.ofSeconds(60)));
+                    float[] got = ranks.get(1).toFloatArray();
+                    assertEquals(2 * value + 1, got[4095], "all-reduce of round " + round);
+                    reductions++;
+                }
+                if (round % 11 == 0) { // churn at the high-water mark: one more operand's worth, freed at once
+                    try (DeviceBuffer extra = soak.allocate(d, DType.F32, (long) n * n)) {
+                        extra.copyFrom(operand(round, 2, n));
+                    }
+                }
+            }
+            System.gc();
+            assertFlat("R26: " + gemms + " GEMMs at " + filled + " of " + memory + " bytes", baseline, soak, counted, reportFigures());
+            reportFigures().put("R26 sustained load", String.format(java.util.Locale.ROOT,
+                    "%d GEMMs (%d verified by projection, 0 failed), %d all-reduces, %d of %d bytes resident (%.1f%%), %s",
+                    gemms, verified, reductions, filled, memory, 100.0 * filled / memory, soakDuration()));
+            assertTrue(filled >= target && filled < memory, "the soak must fill 90% of " + memory + " bytes, filled " + filled);
+            comms.forEach(Communicator::close);
+            ranks.forEach(DeviceBuffer::close);
+            for (DeviceBuffer[] abc : slots) {
+                for (DeviceBuffer b : abc) {
+                    b.close();
+                }
+            }
+            assertEquals(before, soak.allocatedBytes(), "the ledger after the soak's buffers are freed");
+        }
+    }
+
+    /** Operand {@code which} (0: A, 1: B, 2: scratch) of slot {@code seed}: n×n small integers in [-2, 2], exact in every sum. */
+    private static float[] operand(long seed, int which, int n) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed * 3 + which);
+        float[] m = new float[n * n];
+        for (int i = 0; i < m.length; i++) {
+            m[i] = r.nextInt(5) - 2;
+        }
+        return m;
+    }
+
+    /** C·x == alpha·A·(B·x) for a random x of ±1, in exact integer arithmetic (column-major n×n). */
+    private static void assertProjectionHolds(float[] c, int slot, float alpha, int n, long seed, String what) {
+        float[] a = operand(slot, 0, n), b = operand(slot, 1, n);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        long[] x = new long[n];
+        for (int j = 0; j < n; j++) {
+            x[j] = r.nextBoolean() ? 1 : -1;
+        }
+        long[] bx = new long[n], cx = new long[n], abx = new long[n];
+        for (int j = 0; j < n; j++) {
+            for (int i = 0; i < n; i++) {
+                bx[i] += (long) b[i + j * n] * x[j];
+                cx[i] += (long) c[i + j * n] * x[j];
+            }
+        }
+        for (int l = 0; l < n; l++) {
+            for (int i = 0; i < n; i++) {
+                abx[i] += (long) a[i + l * n] * bx[l];
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            if (cx[i] != (long) alpha * abx[i]) {
+                fail("silent data corruption in " + what + ": row " + i + " of C·x is " + cx[i] + ", alpha·A·(B·x) is " + (long) alpha * abx[i]);
+            }
+        }
+    }
 
     // ---------------------------------------------------------------- R24: every error path
 
