@@ -18,7 +18,7 @@ import java.util.List;
  * segment ending where the trailing guard begins (as far as its alignment allows), so a read or write
  * past its end faults. Closing makes every mapping inaccessible and returns its pages to the system
  * (MADV_DONTNEED), but never unmaps it: the addresses are not reused, and a late access by a driver
- * or MPI faults at once. Linux only; shared (any thread may allocate and close).
+ * or MPI faults at once. Linux only; shared (any thread may allocate and close) or confined.
  */
 public final class GuardedArena implements Arena {
     private static final int PROT_NONE = 0, PROT_READ_WRITE = 3;
@@ -42,8 +42,21 @@ public final class GuardedArena implements Arena {
 
     private record Region(MemorySegment base, long bytes) { }
 
-    /** Owns the segments' lifetime: Java access ends when it closes. */
-    private final Arena holder = Arena.ofShared();
+    /** Owns the segments' lifetime and their confinement: Java access ends when it closes. */
+    private final Arena holder;
+    /** The thread a confined arena belongs to; null when shared. */
+    private final Thread owner;
+
+    /** A guarded arena any thread may use and close. */
+    public GuardedArena() {
+        this(false);
+    }
+
+    /** {@code confined}: its segments belong to the creating thread, as {@link Arena#ofConfined()}'s do. */
+    public GuardedArena(boolean confined) {
+        holder = confined ? Arena.ofConfined() : Arena.ofShared();
+        owner = confined ? Thread.currentThread() : null;
+    }
     private final List<Region> regions = new ArrayList<>();
 
     @Override
@@ -56,6 +69,9 @@ public final class GuardedArena implements Arena {
         }
         if (!holder.scope().isAlive()) {
             throw new IllegalStateException("Already closed");
+        }
+        if (owner != null && owner != Thread.currentThread()) {
+            throw new WrongThreadException("this confined arena belongs to " + owner);
         }
         long usable = roundUp(byteSize + byteAlignment - 1, PAGE);
         long total = usable + 2 * PAGE;

@@ -23,9 +23,9 @@ public final class NativeMemory {
         return GUARDED ? new GuardedArena() : Arena.ofShared();
     }
 
-    /** An arena of this thread (in the test mode a guarded one, which any thread may use). */
+    /** An arena of this thread (guarded in the test mode, and still confined, so confinement rules are tested too). */
     public static Arena confined() {
-        return GUARDED ? new GuardedArena() : Arena.ofConfined();
+        return GUARDED ? new GuardedArena(true) : Arena.ofConfined();
     }
 
     /** Whether this process runs in the guarded test mode. */

@@ -67,6 +67,8 @@ final class CudaDevice implements BackendDevice {
     /** Reused device buffers: packed A, packed B, a grouped launch's table (or cuBLAS's pointer arrays) and scalars. */
     private final long[] packing = new long[4], packingBytes = new long[4];
     private volatile DeviceLostException poisoned;
+    /** Set by close: a late call must not touch the freed staging, range ring or stream. */
+    private volatile boolean closed;
     private final Cublas cublas = Cublas.load().orElse(null);
     private MemorySegment cublasHandle;
     private final GemmPaths paths;
@@ -123,6 +125,9 @@ final class CudaDevice implements BackendDevice {
 
     /** Makes this device's context current on the calling thread; fails fast once poisoned. */
     void enter() {
+        if (closed) { // a call abandoned at its deadline may come back after close freed the staging, ring and stream
+            throw new IllegalStateException(id + " is closed: its bridge was closed");
+        }
         DeviceLostException p = poisoned;
         if (p != null) {
             throw new DeviceLostException(id, p.nativeCode(), p.nativeName(), "out of service since an earlier fault: " + p.getMessage(), p);
@@ -212,24 +217,37 @@ final class CudaDevice implements BackendDevice {
         lock.lock();
         try {
             enter();
-            if (NativeMemory.onlyCallerCanFree(source)) {
-                check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(target, source, source.byteSize(), stream));
-            } else {
-                MemorySegment stage = staging();
-                long half = STAGING / 2;
-                for (long done = 0, i = 0; done < source.byteSize(); done += half, i++) {
-                    if (i >= 2) {
-                        synchronize(); // this half's previous DMA must have read it before it is refilled
-                    }
-                    long n = Math.min(half, source.byteSize() - done);
-                    MemorySegment slot = stage.asSlice((i & 1) * half, n);
-                    NativeMemory.copyOfCallers(source, done, slot, 0, n, "source");
-                    check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(target + done, slot, n, stream));
+            boolean done = false;
+            try {
+                queueCopyIn(target, source);
+                synchronize();
+                done = true;
+            } finally {
+                if (!done) {
+                    drain(); // a half of the staging may still be read by a queued copy: the next call refills it
                 }
             }
-            synchronize();
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** The copies of {@link #copyIn(long, MemorySegment)}, queued on the stream; the caller synchronizes. */
+    private void queueCopyIn(long target, MemorySegment source) {
+        if (NativeMemory.onlyCallerCanFree(source)) {
+            check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(target, source, source.byteSize(), stream));
+            return;
+        }
+        MemorySegment stage = staging();
+        long half = STAGING / 2;
+        for (long done = 0, i = 0; done < source.byteSize(); done += half, i++) {
+            if (i >= 2) {
+                synchronize(); // this half's previous DMA must have read it before it is refilled
+            }
+            long n = Math.min(half, source.byteSize() - done);
+            MemorySegment slot = stage.asSlice((i & 1) * half, n);
+            NativeMemory.copyOfCallers(source, done, slot, 0, n, "source");
+            check("cuMemcpyHtoDAsync", cu.memcpyHtoDAsync(target + done, slot, n, stream));
         }
     }
 
@@ -299,23 +317,42 @@ final class CudaDevice implements BackendDevice {
     @Override
     public void gemmGrouped(java.util.List<GemmCall> calls) {
         lock.lock();
+        boolean done = false;
         try (Arena arena = NativeMemory.confined()) {
-            enter();
-            if (paths.groupedByCublas(calls, cublas != null && cublas.hasGroupedGemm())) {
-                viaCublasGrouped(calls, arena);
-            } else {
-                GroupedGemmTable.Plan plan = GroupedGemmTable.plan(calls, v -> gemmModule(v).parameters,
-                        b -> ((CudaBuffer) b).pointer, packingLimit());
-                for (GroupedGemmTable.Launch launch : plan.launches()) {
-                    CudaGemm.runGrouped(this, gemmModule(launch.variant()), launch, arena);
-                }
-                for (GemmCall call : plan.alone()) {
-                    ours(call);
+            try {
+                gemmGrouped(calls, arena);
+                synchronize(); // before the arena's host copies go; a fault in any launch surfaces here
+                done = true;
+            } finally {
+                if (!done) {
+                    drain(); // copies from the arena may still be queued when a launch fails
                 }
             }
-            synchronize(); // before the arena's host copies go; a fault in any launch surfaces here
         } finally {
             lock.unlock();
+        }
+    }
+
+    private void gemmGrouped(java.util.List<GemmCall> calls, Arena arena) {
+        enter();
+        if (paths.groupedByCublas(calls, cublas != null && cublas.hasGroupedGemm())) {
+            viaCublasGrouped(calls, arena);
+        } else {
+            GroupedGemmTable.Plan plan = GroupedGemmTable.plan(calls, v -> gemmModule(v).parameters,
+                    b -> ((CudaBuffer) b).pointer, packingLimit());
+            for (GroupedGemmTable.Launch launch : plan.launches()) {
+                CudaGemm.runGrouped(this, gemmModule(launch.variant()), launch, arena);
+            }
+            for (GemmCall call : plan.alone()) {
+                ours(call);
+            }
+        }
+    }
+
+    /** Waits for this device's stream after a failure, ignoring its result: host memory it may read is about to go. */
+    private void drain() {
+        if (poisoned == null && !closed) {
+            cu.streamSynchronize(stream);
         }
     }
 
@@ -514,11 +551,12 @@ final class CudaDevice implements BackendDevice {
     }
 
     void close() {
-        if (poisoned != null) {
-            return; // the context cannot be trusted with more calls
-        }
         lock.lock();
         try {
+            closed = true;
+            if (poisoned != null) {
+                return; // the context cannot be trusted with more calls
+            }
             if (cu.ctxSetCurrent(context) == 0) {
                 cu.streamSynchronize(stream);
                 for (long p : packing) {

@@ -51,23 +51,23 @@ final class NcclCollectives implements DeviceCollectives {
             check("ncclGetUniqueId", call("ncclGetUniqueId", id), ranks.getFirst());
             MemorySegment config = nonBlockingConfig(a);
             MemorySegment out = a.allocate(ValueLayout.ADDRESS, ranks.size());
-            check("ncclGroupStart", call("ncclGroupStart"), ranks.getFirst());
-            for (int r = 0; r < ranks.size(); r++) {
-                ranks.get(r).enter(); // NCCL takes the device from the current context
-                int result = call("ncclCommInitRankConfig", out.asSlice(r * ValueLayout.ADDRESS.byteSize(), ValueLayout.ADDRESS.byteSize()),
-                        ranks.size(), id, r, config);
-                if (result != NCCL_IN_PROGRESS) {
-                    check("ncclCommInitRankConfig", result, ranks.get(r));
+            long until = System.nanoTime() + deadline.toNanos();
+            inGroup(() -> {
+                for (int r = 0; r < ranks.size(); r++) {
+                    ranks.get(r).enter(); // NCCL takes the device from the current context
+                    int result = call("ncclCommInitRankConfig", out.asSlice(r * ValueLayout.ADDRESS.byteSize(), ValueLayout.ADDRESS.byteSize()),
+                            ranks.size(), id, r, config);
+                    if (result != NCCL_IN_PROGRESS) {
+                        check("ncclCommInitRankConfig", result, ranks.get(r));
+                    }
                 }
-            }
-            int end = call("ncclGroupEnd");
-            if (end != NCCL_IN_PROGRESS) {
-                check("ncclGroupEnd", end, ranks.getFirst());
-            }
-            for (int r = 0; r < ranks.size(); r++) {
-                comms[r] = out.getAtIndex(ValueLayout.ADDRESS, r);
-            }
-            awaitCommunicators(System.nanoTime() + deadline.toNanos(), deadline);
+            }, () -> {
+                // before the arena holding id, config and out closes: initialisation reads and writes them
+                for (int r = 0; r < ranks.size(); r++) {
+                    comms[r] = out.getAtIndex(ValueLayout.ADDRESS, r);
+                }
+                awaitCommunicators(until, deadline);
+            });
         }
     }
 
@@ -154,21 +154,47 @@ final class NcclCollectives implements DeviceCollectives {
         }
         long until = System.nanoTime() + deadline.toNanos();
         int type = ncclType(dtype);
-        check("ncclGroupStart", call("ncclGroupStart"), ranks.getFirst());
-        for (int r = 0; r < ranks.size(); r++) {
-            CudaDevice d = ranks.get(r);
-            d.enter();
-            int result = call("ncclAllReduce", MemorySegment.ofAddress(((CudaBuffer) send.get(r)).pointer),
-                    MemorySegment.ofAddress(((CudaBuffer) recv.get(r)).pointer), count, type, ncclOp(op), comms[r], d.stream());
-            if (result != NCCL_IN_PROGRESS) { // non-blocking communicators may still be enqueuing
-                check("ncclAllReduce", result, d);
+        inGroup(() -> {
+            for (int r = 0; r < ranks.size(); r++) {
+                CudaDevice d = ranks.get(r);
+                d.enter();
+                int result = call("ncclAllReduce", MemorySegment.ofAddress(((CudaBuffer) send.get(r)).pointer),
+                        MemorySegment.ofAddress(((CudaBuffer) recv.get(r)).pointer), count, type, ncclOp(op), comms[r], d.stream());
+                if (result != NCCL_IN_PROGRESS) { // non-blocking communicators may still be enqueuing
+                    check("ncclAllReduce", result, d);
+                }
             }
+        }, () -> awaitCompletion(until, deadline));
+    }
+
+    /**
+     * Runs {@code enqueue} between ncclGroupStart and ncclGroupEnd, then {@code await}. The group is
+     * ended even when enqueueing fails half-way: otherwise what was enqueued (raw device pointers of
+     * the caller's buffers) would be issued by some later group of this thread, after the caller may
+     * have freed them, and that group would launch nothing of its own. What was enqueued is waited
+     * for before the failure goes on.
+     */
+    private void inGroup(Runnable enqueue, Runnable await) {
+        check("ncclGroupStart", call("ncclGroupStart"), ranks.getFirst());
+        RuntimeException failed = null;
+        try {
+            enqueue.run();
+        } catch (RuntimeException e) {
+            failed = e;
         }
         int end = call("ncclGroupEnd");
+        if (failed != null) {
+            try {
+                await.run();
+            } catch (RuntimeException e) {
+                failed.addSuppressed(e);
+            }
+            throw failed;
+        }
         if (end != NCCL_IN_PROGRESS) {
             check("ncclGroupEnd", end, ranks.getFirst());
         }
-        awaitCompletion(until, deadline);
+        await.run();
     }
 
     /** Every type: all-to-all moves bytes (as ncclInt8, so any type and any bit pattern travel unchanged). */
@@ -214,24 +240,20 @@ final class NcclCollectives implements DeviceCollectives {
             return;
         }
         long until = System.nanoTime() + deadline.toNanos();
-        check("ncclGroupStart", call("ncclGroupStart"), ranks.getFirst());
-        for (int r = 0; r < ranks.size(); r++) {
-            CudaDevice d = ranks.get(r);
-            d.enter();
-            for (Transfer t : plan.get(r)) {
-                long base = ((CudaBuffer) (t.send() ? send : recv).get(r)).pointer;
-                String fn = t.send() ? "ncclSend" : "ncclRecv";
-                int result = call(fn, MemorySegment.ofAddress(base + t.byteOffset()), t.bytes(), NCCL_INT8, t.peer(), comms[r], d.stream());
-                if (result != NCCL_IN_PROGRESS) {
-                    check(fn, result, d);
+        inGroup(() -> {
+            for (int r = 0; r < ranks.size(); r++) {
+                CudaDevice d = ranks.get(r);
+                d.enter();
+                for (Transfer t : plan.get(r)) {
+                    long base = ((CudaBuffer) (t.send() ? send : recv).get(r)).pointer;
+                    String fn = t.send() ? "ncclSend" : "ncclRecv";
+                    int result = call(fn, MemorySegment.ofAddress(base + t.byteOffset()), t.bytes(), NCCL_INT8, t.peer(), comms[r], d.stream());
+                    if (result != NCCL_IN_PROGRESS) {
+                        check(fn, result, d);
+                    }
                 }
             }
-        }
-        int end = call("ncclGroupEnd");
-        if (end != NCCL_IN_PROGRESS) {
-            check("ncclGroupEnd", end, ranks.getFirst());
-        }
-        awaitCompletion(until, deadline);
+        }, () -> awaitCompletion(until, deadline));
     }
 
     /** Polls every rank's stream and NCCL's asynchronous error until done, a failure, or the deadline. */

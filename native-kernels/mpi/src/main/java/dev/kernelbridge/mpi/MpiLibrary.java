@@ -136,7 +136,7 @@ final class MpiLibrary {
 
     String errorString(int code) {
         try (Arena arena = NativeMemory.confined()) {
-            MemorySegment text = arena.allocate(512);
+            MemorySegment text = arena.allocate(1024); // MPI_MAX_ERROR_STRING: 256 in Open MPI, 1024 in MPICH
             MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);
             if (call("MPI_Error_string", code, text, len) != 0) {
                 return "MPI error " + code;

@@ -546,8 +546,8 @@ final class MpiTransport implements Transport {
 
     /** Receive area of a narrow reduction: the call's own memory under the throw policy, else the transport's, reused. */
     private MemorySegment scratch(long bytes, Arena a) {
-        if (a instanceof CallArena) {
-            return a.allocate(Math.max(1, bytes), 64).asSlice(0, bytes);
+        if (a instanceof CallArena call) {
+            return call.scratch(bytes);
         }
         if (scratch.byteSize() < bytes) {
             if (scratchArena != null) {
@@ -581,6 +581,15 @@ final class MpiTransport implements Transport {
         private final Arena memory = NativeMemory.shared();
         private final List<MemorySegment> pending = new ArrayList<>();
         private long bytes;
+        /** The narrow reductions' receive area, reused round after round of this call. */
+        private MemorySegment scratch = MemorySegment.NULL;
+
+        MemorySegment scratch(long size) {
+            if (scratch.byteSize() < size) {
+                scratch = allocate(size, 64);
+            }
+            return scratch.asSlice(0, size);
+        }
 
         @Override
         public MemorySegment allocate(long byteSize, long byteAlignment) {

@@ -67,15 +67,15 @@ final class OpenClBuffer implements BackendBuffer {
 
     private void write(long offset, MemorySegment source) {
         if (source.byteSize() > 0) {
-            ClErrors.check(nclEnqueueWriteBuffer(device.queue(), mem, CL_TRUE, offset, source.byteSize(), source.address(), 0, 0, 0),
-                    device.id(), "clEnqueueWriteBuffer");
+            device.transfer(() -> ClErrors.check(nclEnqueueWriteBuffer(device.queue(), mem, CL_TRUE, offset, source.byteSize(),
+                    source.address(), 0, 0, 0), device.id(), "clEnqueueWriteBuffer"));
         }
     }
 
     private void read(long offset, MemorySegment target) {
         if (target.byteSize() > 0) {
-            ClErrors.check(nclEnqueueReadBuffer(device.queue(), mem, CL_TRUE, offset, target.byteSize(), target.address(), 0, 0, 0),
-                    device.id(), "clEnqueueReadBuffer");
+            device.transfer(() -> ClErrors.check(nclEnqueueReadBuffer(device.queue(), mem, CL_TRUE, offset, target.byteSize(),
+                    target.address(), 0, 0, 0), device.id(), "clEnqueueReadBuffer"));
         }
     }
 

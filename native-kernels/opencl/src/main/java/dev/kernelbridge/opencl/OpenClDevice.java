@@ -50,6 +50,8 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     private final TuningDatabase tuning;
     private final Path programCache;
     private final ReentrantLock lock = new ReentrantLock();
+    /** Set by close, under the lock. */
+    private boolean closed;
     /** Built GEMM programs by type pair; a pair is built on first use. */
     private final Map<GemmVariant, Gemm> gemms = new HashMap<>();
     private final Map<DType, OpenClProgram> reductions = new EnumMap<>(DType.class);
@@ -101,6 +103,22 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     long context() { return context; }
 
     long queue() { return queue.handle(); }
+
+    /**
+     * Runs a host transfer on this device's queue under its lock, refused once the device is closed: a
+     * call abandoned at its deadline may come back after close released the queue.
+     */
+    void transfer(Runnable transfer) {
+        lock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException(id() + " is closed: its bridge was closed");
+            }
+            transfer.run();
+        } finally {
+            lock.unlock();
+        }
+    }
 
     String driverVersion() { return driverVersion; }
 
@@ -321,6 +339,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     void close() {
         lock.lock();
         try {
+            closed = true;
             gemms.values().forEach(g -> g.program().close());
             gemms.clear();
             reductions.values().forEach(OpenClProgram::close);
