@@ -50,8 +50,8 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     private final TuningDatabase tuning;
     private final Path programCache;
     private final ReentrantLock lock = new ReentrantLock();
-    /** Set by close, under the lock. */
-    private boolean closed;
+    /** Set by close, under the lock; read under it, except by allocations. */
+    private volatile boolean closed;
     /** Built GEMM programs by type pair; a pair is built on first use. */
     private final Map<GemmVariant, Gemm> gemms = new HashMap<>();
     private final Map<DType, OpenClProgram> reductions = new EnumMap<>(DType.class);
@@ -111,9 +111,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     void transfer(Runnable transfer) {
         lock.lock();
         try {
-            if (closed) {
-                throw new IllegalStateException(id() + " is closed: its bridge was closed");
-            }
+            requireOpen();
             transfer.run();
         } finally {
             lock.unlock();
@@ -129,6 +127,16 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     @Override
     public DeviceInfo info() { return info; }
 
+    /**
+     * Refuses work once {@link #close} released the queue and programs (checked under the lock). A call the
+     * pool abandoned at its deadline may still come here later, and PoCL would crash on a released queue.
+     */
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException(id + " is closed: its bridge was closed");
+        }
+    }
+
     @Override
     public BackendBuffer allocate(DType dtype, long elements) {
         long bytes = elements * dtype.byteSize();
@@ -141,6 +149,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
                     bytes + " bytes exceed the largest single allocation of this device (CL_DEVICE_MAX_MEM_ALLOC_SIZE = "
                             + maxAllocation + ")");
         }
+        requireOpen(); // not under the lock: an allocation need not wait for a GEMM; close releases the context last
         try (Arena arena = NativeMemory.confined()) {
             MemorySegment err = arena.allocate(ValueLayout.JAVA_INT);
             long mem = nclCreateBuffer(context, CL_MEM_READ_WRITE, Math.max(1, bytes), 0, err.address());
@@ -153,6 +162,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     public void gemm(GemmCall call) {
         lock.lock();
         try {
+            requireOpen();
             Gemm g = gemmFor(GemmVariant.of(call));
             GemmLauncher.run(this, g, call);
         } finally {
@@ -170,6 +180,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
     public void gemmGrouped(List<GemmCall> calls) {
         lock.lock();
         try {
+            requireOpen();
             GroupedGemmTable.Plan plan = GroupedGemmTable.plan(calls, v -> gemmFor(v).parameters(), b -> ((OpenClBuffer) b).mem(),
                     packingLimit());
             for (GroupedGemmTable.Launch launch : plan.launches()) {
@@ -215,6 +226,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
         }
         lock.lock();
         try {
+            requireOpen();
             OpenClProgram program = reductions.get(dtype);
             if (program == null) {
                 int storage = switch (dtype) { // reduce.cl's KB_STORAGE
@@ -249,6 +261,7 @@ final class OpenClDevice implements BackendDevice, TunableDevice {
         }
         lock.lock();
         try {
+            requireOpen();
             ClErrors.check(nclEnqueueCopyBuffer(queue(), source.mem(), target.mem(), fromByteOffset, toByteOffset, bytes, 0, 0, 0),
                     id, "clEnqueueCopyBuffer");
             queue.finish("all-to-all copy");
