@@ -91,7 +91,7 @@ public class DTypeGemmBenchmark {
             store(in, b, i, rnd, false);
         }
         if (kernel.startsWith("kernelbridge-")) {
-            bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu").with(Config.CPU_THREADS, String.valueOf(threads)));
+            bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu").with(dev.kernelbridge.cpu.routines.CpuRoutineProvider.SETTING, "vector").with(Config.CPU_THREADS, String.valueOf(threads)));
             blas = bridge.blas();
             call = switch (in) {
                 case F32 -> () -> blas.sgemm(Layout.ROW_MAJOR, Transpose.NO_TRANS, Transpose.NO_TRANS, n, n, n, 1f, a, n, b, n, 0f, c, n);

@@ -44,7 +44,7 @@ public class DispatchBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu"));
+        bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu").with(dev.kernelbridge.cpu.routines.CpuRoutineProvider.SETTING, "vector"));
         blas = bridge.blas();
         openBlas = OpenBlas.get().orElseThrow(() -> new IllegalStateException("peer unavailable: libopenblas.so.0 is not installed"));
         openBlas.setThreads(1);

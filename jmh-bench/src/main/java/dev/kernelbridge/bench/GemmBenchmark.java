@@ -71,7 +71,7 @@ public class GemmBenchmark {
                 b.setAtIndex(ValueLayout.JAVA_DOUBLE, i, rnd.nextDouble(-1, 1));
             }
         }
-        bridge = KernelBridge.open(dev.kernelbridge.Config.defaults().with(dev.kernelbridge.Config.BACKEND, "cpu")); // the CPU backend's figures
+        bridge = KernelBridge.open(dev.kernelbridge.Config.defaults().with(dev.kernelbridge.Config.BACKEND, "cpu").with(dev.kernelbridge.cpu.routines.CpuRoutineProvider.SETTING, "vector")); // the CPU backend's figures
         blas = bridge.blas();
         openBlas = OpenBlas.get().orElse(null);
         if (openBlas != null) {

@@ -68,7 +68,7 @@ public class GemmShapesBenchmark {
         for (long i = 0; i < sizeB; i++) {
             b.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) rnd.nextDouble(-1, 1));
         }
-        bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu"));
+        bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu").with(dev.kernelbridge.cpu.routines.CpuRoutineProvider.SETTING, "vector"));
         da = bridge.allocate(DType.F32, sizeA).copyFrom(0, a);
         db = bridge.allocate(DType.F32, sizeB).copyFrom(0, b);
         dc = bridge.allocate(DType.F32, sizeC);

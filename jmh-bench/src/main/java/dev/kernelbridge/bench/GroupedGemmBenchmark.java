@@ -75,13 +75,13 @@ public class GroupedGemmBenchmark {
         int threads = Runtime.getRuntime().availableProcessors();
         switch (impl) {
             case "grouped" -> {
-                bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu"));
+                bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu").with(dev.kernelbridge.cpu.routines.CpuRoutineProvider.SETTING, "vector"));
                 GroupedGemm grouped = bridge.groupedGemm();
                 call = () -> grouped.gemmRagged(Layout.ROW_MAJOR, Transpose.NO_TRANS, Transpose.NO_TRANS, offsets, n, k, 1.0,
                         DType.F32, a, k, b, n, k * n, 0.0, DType.F32, c, n);
             }
             case "single" -> {
-                bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu"));
+                bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu").with(dev.kernelbridge.cpu.routines.CpuRoutineProvider.SETTING, "vector"));
                 var blas = bridge.blas();
                 call = () -> blas.sgemm(Layout.ROW_MAJOR, Transpose.NO_TRANS, Transpose.NO_TRANS, rows, n, k, 1f, a, k, b, n, 0f, c, n);
             }

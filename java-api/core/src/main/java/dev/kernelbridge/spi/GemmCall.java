@@ -48,4 +48,15 @@ public record GemmCall(
 
     /** True when A and B hold another type than C (BF16/F16 → F32, I8 → I32). */
     public boolean mixed() { return inputType != dtype; }
+
+    /**
+     * The class of shapes a backend that chooses among routines by timing decides once for: the type
+     * pair, the transposes and the binary magnitudes of m, n and k. Not the batch count (a batch's
+     * items are single calls), not offsets or leading dimensions.
+     */
+    public long shapeClass() {
+        return ((long) inputType.ordinal() << 60) | ((long) dtype.ordinal() << 56) | ((long) transA.ordinal() << 52)
+                | ((long) transB.ordinal() << 48) | ((long) (64 - Long.numberOfLeadingZeros(m)) << 32)
+                | ((long) (64 - Long.numberOfLeadingZeros(n)) << 16) | (64 - Long.numberOfLeadingZeros(Math.max(1, k)));
+    }
 }

@@ -1,9 +1,14 @@
 package dev.kernelbridge.cpu;
 
 import dev.kernelbridge.Config;
+import dev.kernelbridge.cpu.routines.CpuGemmRoutine;
+import dev.kernelbridge.cpu.routines.CpuRoutineProvider;
+import dev.kernelbridge.spi.Availability;
 import dev.kernelbridge.spi.Backend;
 import dev.kernelbridge.spi.BackendDevice;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.ServiceLoader;
 
 /** One device, the whole CPU, with a team of GEMM threads. */
 final class CpuBackend implements Backend {
@@ -16,8 +21,40 @@ final class CpuBackend implements Backend {
             throw new IllegalArgumentException(Config.CPU_THREADS.property() + " must be >= 0, got " + threads);
         }
         this.workers = new CpuWorkers(threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
-        this.device = new CpuDevice(workers, useVector(config));
+        String mode = config.get(RoutineChoice.SETTING);
+        this.device = new CpuDevice(workers, useVector(config), nativeRoutines(config, workers.threads(), mode), mode);
     }
+
+    /**
+     * The native routines whose library is here ({@link CpuRoutineProvider}s on the class path).
+     * One that is named by kernelbridge.cpu.gemm but unavailable is an error naming the cause; the
+     * others are skipped quietly (DEBUG), since the Vector API kernels run every call anyway.
+     */
+    private static List<CpuGemmRoutine> nativeRoutines(Config config, int threads, String mode) {
+        List<CpuGemmRoutine> routines = new ArrayList<>();
+        for (CpuRoutineProvider p : ServiceLoader.load(CpuRoutineProvider.class, CpuBackend.class.getClassLoader())) {
+            Availability a;
+            try {
+                a = p.probe(config);
+            } catch (RuntimeException | LinkageError e) {
+                a = Availability.unavailable("probe threw " + e);
+            }
+            if (!a.available()) {
+                if (p.name().equalsIgnoreCase(mode.strip())) {
+                    throw new IllegalStateException(RoutineChoice.SETTING.property() + "=" + mode + " but that routine is not available: "
+                            + a.cause() + (a.fix().isEmpty() ? "" : "; fix: " + a.fix()));
+                }
+                LOG.log(System.Logger.Level.DEBUG, "CPU routine {0} not available: {1}", p.name(), a.cause());
+                continue;
+            }
+            CpuGemmRoutine r = p.open(config, threads);
+            LOG.log(System.Logger.Level.DEBUG, "CPU routine {0}: {1}", r.name(), r.description());
+            routines.add(r);
+        }
+        return routines;
+    }
+
+    private static final System.Logger LOG = System.getLogger("dev.kernelbridge.cpu");
 
     private static boolean useVector(Config config) {
         String mode = config.get(Config.CPU_VECTOR);

@@ -24,8 +24,11 @@ final class CpuDevice implements BackendDevice {
     private final DeviceInfo info;
     /** By input type: F32, BF16 and F16 share the F32 engine; I8 runs on the F32 kernel with exact k slices. */
     private final GemmEngine f32, f64, i8, i8Shifted;
+    /** Which routine runs each shape class: these kernels, or a native library's. */
+    private final RoutineChoice choice;
 
-    CpuDevice(CpuWorkers workers, boolean vector) {
+    /** {@code nativeRoutines}: the libraries found (may be empty); {@code mode}: kernelbridge.cpu.gemm. */
+    CpuDevice(CpuWorkers workers, boolean vector, java.util.List<dev.kernelbridge.cpu.routines.CpuGemmRoutine> nativeRoutines, String mode) {
         if (vector) {
             int bits = VectorGate.preferredBits();
             PackedVectorGemmF32 s = new PackedVectorGemmF32();
@@ -42,8 +45,13 @@ final class CpuDevice implements BackendDevice {
         String model = cpuInfo("model name").orElse(System.getProperty("os.arch"));
         String vendor = cpuInfo("vendor_id").map(CpuDevice::vendorName).orElse("unknown");
         String kernels = vector ? VectorGate.preferredBits() + "-bit vectors" : "scalar";
+        java.util.List<dev.kernelbridge.cpu.routines.CpuGemmRoutine> routines = new ArrayList<>();
+        routines.add(new OwnKernels(vector ? "Vector API kernels, " + kernels : "scalar loops (the Vector API is not enabled)"));
+        routines.addAll(nativeRoutines);
+        this.choice = new RoutineChoice(mode, routines);
+        String also = nativeRoutines.isEmpty() ? "" : nativeRoutines.stream().map(r -> r.name()).reduce("", (x, y) -> x + " + " + y);
         long total = totalMemory();
-        this.info = new DeviceInfo(model + " (" + workers.threads() + " threads, " + kernels + ")", vendor,
+        this.info = new DeviceInfo(model + " (" + workers.threads() + " threads, " + kernels + also + ")", vendor,
                 DeviceKind.CPU, total, HostMemoryLimit.largestAllocation(total), Set.of(DType.values()));
     }
 
@@ -72,7 +80,78 @@ final class CpuDevice implements BackendDevice {
         MemorySegment a = HostBuffer.segmentOf(call.a());
         MemorySegment b = HostBuffer.segmentOf(call.b());
         MemorySegment c = HostBuffer.segmentOf(call.c());
-        engine(call).run(call, a, b, c);
+        choice.routineFor(call, this::timeOnScratch).run(call, a, b, c);
+    }
+
+    /** The routines this device chooses among (its own kernels first), and what auto decided so far. */
+    java.util.List<dev.kernelbridge.cpu.routines.CpuGemmRoutine> routines() { return choice.routines(); }
+
+    java.util.List<String> decisions() { return choice.decisions(); }
+
+    /** Our own kernels as a routine: they take every call. */
+    private final class OwnKernels implements dev.kernelbridge.cpu.routines.CpuGemmRoutine {
+        private final String description;
+
+        OwnKernels(String description) {
+            this.description = description;
+        }
+
+        @Override
+        public String name() { return RoutineChoice.VECTOR; }
+
+        @Override
+        public String description() { return description; }
+
+        @Override
+        public String refusal(GemmCall call) { return null; }
+
+        @Override
+        public void run(GemmCall call, MemorySegment a, MemorySegment b, MemorySegment c) {
+            engine(call).run(call, a, b, c);
+        }
+    }
+
+    /** Largest m, n and k a routine is timed at: enough to rank routines, small enough to decide in milliseconds. */
+    private static final long CALIBRATION_CAP = 512;
+
+    /**
+     * Times {@code routine} on zeroed scratch buffers shaped like {@code call}'s class (batch 1, sizes
+     * capped, tight leading dimensions): one untimed run, then the best of three; -1 when it refuses
+     * that shape or the scratch does not fit.
+     */
+    private long timeOnScratch(GemmCall call, dev.kernelbridge.cpu.routines.CpuGemmRoutine routine) {
+        long m = Math.min(call.m(), CALIBRATION_CAP), n = Math.min(call.n(), CALIBRATION_CAP), k = Math.min(call.k(), CALIBRATION_CAP);
+        boolean ta = call.transA() != dev.kernelbridge.Transpose.NO_TRANS, tb = call.transB() != dev.kernelbridge.Transpose.NO_TRANS;
+        long lda = Math.max(1, ta ? k : m), ldb = Math.max(1, tb ? n : k);
+        long in = call.inputType().byteSize(), out = call.dtype().byteSize();
+        HostBuffer[] buffers = new HostBuffer[3];
+        try {
+            buffers[0] = HostBuffer.allocate("cpu:0", Math.max(1, lda * (ta ? m : k) * in));
+            buffers[1] = HostBuffer.allocate("cpu:0", Math.max(1, ldb * (tb ? k : n) * in));
+            buffers[2] = HostBuffer.allocate("cpu:0", Math.max(1, m * n * out));
+            GemmCall scratch = new GemmCall(call.dtype(), call.transA(), call.transB(), m, n, k, 1, buffers[0], 0, lda, 0,
+                    buffers[1], 0, ldb, 0, 0, buffers[2], 0, Math.max(1, m), 0, 1, call.inputType(), call.zeroPointA(), call.zeroPointB());
+            if (routine.refusal(scratch) != null) {
+                return -1;
+            }
+            MemorySegment a = HostBuffer.segmentOf(buffers[0]), b = HostBuffer.segmentOf(buffers[1]), c = HostBuffer.segmentOf(buffers[2]);
+            routine.run(scratch, a, b, c);
+            long best = Long.MAX_VALUE;
+            for (int i = 0; i < 3; i++) {
+                long t0 = System.nanoTime();
+                routine.run(scratch, a, b, c);
+                best = Math.min(best, System.nanoTime() - t0);
+            }
+            return best;
+        } catch (dev.kernelbridge.DeviceOutOfMemoryException e) {
+            return -1;
+        } finally {
+            for (HostBuffer h : buffers) {
+                if (h != null) {
+                    h.release();
+                }
+            }
+        }
     }
 
     /**
@@ -83,7 +162,12 @@ final class CpuDevice implements BackendDevice {
     public void gemmGrouped(List<GemmCall> calls) {
         Map<GemmEngine, List<GemmCall>> byEngine = new LinkedHashMap<>();
         for (GemmCall call : calls) {
-            byEngine.computeIfAbsent(engine(call), e -> new ArrayList<>()).add(call);
+            var routine = choice.routineFor(call, this::timeOnScratch);
+            if (routine instanceof OwnKernels) {
+                byEngine.computeIfAbsent(engine(call), e -> new ArrayList<>()).add(call);
+            } else { // the routine a single call of this class takes: the same bits grouped or not
+                routine.run(call, HostBuffer.segmentOf(call.a()), HostBuffer.segmentOf(call.b()), HostBuffer.segmentOf(call.c()));
+            }
         }
         byEngine.forEach((engine, group) -> {
             if (engine instanceof BlockedGemm blocked) {

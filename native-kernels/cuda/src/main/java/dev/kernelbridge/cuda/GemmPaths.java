@@ -60,7 +60,7 @@ final class GemmPaths {
         if (mode == Mode.CUBLAS) {
             return Path.CUBLAS;
         }
-        return chosen.computeIfAbsent(shapeClass(call), key -> {
+        return chosen.computeIfAbsent(call.shapeClass(), key -> {
             long cublas = timeNanos.apply(call, Path.CUBLAS), kernel = timeNanos.apply(call, Path.KERNEL);
             return faster(cublas, kernel);
         });
@@ -68,7 +68,7 @@ final class GemmPaths {
 
     /** The routine a decision for the class of {@code call} has fixed, or null while undecided. */
     Path decided(GemmCall call) {
-        return chosen.get(shapeClass(call));
+        return chosen.get(call.shapeClass());
     }
 
     static Path faster(long cublasNanos, long kernelNanos) {
@@ -151,13 +151,6 @@ final class GemmPaths {
     /** Whether the groups {@code calls} go to cublasGemmGroupedBatchedEx: it is there, the mode allows it, and it takes them. */
     boolean groupedByCublas(List<GemmCall> calls, boolean cublasGrouped) {
         return cublasGrouped && mode != Mode.KERNEL && cublasGroupedRefusal(calls) == null;
-    }
-
-    /** Type pair, transposes and the sizes' binary magnitudes; not the batch count (a batch's items are single calls). */
-    static long shapeClass(GemmCall c) {
-        return ((long) c.inputType().ordinal() << 60) | ((long) c.dtype().ordinal() << 56) | ((long) c.transA().ordinal() << 52) | ((long) c.transB().ordinal() << 48)
-                | ((long) (64 - Long.numberOfLeadingZeros(c.m())) << 32) | ((long) (64 - Long.numberOfLeadingZeros(c.n())) << 16)
-                | (64 - Long.numberOfLeadingZeros(Math.max(1, c.k())));
     }
 
     /** The minimum of {@code runs} timings of {@code run}, after one untimed run; negative if it cannot run. */

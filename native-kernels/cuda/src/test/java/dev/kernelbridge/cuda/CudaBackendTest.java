@@ -104,10 +104,10 @@ class CudaBackendTest {
 
     @Test
     void theRoutineOfAShapeClassIsChosenOnceBeforeItsFirstCallAndBatchesShareIt() {
-        assertEquals(GemmPaths.shapeClass(call(1000, 1000, 1000, 1)), GemmPaths.shapeClass(call(900, 1000, 1000, 1)));
-        assertEquals(GemmPaths.shapeClass(call(1000, 1000, 1000, 1)), GemmPaths.shapeClass(call(1000, 1000, 1000, 8)),
+        assertEquals(call(1000, 1000, 1000, 1).shapeClass(), call(900, 1000, 1000, 1).shapeClass());
+        assertEquals(call(1000, 1000, 1000, 1).shapeClass(), call(1000, 1000, 1000, 8).shapeClass(),
                 "a batch's items take the routine of single calls: the same bits");
-        assertTrue(GemmPaths.shapeClass(call(64, 64, 64, 1)) != GemmPaths.shapeClass(call(4096, 64, 64, 1)));
+        assertTrue(call(64, 64, 64, 1).shapeClass() != call(4096, 64, 64, 1).shapeClass());
 
         GemmPaths auto = new GemmPaths(GemmPaths.Mode.AUTO);
         java.util.List<GemmPaths.Path> timed = new java.util.ArrayList<>();
@@ -162,8 +162,8 @@ class CudaBackendTest {
         GemmCall f32 = call(1000, 1000, 1000, 1);
         GemmCall bf16ToF32 = typed(DType.BF16, DType.F32, 1000, 1000, 1000, 1000, 1000, 0, 0, 1, 0, 0, 0, 1);
         GemmCall bf16 = typed(DType.BF16, DType.BF16, 1000, 1000, 1000, 1000, 1000, 0, 0, 1, 0, 0, 0, 1);
-        assertTrue(GemmPaths.shapeClass(f32) != GemmPaths.shapeClass(bf16ToF32), "BF16 -> F32 is not F32 -> F32");
-        assertTrue(GemmPaths.shapeClass(bf16) != GemmPaths.shapeClass(bf16ToF32), "nor BF16 -> BF16");
+        assertTrue(f32.shapeClass() != bf16ToF32.shapeClass(), "BF16 -> F32 is not F32 -> F32");
+        assertTrue(bf16.shapeClass() != bf16ToF32.shapeClass(), "nor BF16 -> BF16");
         assertNull(GemmPaths.cublasRefusal(bf16ToF32), "BF16 and F16 have no alignment rule of ours");
         assertNull(GemmPaths.cublasRefusal(typed(DType.F16, DType.F16, 3, 5, 7, 3, 7, 1, 3, 2, 0.5, 0, 0, 1)));
 
