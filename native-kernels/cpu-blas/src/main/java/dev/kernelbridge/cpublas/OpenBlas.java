@@ -17,6 +17,12 @@ final class OpenBlas {
     static final int COL_MAJOR = 102, NO_TRANS = 111, TRANS = 112;
 
     final MethodHandle sgemm, dgemm;
+    /**
+     * The same functions, bound to take heap segments ({@link Linker.Option#critical}): the CPU device
+     * hands a framework's Java arrays over in place. A critical call holds off the GC while it runs,
+     * so the routine uses these for small calls only.
+     */
+    final MethodHandle sgemmHeap, dgemmHeap;
     private final MethodHandle setNumThreads, config, coreName;
 
     private OpenBlas(SymbolLookup lib) {
@@ -25,8 +31,11 @@ final class OpenBlas {
         // void cblas_xgemm(order, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
         sgemm = linker.downcallHandle(lib.findOrThrow("cblas_sgemm"),
                 FunctionDescriptor.ofVoid(I, I, I, I, I, I, ValueLayout.JAVA_FLOAT, P, I, P, I, ValueLayout.JAVA_FLOAT, P, I));
-        dgemm = linker.downcallHandle(lib.findOrThrow("cblas_dgemm"),
-                FunctionDescriptor.ofVoid(I, I, I, I, I, I, ValueLayout.JAVA_DOUBLE, P, I, P, I, ValueLayout.JAVA_DOUBLE, P, I));
+        FunctionDescriptor single = FunctionDescriptor.ofVoid(I, I, I, I, I, I, ValueLayout.JAVA_FLOAT, P, I, P, I, ValueLayout.JAVA_FLOAT, P, I);
+        FunctionDescriptor dual = FunctionDescriptor.ofVoid(I, I, I, I, I, I, ValueLayout.JAVA_DOUBLE, P, I, P, I, ValueLayout.JAVA_DOUBLE, P, I);
+        dgemm = linker.downcallHandle(lib.findOrThrow("cblas_dgemm"), dual);
+        sgemmHeap = linker.downcallHandle(lib.findOrThrow("cblas_sgemm"), single, Linker.Option.critical(true));
+        dgemmHeap = linker.downcallHandle(lib.findOrThrow("cblas_dgemm"), dual, Linker.Option.critical(true));
         setNumThreads = linker.downcallHandle(lib.findOrThrow("openblas_set_num_threads"), FunctionDescriptor.ofVoid(I));
         config = linker.downcallHandle(lib.findOrThrow("openblas_get_config"), FunctionDescriptor.of(P));
         coreName = linker.downcallHandle(lib.findOrThrow("openblas_get_corename"), FunctionDescriptor.of(P));

@@ -78,6 +78,29 @@ class OpenBlasRoutineTest {
     }
 
     @Test
+    void javaArraysSmallAndLargeGiveTheBitsOfCblasOnNativeCopies() throws Throwable {
+        // Small: a critical call on the arrays in place; large: the footprints staged through native memory.
+        for (int size : new int[] {20, 160}) {
+            int m = size, n = size + 3, k = size + 5, lda = k + 2, ldb = k + 1, ldc = m + 4, offA = 3, offB = 5, offC = 7;
+            float[] a = random(offA + lda * m, 6), b = random(offB + ldb * n, 7), c = random(offC + ldc * n, 8);
+            float[] expected = c.clone();
+            OpenBlas lib = OpenBlas.load(OpenBlas.SONAME);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment sa = arena.allocateFrom(ValueLayout.JAVA_FLOAT, a), sb = arena.allocateFrom(ValueLayout.JAVA_FLOAT, b);
+                MemorySegment sc = arena.allocateFrom(ValueLayout.JAVA_FLOAT, c);
+                lib.sgemm.invokeExact(OpenBlas.COL_MAJOR, OpenBlas.TRANS, OpenBlas.NO_TRANS, m, n, k, 0.75f, sa.asSlice(4L * offA), lda,
+                        sb.asSlice(4L * offB), ldb, 1.25f, sc.asSlice(4L * offC), ldc);
+                expected = sc.toArray(ValueLayout.JAVA_FLOAT);
+            }
+            try (KernelBridge kb = KernelBridge.open(cpu("openblas"))) {
+                // op(A) = A^T: A is stored k x m with lda >= k
+                kb.blas().sgemm("T", "N", m, n, k, 0.75f, a, offA, lda, b, offB, ldb, 1.25f, c, offC, ldc);
+            }
+            assertArrayEquals(expected, c, "n ~ " + size + ": C, its padding and what lies around it");
+        }
+    }
+
+    @Test
     void autoKeepsOneRoutinePerShapeClassSoIdenticalCallsGiveIdenticalBits() {
         int n = 96;
         float[] a = random(n * n, 4), b = random(n * n, 5);
