@@ -2,13 +2,9 @@ package dev.kernelbridge.cpublas;
 
 import dev.kernelbridge.DType;
 import dev.kernelbridge.Transpose;
-import dev.kernelbridge.cpu.routines.CpuGemmRoutine;
 import dev.kernelbridge.spi.GemmCall;
-import dev.kernelbridge.spi.NativeMemory;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * F32 and F64 GEMM through OpenBLAS's CBLAS, column-major like {@link GemmCall}, one call per batch
@@ -17,13 +13,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * dimensions below CBLAS's minimum (CBLAS rejects those with an error printed to stderr). With
  * beta = 0, OpenBLAS zeroes C before accumulating, so NaN in C never survives, as our contract says.
  */
-final class OpenBlasRoutine implements CpuGemmRoutine {
+final class OpenBlasRoutine extends NativeGemmRoutine {
     static final String NAME = "openblas";
 
     private final OpenBlas lib;
     private final String description;
-    /** One call at a time: OpenBLAS's threads are the CPU device's cores, and two calls would oversubscribe them. */
-    private final ReentrantLock lock = new ReentrantLock();
 
     OpenBlasRoutine(OpenBlas lib, int threads) {
         this.lib = lib;
@@ -49,81 +43,11 @@ final class OpenBlasRoutine implements CpuGemmRoutine {
         if (call.m() > max || call.n() > max || call.k() > max || call.lda() > max || call.ldb() > max || call.ldc() > max) {
             return "sizes or leading dimensions beyond CBLAS's 32-bit ints";
         }
-        long rowsA = call.transA() == Transpose.NO_TRANS ? call.m() : call.k();
-        long rowsB = call.transB() == Transpose.NO_TRANS ? call.k() : call.n();
-        if (call.lda() < Math.max(1, rowsA) || call.ldb() < Math.max(1, rowsB) || call.ldc() < Math.max(1, call.m())) {
-            return "a leading dimension below CBLAS's minimum (the rows of the matrix as stored)";
-        }
-        return null;
+        return shortLeadingDimension(call);
     }
-
-    /** Multiply-adds up to which a call on Java arrays runs as a critical call (GC held off): about 0.1 ms of work. */
-    static final long CRITICAL_WORK = 1L << 21;
 
     @Override
-    public void run(GemmCall call, MemorySegment a, MemorySegment b, MemorySegment c) {
-        boolean heap = !a.isNative() || !b.isNative() || !c.isNative();
-        long work = call.m() * call.n() * call.k() * call.batchCount();
-        if (heap && work > CRITICAL_WORK) {
-            runStaged(call, a, b, c);
-            return;
-        }
-        lock.lock();
-        try {
-            runItems(call, a, b, c, heap);
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /**
-     * A large call on Java arrays: each heap operand's footprint is copied into native memory (O(n²)
-     * against the GEMM's O(n³)), C back afterwards; native operands are used in place.
-     */
-    private void runStaged(GemmCall call, MemorySegment a, MemorySegment b, MemorySegment c) {
-        long es = call.dtype().byteSize();
-        boolean ta = call.transA() != Transpose.NO_TRANS, tb = call.transB() != Transpose.NO_TRANS;
-        long[] fa = footprint(call.offsetA(), call.lda(), ta ? call.k() : call.m(), ta ? call.m() : call.k(), call.strideA(), call.batchCount());
-        long[] fb = footprint(call.offsetB(), call.ldb(), tb ? call.n() : call.k(), tb ? call.k() : call.n(), call.strideB(), call.batchCount());
-        long[] fc = footprint(call.offsetC(), call.ldc(), call.m(), call.n(), call.strideC(), call.batchCount());
-        try (Arena arena = NativeMemory.confined()) {
-            MemorySegment na = a.isNative() ? a : staged(arena, a, fa, es);
-            MemorySegment nb = b.isNative() ? b : staged(arena, b, fb, es);
-            MemorySegment nc = c.isNative() ? c : staged(arena, c, fc, es);
-            GemmCall local = rebased(call, a.isNative() ? 0 : fa[0], b.isNative() ? 0 : fb[0], c.isNative() ? 0 : fc[0]);
-            lock.lock();
-            try {
-                runItems(local, na, nb, nc, false);
-            } finally {
-                lock.unlock();
-            }
-            if (!c.isNative()) {
-                MemorySegment.copy(nc, 0, c, fc[0] * es, fc[1] * es);
-            }
-        }
-    }
-
-    /** {first element, element count} that a matrix of {@code cols} columns of {@code rows} rows, batch and all, spans. */
-    private static long[] footprint(long offset, long ld, long rows, long cols, long stride, long batch) {
-        long span = (batch - 1) * stride + (cols - 1) * ld + rows;
-        return new long[] {offset, Math.max(0, span)};
-    }
-
-    private static MemorySegment staged(Arena arena, MemorySegment heap, long[] footprint, long es) {
-        MemorySegment copy = arena.allocate(Math.max(1, footprint[1] * es), 64);
-        MemorySegment.copy(heap, footprint[0] * es, copy, 0, footprint[1] * es);
-        return copy;
-    }
-
-    /** {@code call} with its offsets moved back by what staging cut off the front (A, B, C; 0: unchanged). */
-    private static GemmCall rebased(GemmCall call, long cutA, long cutB, long cutC) {
-        return new GemmCall(call.dtype(), call.transA(), call.transB(), call.m(), call.n(), call.k(), call.alpha(),
-                call.a(), call.offsetA() - cutA, call.lda(), call.strideA(), call.b(), call.offsetB() - cutB, call.ldb(), call.strideB(),
-                call.beta(), call.c(), call.offsetC() - cutC, call.ldc(), call.strideC(), call.batchCount(),
-                call.inputType(), call.zeroPointA(), call.zeroPointB());
-    }
-
-    private void runItems(GemmCall call, MemorySegment a, MemorySegment b, MemorySegment c, boolean heap) {
+    void runItems(GemmCall call, MemorySegment a, MemorySegment b, MemorySegment c, boolean heap) {
         long es = call.dtype().byteSize();
         int ta = call.transA() == Transpose.NO_TRANS ? OpenBlas.NO_TRANS : OpenBlas.TRANS;
         int tb = call.transB() == Transpose.NO_TRANS ? OpenBlas.NO_TRANS : OpenBlas.TRANS;

@@ -7,7 +7,7 @@ import dev.kernelbridge.tck.ConformanceKit;
 /** cpu:0 with every call it can take forced onto OpenBLAS (kernelbridge.cpu.gemm=openblas), against the whole kit. */
 class OpenBlasConformanceTest extends ConformanceKit {
     @Override
-    protected BackendProvider provider() { return new OpenBlasPresent(); }
+    protected BackendProvider provider() { return new RoutinePresent(new OpenBlasProvider()); }
 
     @Override
     public Config config() {
@@ -18,5 +18,5 @@ class OpenBlasConformanceTest extends ConformanceKit {
     protected String reportName() { return "cpu-openblas"; }
 
     @Override
-    protected boolean requireAvailable() { return OpenBlasPresent.required(); }
+    protected boolean requireAvailable() { return RoutinePresent.required(); }
 }

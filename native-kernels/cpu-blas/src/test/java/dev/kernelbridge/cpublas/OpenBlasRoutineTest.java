@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 class OpenBlasRoutineTest {
     @BeforeAll
     static void present() {
-        OpenBlasPresent.assume();
+        RoutinePresent.assume(new OpenBlasProvider());
     }
 
     private static Config cpu(String routine) {
@@ -131,7 +131,7 @@ class OpenBlasRoutineTest {
     void anUnknownRoutineIsRefusedNamingTheRoutinesFound() {
         // The CPU backend fails to open with the setting's rule, and the bridge says so, naming the backend.
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> KernelBridge.open(cpu("mkl")).close());
-        assertTrue(e.getMessage().contains("[vector, openblas]") && e.getMessage().contains("'mkl'"), e.getMessage());
+        assertTrue(e.getMessage().contains("[vector, openblas, onednn]") && e.getMessage().contains("'mkl'"), e.getMessage());
     }
 
     @Test
