@@ -27,11 +27,12 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The CPU device's GEMM routines (issue 29), square F32 column-major, in one run: cpu:0 choosing by
- * itself ({@code auto}), cpu:0 forced onto each routine ({@code vector}, {@code openblas}), and
- * OpenBLAS called directly through FFM on the same memory — the peer a framework would otherwise
- * call. Ratios against {@code direct} are the figures; every implementation is checked against the
- * direct result before timing.
+ * The CPU device's GEMM routines (issue 29), square column-major, in one run: cpu:0 choosing by
+ * itself ({@code auto}), cpu:0 forced onto each routine ({@code vector}, {@code openblas},
+ * {@code onednn}), and the libraries called directly through FFM on the same memory — the peers a
+ * framework would otherwise call ({@code direct}: OpenBLAS; {@code onednn-direct}). F32 here;
+ * {@link CpuNarrowRoutineBenchmark} does BF16 → F32 and I8 → I32 against oneDNN. Every implementation is checked
+ * against the direct result before timing.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -40,7 +41,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC"})
 public class CpuRoutineBenchmark {
-    @Param({"auto", "vector", "openblas", "direct"})
+    @Param({"auto", "vector", "openblas", "onednn", "direct", "onednn-direct"})
     public String impl;
 
     @Param({"16", "64", "256", "1024"})
@@ -52,6 +53,7 @@ public class CpuRoutineBenchmark {
     private Arena arena;
     private MemorySegment a, b, c;
     private OpenBlas openBlas;
+    private OneDnn oneDnn;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -67,14 +69,15 @@ public class CpuRoutineBenchmark {
         }
         openBlas = OpenBlas.get().orElseThrow(() -> new IllegalStateException("peer unavailable: libopenblas.so.0 is not installed (ci/setup bench installs it)"));
         openBlas.setThreads(Runtime.getRuntime().availableProcessors());
-        String routine = impl.equals("direct") ? "vector" : impl;
+        oneDnn = OneDnn.get().orElseThrow(() -> new IllegalStateException("peer unavailable: libdnnl.so.2 is not installed (ci/setup bench installs it)"));
+        String routine = impl.endsWith("direct") ? "vector" : impl;
         bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu").with(CpuRoutineProvider.SETTING, routine));
         da = bridge.allocate(DType.F32, size).copyFrom(0, a);
         db = bridge.allocate(DType.F32, size).copyFrom(0, b);
         dc = bridge.allocate(DType.F32, size);
         op = GemmOp.builder().layout(Layout.COLUMN_MAJOR).shape(n, n, n).a(da, 0, n).b(db, 0, n).beta(0).c(dc, 0, n).build();
         bridge.gemm(op);
-        direct();
+        openBlasDirect(); // the reference: OpenBLAS's bits
         MemorySegment ours = arena.allocate(4 * size, 64);
         dc.copyTo(0, ours);
         double bound = 2.0 * n * 0x1p-24 * n;
@@ -94,14 +97,20 @@ public class CpuRoutineBenchmark {
 
     @Benchmark
     public void gemm() {
-        if (impl.equals("direct")) {
-            direct();
-        } else {
-            bridge.gemm(op);
+        switch (impl) {
+            case "direct" -> openBlasDirect();
+            case "onednn-direct" -> oneDnnDirect();
+            default -> bridge.gemm(op);
         }
     }
 
-    private void direct() {
+    private void openBlasDirect() {
         openBlas.sgemm(OpenBlas.NO_TRANS, OpenBlas.NO_TRANS, n, n, n, 1f, a, n, b, n, 0f, c, n);
+    }
+
+    /** Row-major oneDNN on column-major data: Cᵀ = Bᵀ·Aᵀ, the way the routine calls it. */
+    private void oneDnnDirect() {
+        oneDnn.setThreads(Runtime.getRuntime().availableProcessors());
+        oneDnn.sgemm(n, n, n, 1f, b, n, a, n, 0f, c, n);
     }
 }

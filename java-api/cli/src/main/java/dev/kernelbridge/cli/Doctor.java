@@ -47,6 +47,18 @@ final class Doctor {
                 checks.add(new Check("backend " + module, true, "module not on the class path", ""));
             }
         }
+        boolean anyRoutine = false;
+        for (dev.kernelbridge.cpu.routines.CpuRoutineProvider r : java.util.ServiceLoader.load(
+                dev.kernelbridge.cpu.routines.CpuRoutineProvider.class, Doctor.class.getClassLoader())) {
+            anyRoutine = true;
+            dev.kernelbridge.spi.Availability a = r.probe(Config.fromEnvironment());
+            // Optional: without it cpu:0 runs its own kernels for these calls, so not a failure, but say how to add it.
+            checks.add(new Check("cpu routine " + r.name(), true, a.available() ? "available: " + a.cause()
+                    : "not available (cpu:0 runs its Vector API kernels instead): " + a.cause() + (a.fix().isEmpty() ? "" : "; to add it: " + a.fix()), ""));
+        }
+        if (!anyRoutine) {
+            checks.add(new Check("cpu routines", true, "module not on the class path (OpenBLAS and oneDNN for cpu:0 need kernelbridge-cpu-blas)", ""));
+        }
         boolean anyTransport = false;
         for (dev.kernelbridge.spi.TransportProvider t : java.util.ServiceLoader.load(dev.kernelbridge.spi.TransportProvider.class,
                 Doctor.class.getClassLoader())) {

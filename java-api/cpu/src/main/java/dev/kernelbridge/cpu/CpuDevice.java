@@ -80,7 +80,7 @@ final class CpuDevice implements BackendDevice {
         MemorySegment a = HostBuffer.segmentOf(call.a());
         MemorySegment b = HostBuffer.segmentOf(call.b());
         MemorySegment c = HostBuffer.segmentOf(call.c());
-        choice.routineFor(call, this::timeOnScratch).run(call, a, b, c);
+        choice.routineFor(call, this::benchFor).run(call, a, b, c);
     }
 
     /** The routines this device chooses among (its own kernels first), and what auto decided so far. */
@@ -115,11 +115,10 @@ final class CpuDevice implements BackendDevice {
     private static final long CALIBRATION_CAP = 512;
 
     /**
-     * Times {@code routine} on zeroed scratch buffers shaped like {@code call}'s class (batch 1, sizes
-     * capped, tight leading dimensions): one untimed run, then the best of three; -1 when it refuses
-     * that shape or the scratch does not fit.
+     * Zeroed scratch buffers shaped like {@code call}'s class (batch 1, sizes capped, tight leading
+     * dimensions), for {@link RoutineChoice} to time routines on; null when they do not fit.
      */
-    private long timeOnScratch(GemmCall call, dev.kernelbridge.cpu.routines.CpuGemmRoutine routine) {
+    private RoutineChoice.Bench benchFor(GemmCall call) {
         long m = Math.min(call.m(), CALIBRATION_CAP), n = Math.min(call.n(), CALIBRATION_CAP), k = Math.min(call.k(), CALIBRATION_CAP);
         boolean ta = call.transA() != dev.kernelbridge.Transpose.NO_TRANS, tb = call.transB() != dev.kernelbridge.Transpose.NO_TRANS;
         long lda = Math.max(1, ta ? k : m), ldb = Math.max(1, tb ? n : k);
@@ -129,29 +128,37 @@ final class CpuDevice implements BackendDevice {
             buffers[0] = HostBuffer.allocate("cpu:0", Math.max(1, lda * (ta ? m : k) * in));
             buffers[1] = HostBuffer.allocate("cpu:0", Math.max(1, ldb * (tb ? k : n) * in));
             buffers[2] = HostBuffer.allocate("cpu:0", Math.max(1, m * n * out));
-            GemmCall scratch = new GemmCall(call.dtype(), call.transA(), call.transB(), m, n, k, 1, buffers[0], 0, lda, 0,
-                    buffers[1], 0, ldb, 0, 0, buffers[2], 0, Math.max(1, m), 0, 1, call.inputType(), call.zeroPointA(), call.zeroPointB());
-            if (routine.refusal(scratch) != null) {
-                return -1;
-            }
-            MemorySegment a = HostBuffer.segmentOf(buffers[0]), b = HostBuffer.segmentOf(buffers[1]), c = HostBuffer.segmentOf(buffers[2]);
-            routine.run(scratch, a, b, c);
-            long best = Long.MAX_VALUE;
-            for (int i = 0; i < 3; i++) {
-                long t0 = System.nanoTime();
-                routine.run(scratch, a, b, c);
-                best = Math.min(best, System.nanoTime() - t0);
-            }
-            return best;
         } catch (dev.kernelbridge.DeviceOutOfMemoryException e) {
-            return -1;
-        } finally {
             for (HostBuffer h : buffers) {
                 if (h != null) {
                     h.release();
                 }
             }
+            return null;
         }
+        GemmCall scratch = new GemmCall(call.dtype(), call.transA(), call.transB(), m, n, k, 1, buffers[0], 0, lda, 0,
+                buffers[1], 0, ldb, 0, 0, buffers[2], 0, Math.max(1, m), 0, 1, call.inputType(), call.zeroPointA(), call.zeroPointB());
+        MemorySegment a = HostBuffer.segmentOf(buffers[0]), b = HostBuffer.segmentOf(buffers[1]), c = HostBuffer.segmentOf(buffers[2]);
+        return new RoutineChoice.Bench() {
+            @Override
+            public boolean takes(dev.kernelbridge.cpu.routines.CpuGemmRoutine routine) {
+                return routine.refusal(scratch) == null;
+            }
+
+            @Override
+            public long once(dev.kernelbridge.cpu.routines.CpuGemmRoutine routine) {
+                long t0 = System.nanoTime();
+                routine.run(scratch, a, b, c);
+                return System.nanoTime() - t0;
+            }
+
+            @Override
+            public void close() {
+                for (HostBuffer h : buffers) {
+                    h.release();
+                }
+            }
+        };
     }
 
     /**
@@ -162,7 +169,7 @@ final class CpuDevice implements BackendDevice {
     public void gemmGrouped(List<GemmCall> calls) {
         Map<GemmEngine, List<GemmCall>> byEngine = new LinkedHashMap<>();
         for (GemmCall call : calls) {
-            var routine = choice.routineFor(call, this::timeOnScratch);
+            var routine = choice.routineFor(call, this::benchFor);
             if (routine instanceof OwnKernels) {
                 byEngine.computeIfAbsent(engine(call), e -> new ArrayList<>()).add(call);
             } else { // the routine a single call of this class takes: the same bits grouped or not

@@ -8,14 +8,15 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.function.ToLongBiFunction;
+import java.util.function.Function;
 
 /**
  * Which routine runs the GEMMs of a shape class on the CPU: the Vector API kernels or a native
  * library's. Decided once per class ({@link GemmCall#shapeClass()}), before its first call runs, and
  * kept: routines sum in different orders, so switching would change the bits of two identical calls.
- * In {@code auto} each routine that takes the class is timed on scratch buffers of its shape (one
- * untimed run, then the best of three); the fastest wins. A call the chosen routine refuses (sizes
+ * In {@code auto} each routine that takes the class is timed on scratch buffers of its shape: one
+ * untimed run each, then five rounds that run every candidate in turn, so that a moment of noise on
+ * this machine falls on all of them alike; the best time of each decides. A call the chosen routine refuses (sizes
  * beyond its ints, k = 0, a type pair it lacks) runs on the Vector API kernels, which take every call.
  */
 final class RoutineChoice {
@@ -42,8 +43,22 @@ final class RoutineChoice {
         this.mode = m;
     }
 
-    /** The routine for {@code call}; {@code timeNanos} times a routine on the class's scratch shape (negative: it cannot run there). */
-    synchronized CpuGemmRoutine routineFor(GemmCall call, ToLongBiFunction<GemmCall, CpuGemmRoutine> timeNanos) {
+    /** Scratch buffers shaped like a class: times one run of a routine on them. */
+    interface Bench extends AutoCloseable {
+        /** Whether {@code routine} takes the scratch call. */
+        boolean takes(CpuGemmRoutine routine);
+
+        /** Nanoseconds of one run of {@code routine}. */
+        long once(CpuGemmRoutine routine);
+
+        @Override
+        void close();
+    }
+
+    private static final int ROUNDS = 5;
+
+    /** The routine for {@code call}; {@code benchFor} makes scratch buffers of its class (null: they do not fit). */
+    synchronized CpuGemmRoutine routineFor(GemmCall call, Function<GemmCall, Bench> benchFor) {
         CpuGemmRoutine r;
         if (!mode.equals("auto")) {
             r = routines.stream().filter(x -> x.name().equals(mode)).findFirst().orElseThrow();
@@ -52,23 +67,40 @@ final class RoutineChoice {
         } else {
             r = chosen.get(call.shapeClass());
             if (r == null) {
-                r = decide(call, timeNanos);
+                r = decide(call, benchFor);
                 chosen.put(call.shapeClass(), r);
             }
         }
         return r == vector || r.refusal(call) == null ? r : vector;
     }
 
-    private CpuGemmRoutine decide(GemmCall call, ToLongBiFunction<GemmCall, CpuGemmRoutine> timeNanos) {
+    private CpuGemmRoutine decide(GemmCall call, Function<GemmCall, Bench> benchFor) {
         CpuGemmRoutine best = vector;
-        long bestNanos = Long.MAX_VALUE;
         StringBuilder why = new StringBuilder();
-        for (CpuGemmRoutine r : routines) {
-            long t = timeNanos.applyAsLong(call, r);
-            why.append(why.isEmpty() ? "" : ", ").append(r.name()).append(t < 0 ? " cannot" : String.format(Locale.ROOT, " %.1f us", t / 1e3));
-            if (t >= 0 && t < bestNanos) {
-                best = r;
-                bestNanos = t;
+        try (Bench bench = benchFor.apply(call)) {
+            if (bench == null) {
+                why.append("no memory for scratch buffers");
+            } else {
+                List<CpuGemmRoutine> candidates = routines.stream().filter(bench::takes).toList();
+                long[] nanos = new long[candidates.size()];
+                java.util.Arrays.fill(nanos, Long.MAX_VALUE);
+                candidates.forEach(bench::once); // untimed: JIT, the library's first-call set-up
+                for (int round = 0; round < ROUNDS; round++) {
+                    for (int i = 0; i < candidates.size(); i++) {
+                        nanos[i] = Math.min(nanos[i], bench.once(candidates.get(i)));
+                    }
+                }
+                long bestNanos = Long.MAX_VALUE;
+                for (int i = 0; i < candidates.size(); i++) {
+                    if (nanos[i] < bestNanos) {
+                        best = candidates.get(i);
+                        bestNanos = nanos[i];
+                    }
+                }
+                for (CpuGemmRoutine r : routines) {
+                    int i = candidates.indexOf(r);
+                    why.append(why.isEmpty() ? "" : ", ").append(r.name()).append(i < 0 ? " cannot" : String.format(Locale.ROOT, " %.1f us", nanos[i] / 1e3));
+                }
             }
         }
         String decision = String.format(Locale.ROOT, "%s %s%s m~%d n~%d k~%d: %s (%s)", call.inputType().label(), call.dtype().label(),
