@@ -1,5 +1,6 @@
 package dev.kernelbridge.cpu;
 
+import dev.kernelbridge.cpu.routines.CpuGemmRoutine;
 import dev.kernelbridge.DType;
 import dev.kernelbridge.DeviceKind;
 import dev.kernelbridge.spi.BackendBuffer;
@@ -28,7 +29,7 @@ final class CpuDevice implements BackendDevice {
     private final RoutineChoice choice;
 
     /** {@code nativeRoutines}: the libraries found (may be empty); {@code mode}: kernelbridge.cpu.gemm. */
-    CpuDevice(CpuWorkers workers, boolean vector, java.util.List<dev.kernelbridge.cpu.routines.CpuGemmRoutine> nativeRoutines, String mode) {
+    CpuDevice(CpuWorkers workers, boolean vector, java.util.List<CpuGemmRoutine> nativeRoutines, String mode) {
         if (vector) {
             int bits = VectorGate.preferredBits();
             PackedVectorGemmF32 s = new PackedVectorGemmF32();
@@ -45,7 +46,7 @@ final class CpuDevice implements BackendDevice {
         String model = cpuInfo("model name").orElse(System.getProperty("os.arch"));
         String vendor = cpuInfo("vendor_id").map(CpuDevice::vendorName).orElse("unknown");
         String kernels = vector ? VectorGate.preferredBits() + "-bit vectors" : "scalar";
-        java.util.List<dev.kernelbridge.cpu.routines.CpuGemmRoutine> routines = new ArrayList<>();
+        java.util.List<CpuGemmRoutine> routines = new ArrayList<>();
         routines.add(new OwnKernels(vector ? "Vector API kernels, " + kernels : "scalar loops (the Vector API is not enabled)"));
         routines.addAll(nativeRoutines);
         this.choice = new RoutineChoice(mode, routines);
@@ -83,13 +84,8 @@ final class CpuDevice implements BackendDevice {
         choice.routineFor(call, this::benchFor).run(call, a, b, c);
     }
 
-    /** The routines this device chooses among (its own kernels first), and what auto decided so far. */
-    java.util.List<dev.kernelbridge.cpu.routines.CpuGemmRoutine> routines() { return choice.routines(); }
-
-    java.util.List<String> decisions() { return choice.decisions(); }
-
     /** Our own kernels as a routine: they take every call. */
-    private final class OwnKernels implements dev.kernelbridge.cpu.routines.CpuGemmRoutine {
+    private final class OwnKernels implements CpuGemmRoutine {
         private final String description;
 
         OwnKernels(String description) {
@@ -141,12 +137,12 @@ final class CpuDevice implements BackendDevice {
         MemorySegment a = HostBuffer.segmentOf(buffers[0]), b = HostBuffer.segmentOf(buffers[1]), c = HostBuffer.segmentOf(buffers[2]);
         return new RoutineChoice.Bench() {
             @Override
-            public boolean takes(dev.kernelbridge.cpu.routines.CpuGemmRoutine routine) {
+            public boolean takes(CpuGemmRoutine routine) {
                 return routine.refusal(scratch) == null;
             }
 
             @Override
-            public long once(dev.kernelbridge.cpu.routines.CpuGemmRoutine routine) {
+            public long once(CpuGemmRoutine routine) {
                 long t0 = System.nanoTime();
                 routine.run(scratch, a, b, c);
                 return System.nanoTime() - t0;

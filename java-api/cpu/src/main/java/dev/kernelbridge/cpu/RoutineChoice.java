@@ -3,7 +3,6 @@ package dev.kernelbridge.cpu;
 import dev.kernelbridge.Config;
 import dev.kernelbridge.cpu.routines.CpuGemmRoutine;
 import dev.kernelbridge.spi.GemmCall;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -25,12 +24,12 @@ final class RoutineChoice {
 
     private static final System.Logger LOG = System.getLogger("dev.kernelbridge.cpu");
 
-    private final String mode;
+    /** The routine kernelbridge.cpu.gemm names, or null for auto. */
+    private final CpuGemmRoutine forced;
     private final CpuGemmRoutine vector;
     /** Every routine, the Vector API kernels first. */
     private final List<CpuGemmRoutine> routines;
     private final Map<Long, CpuGemmRoutine> chosen = new HashMap<>();
-    private final List<String> decisions = new ArrayList<>();
 
     RoutineChoice(String mode, List<CpuGemmRoutine> routines) {
         this.routines = List.copyOf(routines);
@@ -40,7 +39,7 @@ final class RoutineChoice {
             throw new IllegalArgumentException(SETTING.property() + " must be auto or one of " + routines.stream().map(CpuGemmRoutine::name).toList()
                     + " (the routines found), got '" + mode + "'");
         }
-        this.mode = m;
+        this.forced = m.equals("auto") ? null : routines.stream().filter(r -> r.name().equals(m)).findFirst().orElseThrow();
     }
 
     /** Scratch buffers shaped like a class: times one run of a routine on them. */
@@ -58,20 +57,16 @@ final class RoutineChoice {
     private static final int ROUNDS = 5;
 
     /** The routine for {@code call}; {@code benchFor} makes scratch buffers of its class (null: they do not fit). */
-    synchronized CpuGemmRoutine routineFor(GemmCall call, Function<GemmCall, Bench> benchFor) {
-        CpuGemmRoutine r;
-        if (!mode.equals("auto")) {
-            r = routines.stream().filter(x -> x.name().equals(mode)).findFirst().orElseThrow();
-        } else if (routines.size() == 1) {
-            return vector;
-        } else {
-            r = chosen.get(call.shapeClass());
-            if (r == null) {
-                r = decide(call, benchFor);
-                chosen.put(call.shapeClass(), r);
-            }
+    CpuGemmRoutine routineFor(GemmCall call, Function<GemmCall, Bench> benchFor) {
+        if (routines.size() == 1) {
+            return vector; // no native library: nothing to decide, no lock on the hot path
         }
+        CpuGemmRoutine r = forced != null ? forced : chosen(call, benchFor);
         return r == vector || r.refusal(call) == null ? r : vector;
+    }
+
+    private synchronized CpuGemmRoutine chosen(GemmCall call, Function<GemmCall, Bench> benchFor) {
+        return chosen.computeIfAbsent(call.shapeClass(), key -> decide(call, benchFor));
     }
 
     private CpuGemmRoutine decide(GemmCall call, Function<GemmCall, Bench> benchFor) {
@@ -106,17 +101,7 @@ final class RoutineChoice {
         String decision = String.format(Locale.ROOT, "%s %s%s m~%d n~%d k~%d: %s (%s)", call.inputType().label(), call.dtype().label(),
                 call.transA().ordinal() + call.transB().ordinal() > 0 ? " " + call.transA().name().charAt(0) + call.transB().name().charAt(0) : "",
                 call.m(), call.n(), call.k(), best.name(), why);
-        decisions.add(decision);
         LOG.log(System.Logger.Level.DEBUG, "cpu:0 GEMM routine for {0}", decision);
         return best;
     }
-
-    /** What auto decided so far, one line per shape class, in order. */
-    synchronized List<String> decisions() {
-        return List.copyOf(decisions);
-    }
-
-    List<CpuGemmRoutine> routines() { return routines; }
-
-    String mode() { return mode; }
 }
