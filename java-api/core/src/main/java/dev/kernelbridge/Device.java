@@ -44,6 +44,19 @@ public final class Device {
 
     public Set<DType> dtypes() { return info.dtypes(); }
 
+    /**
+     * What the backend says about the device beyond the fields above (for the CPU: its GEMM routines,
+     * each library's version and ISA, and where its routine choices are stored); empty where it says
+     * nothing. For people and tools to read; the names are not a stable API.
+     */
+    public java.util.Map<String, String> details() {
+        try {
+            return java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(spi().details()));
+        } catch (RuntimeException e) {
+            return java.util.Map.of("error", "the backend could not describe the device: " + e);
+        }
+    }
+
     public boolean supports(DType dtype) { return info.dtypes().contains(dtype); }
 
     BackendDevice spi() { return spi; }

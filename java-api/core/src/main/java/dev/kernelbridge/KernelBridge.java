@@ -371,9 +371,9 @@ public final class KernelBridge implements AutoCloseable {
     }
 
     /**
-     * Searches the kernel parameters of {@code device} for at most {@code budget} and stores the best in
-     * the user's tuning database, used by the next {@link #open()}. UnsupportedOperationException when
-     * the device has nothing to tune (the CPU backend's blocking is fixed data).
+     * Searches the kernel parameters of {@code device} (on the CPU: which GEMM routine each shape class
+     * runs on) for at most {@code budget} and stores the best in the user's tuning database, used by the
+     * next {@link #open()}. UnsupportedOperationException when the device has nothing to tune.
      */
     public TuningReport tune(Device device, Duration budget, TuningReport.Listener listener) {
         GemmChecks.requireNonNull(device, "device must not be null");

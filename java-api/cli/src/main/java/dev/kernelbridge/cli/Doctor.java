@@ -56,6 +56,9 @@ final class Doctor {
             checks.add(new Check("cpu routine " + r.name(), true, a.available() ? "available: " + a.cause()
                     : "not available (cpu:0 runs its Vector API kernels instead): " + a.cause() + (a.fix().isEmpty() ? "" : "; to add it: " + a.fix()), ""));
         }
+        bridge.devices().stream().filter(d -> d.details().containsKey("routine.choices")).findFirst().ifPresent(cpu ->
+                checks.add(new Check(cpu.id() + " routine choices", true, cpu.details().get("routine.choices") + "; machine "
+                        + cpu.details().get("machine"), "")));
         if (!anyRoutine) {
             checks.add(new Check("cpu routines", true, "module not on the class path (OpenBLAS and oneDNN for cpu:0 need kernelbridge-cpu-blas)", ""));
         }

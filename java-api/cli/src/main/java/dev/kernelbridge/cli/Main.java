@@ -452,8 +452,8 @@ public final class Main {
                     }
                 }
                 if (targets.isEmpty()) {
-                    throw new IllegalArgumentException("no device here has tunable kernels (the CPU backend's blocking is fixed data;"
-                            + " OpenCL and CUDA devices are tunable)");
+                    throw new IllegalArgumentException("no device here has anything to tune (OpenCL and CUDA devices tune their kernels,"
+                            + " the CPU its choice of GEMM routine)");
                 }
             }
             java.time.Duration each = budget.dividedBy(targets.size());
@@ -483,6 +483,10 @@ public final class Main {
                 out.println(Json.write(Map.of("tuned", rows)));
             } else {
                 for (var r : reports) {
+                    if (r.kernels().isEmpty()) {
+                        out.println(r.deviceId() + ": nothing to tune here");
+                        continue;
+                    }
                     for (var k : r.kernels()) {
                         out.printf("%s %s %s: %s, %.1f GFLOP/s at %s (was %.1f); %d candidates timed, %d rejected%n", r.deviceId(), k.kernel(),
                                 k.dtype().label(), k.parameters(), k.gflops(), k.shape(), k.previousGflops(), k.candidates(), k.rejected());
@@ -652,6 +656,7 @@ public final class Main {
         m.put("maxAllocationBytes", d.maxAllocationBytes());
         m.put("dtypes", d.dtypes().stream().map(DType::label).sorted().toList());
         m.put("available", true);
+        m.put("details", d.details());
         return m;
     }
 

@@ -72,6 +72,13 @@ public interface BackendDevice {
     default double expectedGflops(DType dtype) { return 0; }
 
     /**
+     * What the device can say about itself beyond {@link DeviceInfo}, as named text values for people
+     * and tools (the CLI's {@code devices --json} and {@code doctor}): the libraries behind it, their
+     * versions and ISA, its tuning state. Empty by default; read rarely, never on a hot path.
+     */
+    default java.util.Map<String, String> details() { return java.util.Map.of(); }
+
+    /**
      * Runs a checked, column-major GEMM (see {@link GemmCall}) and returns when C is written.
      */
     void gemm(GemmCall call);

@@ -22,7 +22,7 @@ final class CpuBackend implements Backend {
         }
         this.workers = new CpuWorkers(threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
         String mode = config.get(RoutineChoice.SETTING);
-        this.device = new CpuDevice(workers, useVector(config), nativeRoutines(config, workers.threads(), mode), mode);
+        this.device = new CpuDevice(workers, useVector(config), nativeRoutines(config, workers.threads(), mode), mode, choicesFile(config));
     }
 
     /**
@@ -52,6 +52,11 @@ final class CpuBackend implements Backend {
             routines.add(r);
         }
         return routines;
+    }
+
+    /** Where {@code kernelbridge tune} stores cpu:0's routine choices, beside the OpenCL and CUDA tuning files. */
+    static java.nio.file.Path choicesFile(Config config) {
+        return config.cacheDirectory().resolve("tuning").resolve("cpu-routines.tsv");
     }
 
     private static final System.Logger LOG = System.getLogger("dev.kernelbridge.cpu");

@@ -88,6 +88,11 @@ abstract class NativeGemmRoutine implements CpuGemmRoutine {
                 call.inputType(), call.zeroPointA(), call.zeroPointB());
     }
 
+    /** {@code segment} from {@code bytes} on; the segment itself at 0, so a tiny call allocates no slice. */
+    static MemorySegment at(MemorySegment segment, long bytes) {
+        return bytes == 0 ? segment : segment.asSlice(bytes);
+    }
+
     /** Why a column-major call's leading dimensions are below what BLAS-like libraries accept, or null. */
     static String shortLeadingDimension(GemmCall call) {
         long rowsA = call.transA() == Transpose.NO_TRANS ? call.m() : call.k();

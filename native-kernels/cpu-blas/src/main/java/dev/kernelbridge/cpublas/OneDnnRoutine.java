@@ -60,9 +60,9 @@ final class OneDnnRoutine extends NativeGemmRoutine {
         try {
             lib.setThreads.invokeExact(threads); // OpenMP's count is per calling thread
             for (long item = 0; item < call.batchCount(); item++) {
-                MemorySegment ai = a.asSlice((call.offsetA() + item * call.strideA()) * in);
-                MemorySegment bi = b.asSlice((call.offsetB() + item * call.strideB()) * in);
-                MemorySegment ci = c.asSlice((call.offsetC() + item * call.strideC()) * out);
+                MemorySegment ai = at(a, (call.offsetA() + item * call.strideA()) * in);
+                MemorySegment bi = at(b, (call.offsetB() + item * call.strideB()) * in);
+                MemorySegment ci = at(c, (call.offsetC() + item * call.strideC()) * out);
                 int status;
                 if (i8) { // row-major Cᵀ = op(B)ᵀ·op(A)ᵀ: B first, its zero point as "ao"
                     status = (int) integer.invokeExact(tb, ta, OneDnn.FIXED_OFFSET, call.n(), call.m(), call.k(), (float) call.alpha(),

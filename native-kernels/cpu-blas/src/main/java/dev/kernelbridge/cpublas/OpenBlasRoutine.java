@@ -56,9 +56,9 @@ final class OpenBlasRoutine extends NativeGemmRoutine {
         MethodHandle sgemm = heap ? lib.sgemmHeap : lib.sgemm, dgemm = heap ? lib.dgemmHeap : lib.dgemm;
         try {
             for (long item = 0; item < call.batchCount(); item++) {
-                MemorySegment ai = a.asSlice((call.offsetA() + item * call.strideA()) * es);
-                MemorySegment bi = b.asSlice((call.offsetB() + item * call.strideB()) * es);
-                MemorySegment ci = c.asSlice((call.offsetC() + item * call.strideC()) * es);
+                MemorySegment ai = at(a, (call.offsetA() + item * call.strideA()) * es);
+                MemorySegment bi = at(b, (call.offsetB() + item * call.strideB()) * es);
+                MemorySegment ci = at(c, (call.offsetC() + item * call.strideC()) * es);
                 if (call.dtype() == DType.F32) {
                     sgemm.invokeExact(OpenBlas.COL_MAJOR, ta, tb, m, n, k, (float) call.alpha(), ai, lda, bi, ldb, (float) call.beta(), ci, ldc);
                 } else {
