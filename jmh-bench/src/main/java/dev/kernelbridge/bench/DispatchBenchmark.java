@@ -15,6 +15,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -36,6 +37,10 @@ import org.openjdk.jmh.annotations.Warmup;
 public class DispatchBenchmark {
     private static final int N = 8;
 
+    /** cpu:0's routine: chosen per shape ({@code auto}), our Vector API kernels, or OpenBLAS's. */
+    @Param({"auto", "vector", "openblas"})
+    public String routine;
+
     private KernelBridge bridge;
     private Blas blas;
     private OpenBlas openBlas;
@@ -44,7 +49,7 @@ public class DispatchBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu").with(dev.kernelbridge.cpu.routines.CpuRoutineProvider.SETTING, "vector"));
+        bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu").with(dev.kernelbridge.cpu.routines.CpuRoutineProvider.SETTING, routine));
         blas = bridge.blas();
         openBlas = OpenBlas.get().orElseThrow(() -> new IllegalStateException("peer unavailable: libopenblas.so.0 is not installed"));
         openBlas.setThreads(1);

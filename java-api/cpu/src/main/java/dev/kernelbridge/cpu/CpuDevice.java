@@ -122,6 +122,8 @@ final class CpuDevice implements BackendDevice, dev.kernelbridge.spi.TunableDevi
             {DType.BF16, DType.BF16}, {DType.F16, DType.F32}, {DType.F16, DType.F16}, {DType.I8, DType.I32}};
     /** Rounds {@code tune} times each class in: more than a plain run's first call can afford. */
     private static final int TUNE_ROUNDS = 15;
+    /** Untimed rounds before each class: our kernels are compiled by then, as they are in a long run. */
+    private static final long TUNE_WARM_NANOS = 300_000_000L;
 
     /**
      * Chooses the routine of each square shape class (no transposes) from 16 to 1024 for every type
@@ -147,7 +149,7 @@ final class CpuDevice implements BackendDevice, dev.kernelbridge.spi.TunableDevi
             GemmCall call = classes.get(i);
             listener.progress((double) i / classes.size(), "routine for " + RoutineChoice.label(call));
             CpuGemmRoutine before = choice.current(call.shapeClass()).orElse(null);
-            RoutineChoice.Decision d = choice.measure(call, this::benchFor, TUNE_ROUNDS);
+            RoutineChoice.Decision d = choice.measure(call, this::benchFor, TUNE_ROUNDS, TUNE_WARM_NANOS);
             long winner = d.nanos().getOrDefault(d.routine().name(), 0L);
             long previous = before == null ? 0 : d.nanos().getOrDefault(before.name(), 0L);
             String shape = call.inputType().label() + "->" + call.dtype().label() + " n=" + call.n();
@@ -248,9 +250,11 @@ final class CpuDevice implements BackendDevice, dev.kernelbridge.spi.TunableDevi
             }
 
             @Override
-            public long once(CpuGemmRoutine routine) {
+            public long run(CpuGemmRoutine routine, int calls) {
                 long t0 = System.nanoTime();
-                routine.run(scratch, a, b, c);
+                for (int i = 0; i < calls; i++) {
+                    routine.run(scratch, a, b, c);
+                }
                 return System.nanoTime() - t0;
             }
 

@@ -72,8 +72,8 @@ final class RoutineChoice {
         /** Whether {@code routine}'s C has the bits of {@code reference}'s on the scratch operands. */
         boolean agrees(CpuGemmRoutine routine, CpuGemmRoutine reference);
 
-        /** Nanoseconds of one run of {@code routine}. */
-        long once(CpuGemmRoutine routine);
+        /** Nanoseconds of {@code calls} back-to-back runs of {@code routine}. */
+        long run(CpuGemmRoutine routine, int calls);
 
         /** Multiply-adds of one run. */
         double work();
@@ -131,7 +131,7 @@ final class RoutineChoice {
                         storedRoutine.name(), stored.file());
                 return storedRoutine;
             }
-            Decision d = measure(call, benchFor, ROUNDS);
+            Decision d = measure(call, benchFor, ROUNDS, 0);
             LOG.log(System.Logger.Level.DEBUG, "cpu:0 GEMM routine for {0}: {1} ({2})", label(call), d.routine().name(), d.why());
             return d.routine();
         });
@@ -149,10 +149,10 @@ final class RoutineChoice {
 
     /**
      * Checks and times every routine that takes {@code call}'s class on scratch buffers, in
-     * {@code rounds} rounds while the JIT compiler is quiet; the Vector API kernels win where no
-     * other routine both agrees with them and runs faster.
+     * {@code rounds} rounds while the JIT compiler is quiet, after {@code warmNanos} of untimed
+     * rounds; the Vector API kernels win where no other routine both agrees with them and runs faster.
      */
-    Decision measure(GemmCall call, Function<GemmCall, Bench> benchFor, int rounds) {
+    Decision measure(GemmCall call, Function<GemmCall, Bench> benchFor, int rounds, long warmNanos) {
         try (Bench bench = benchFor.apply(call)) {
             if (bench == null) {
                 return new Decision(vector, Map.of(), List.of(), 0, 0, "no memory for scratch buffers");
@@ -168,7 +168,7 @@ final class RoutineChoice {
                             + " it is not used for that class", r.name(), label(call));
                 }
             }
-            Timing t = timeRounds(bench, candidates, rounds);
+            Timing t = timeRounds(bench, candidates, rounds, warmNanos);
             long[] best = t.best();
             Map<String, Long> nanos = new LinkedHashMap<>();
             CpuGemmRoutine winner = vector;
@@ -185,18 +185,39 @@ final class RoutineChoice {
     /** Each candidate's best time, and how many rounds it took to get {@code rounds} quiet ones. */
     private record Timing(long[] best, int rounds) { }
 
-    /** The best time of each candidate over {@code rounds} rounds during which the JIT compiler finished nothing. */
-    private static Timing timeRounds(Bench bench, List<CpuGemmRoutine> candidates, int rounds) {
-        long[] best = new long[candidates.size()];
+    /** A candidate's calls in a round last about this long: long enough for its threads to settle, short enough for tiny shapes. */
+    private static final long BURST_NANOS = 100_000;
+    private static final int MAX_BURST = 256;
+
+    /**
+     * The best mean time per call of each candidate over {@code rounds} rounds during which the JIT
+     * compiler finished nothing. In a round each candidate runs once untimed (another library's
+     * threads may still be spinning down), then a burst of back-to-back calls, as a framework calls
+     * one shape: the steady state, not a cold call. {@code warmNanos}: untimed rounds first, so that
+     * our own kernels are compiled before they are compared with native code.
+     */
+    private static Timing timeRounds(Bench bench, List<CpuGemmRoutine> candidates, int rounds, long warmNanos) {
+        int count = candidates.size();
+        int[] burst = new int[count];
+        java.util.Arrays.fill(burst, 1);
+        long warmUntil = System.nanoTime() + warmNanos;
+        do {
+            for (int i = 0; i < count; i++) {
+                burst[i] = burstFor(bench.run(candidates.get(i), 1));
+            }
+        } while (System.nanoTime() < warmUntil);
+        long[] best = new long[count];
         java.util.Arrays.fill(best, Long.MAX_VALUE);
-        long[] round = new long[candidates.size()];
+        long[] round = new long[count];
         long giveUp = System.nanoTime() + QUIET_WAIT_NANOS;
         long compiled = compilerMillis();
         int counted = 0, run = 0;
         while (counted < rounds) {
             run++;
-            for (int i = 0; i < candidates.size(); i++) {
-                round[i] = bench.once(candidates.get(i));
+            for (int i = 0; i < count; i++) {
+                bench.run(candidates.get(i), 1);
+                round[i] = bench.run(candidates.get(i), burst[i]) / burst[i];
+                burst[i] = burstFor(round[i]);
             }
             long now = compilerMillis();
             boolean quiet = now == compiled;
@@ -206,12 +227,16 @@ final class RoutineChoice {
                 counted = 0;
                 continue;
             }
-            for (int i = 0; i < candidates.size(); i++) {
+            for (int i = 0; i < count; i++) {
                 best[i] = Math.min(best[i], round[i]);
             }
             counted++;
         }
         return new Timing(best, run);
+    }
+
+    private static int burstFor(long nanosPerCall) {
+        return (int) Math.clamp(BURST_NANOS / Math.max(1, nanosPerCall), 1, MAX_BURST);
     }
 
     private static final CompilationMXBean COMPILER = ManagementFactory.getCompilationMXBean();
