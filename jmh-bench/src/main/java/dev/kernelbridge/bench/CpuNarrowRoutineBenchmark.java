@@ -46,7 +46,7 @@ public class CpuNarrowRoutineBenchmark {
     @Param({"bf16", "i8"})
     public String dtype;
 
-    @Param({"64", "256", "1024"})
+    @Param({"16", "32", "64", "256", "1024", "4096"})
     public int n;
 
     private KernelBridge bridge;

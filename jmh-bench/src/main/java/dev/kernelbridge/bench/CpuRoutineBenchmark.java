@@ -44,7 +44,7 @@ public class CpuRoutineBenchmark {
     @Param({"auto", "vector", "openblas", "onednn", "direct", "onednn-direct"})
     public String impl;
 
-    @Param({"16", "64", "256", "1024"})
+    @Param({"16", "32", "64", "256", "1024", "4096"})
     public int n;
 
     private KernelBridge bridge;

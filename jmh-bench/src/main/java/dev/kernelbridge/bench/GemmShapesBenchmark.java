@@ -39,7 +39,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC"})
 public class GemmShapesBenchmark {
-    @Param({"kernelbridge", "openblas"})
+    /** {@code kernelbridge}: our Vector API kernels (cpu:0 pinned to them); {@code kernelbridge-auto}: cpu:0 choosing its routine per shape. */
+    @Param({"kernelbridge", "kernelbridge-auto", "openblas"})
     public String impl;
 
     @Param({"tall4096x1024x1024", "batch256x64x64x64"})
@@ -68,7 +69,8 @@ public class GemmShapesBenchmark {
         for (long i = 0; i < sizeB; i++) {
             b.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) rnd.nextDouble(-1, 1));
         }
-        bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu").with(dev.kernelbridge.cpu.routines.CpuRoutineProvider.SETTING, "vector"));
+        bridge = KernelBridge.open(Config.defaults().with(Config.BACKEND, "cpu").with(dev.kernelbridge.cpu.routines.CpuRoutineProvider.SETTING,
+                impl.equals("kernelbridge-auto") ? "auto" : "vector"));
         da = bridge.allocate(DType.F32, sizeA).copyFrom(0, a);
         db = bridge.allocate(DType.F32, sizeB).copyFrom(0, b);
         dc = bridge.allocate(DType.F32, sizeC);
@@ -102,7 +104,7 @@ public class GemmShapesBenchmark {
 
     @Benchmark
     public void gemm() {
-        if (impl.equals("kernelbridge")) {
+        if (impl.startsWith("kernelbridge")) {
             bridge.gemm(op);
         } else {
             runOpenBlas();

@@ -88,7 +88,7 @@ public final class RatioReport {
         if (only.equals("all") || only.equals("gemm")) {
             List<Cases.GemmShape> shapes = quick ? Cases.ML_QUICK : Cases.ML_FULL;
             Collection<RunResult> rs = run(quick, GemmShapesBenchmark.class,
-                    opts -> opts.param("shape", shapes.stream().map(Cases.GemmShape::id).toArray(String[]::new)));
+                    opts -> opts.param("shape", shapes.stream().map(Cases.GemmShape::id).toArray(String[]::new)).param("impl", "kernelbridge", "openblas"));
             md.append("## GEMM, ML shapes, F32, every core (GFLOP/s, ours / OpenBLAS; a batch is a loop of OpenBLAS calls)\n\n");
             md.append("| case | batch × m×n×k | KernelBridge | OpenBLAS | ratio |\n|---|---|---:|---:|---:|\n");
             for (Cases.GemmShape sh : shapes) {
