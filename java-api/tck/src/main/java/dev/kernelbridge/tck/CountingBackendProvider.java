@@ -98,6 +98,9 @@ public final class CountingBackendProvider implements BackendProvider {
         public boolean sharesHostMemory() { return inner.sharesHostMemory(); }
 
         @Override
+        public java.util.Map<String, String> details() { return inner.details(); }
+
+        @Override
         public BackendBuffer wrapHost(MemorySegment hostMemory) { return new Buffer(inner.wrapHost(hostMemory), false); }
 
         @Override

@@ -73,6 +73,9 @@ public final class FaultyDevice implements BackendDevice {
     public double expectedGflops(DType dtype) { return device.expectedGflops(dtype); }
 
     @Override
+    public java.util.Map<String, String> details() { return device.details(); }
+
+    @Override
     public BackendBuffer wrapHost(MemorySegment hostMemory) { return device.wrapHost(hostMemory); }
 
     @Override
