@@ -14,10 +14,19 @@ import java.util.concurrent.locks.ReentrantLock;
  * the CPU device's cores, and two libraries' thread teams at once would oversubscribe them.
  */
 abstract class NativeGemmRoutine implements CpuGemmRoutine {
-    /** Multiply-adds up to which a call on Java arrays runs as a critical call (GC held off): about 0.1 ms of work. */
-    static final long CRITICAL_WORK = 1L << 21;
+    /**
+     * Multiply-adds up to which a call on Java arrays runs as a critical call (GC held off): n = 256,
+     * at most about half a millisecond here. Above it, copying the operands costs under a tenth of
+     * the GEMM, and a longer hold of the GC would cost the rest of the program more.
+     */
+    static final long CRITICAL_WORK = 1L << 24;
+    /** Staging memory kept between calls up to this size: allocating it afresh costs zeroing and page faults on every call. */
+    private static final long KEPT_STAGING_BYTES = 64L << 20;
 
     private static final ReentrantLock ONE_AT_A_TIME = new ReentrantLock();
+    /** Guarded by {@link #ONE_AT_A_TIME}: the staging memory of the last large call on Java arrays, reused by the next. */
+    private static Arena stagingArena;
+    private static MemorySegment staging;
 
     /**
      * Runs every batch item of {@code call} on {@code a}, {@code b}, {@code c}; {@code heap}: some are
@@ -43,7 +52,8 @@ abstract class NativeGemmRoutine implements CpuGemmRoutine {
 
     /**
      * A large call on Java arrays: each heap operand's footprint is copied into native memory (O(n²)
-     * against the GEMM's O(n³)), C back afterwards; native operands are used in place.
+     * against the GEMM's O(n³)), C back afterwards; native operands are used in place. The staging
+     * memory is kept for the next call (up to 64 MiB) and used under the one-call-at-a-time lock.
      */
     private void runStaged(GemmCall call, MemorySegment a, MemorySegment b, MemorySegment c) {
         long in = call.inputType().byteSize(), out = call.dtype().byteSize();
@@ -51,21 +61,39 @@ abstract class NativeGemmRoutine implements CpuGemmRoutine {
         long[] fa = footprint(call.offsetA(), call.lda(), ta ? call.k() : call.m(), ta ? call.m() : call.k(), call.strideA(), call.batchCount());
         long[] fb = footprint(call.offsetB(), call.ldb(), tb ? call.n() : call.k(), tb ? call.k() : call.n(), call.strideB(), call.batchCount());
         long[] fc = footprint(call.offsetC(), call.ldc(), call.m(), call.n(), call.strideC(), call.batchCount());
-        try (Arena arena = NativeMemory.confined()) {
-            MemorySegment na = a.isNative() ? a : staged(arena, a, fa, in);
-            MemorySegment nb = b.isNative() ? b : staged(arena, b, fb, in);
-            MemorySegment nc = c.isNative() ? c : staged(arena, c, fc, out);
-            GemmCall local = rebased(call, a.isNative() ? 0 : fa[0], b.isNative() ? 0 : fb[0], c.isNative() ? 0 : fc[0]);
-            ONE_AT_A_TIME.lock();
-            try {
-                runItems(local, na, nb, nc, false);
-            } finally {
-                ONE_AT_A_TIME.unlock();
-            }
+        long bytesA = a.isNative() ? 0 : aligned(fa[1] * in), bytesB = b.isNative() ? 0 : aligned(fb[1] * in);
+        long bytesC = c.isNative() ? 0 : aligned(fc[1] * out);
+        long total = Math.max(1, bytesA + bytesB + bytesC);
+        GemmCall local = rebased(call, a.isNative() ? 0 : fa[0], b.isNative() ? 0 : fb[0], c.isNative() ? 0 : fc[0]);
+        ONE_AT_A_TIME.lock();
+        try (Arena once = total > KEPT_STAGING_BYTES ? NativeMemory.confined() : null) {
+            MemorySegment memory = once != null ? once.allocate(total, 64) : kept(total);
+            MemorySegment na = a.isNative() ? a : staged(memory.asSlice(0, bytesA), a, fa, in);
+            MemorySegment nb = b.isNative() ? b : staged(memory.asSlice(bytesA, bytesB), b, fb, in);
+            MemorySegment nc = c.isNative() ? c : staged(memory.asSlice(bytesA + bytesB, bytesC), c, fc, out);
+            runItems(local, na, nb, nc, false);
             if (!c.isNative()) {
                 MemorySegment.copy(nc, 0, c, fc[0] * out, fc[1] * out);
             }
+        } finally {
+            ONE_AT_A_TIME.unlock();
         }
+    }
+
+    /** The kept staging memory, grown to {@code bytes} if smaller. Called under {@link #ONE_AT_A_TIME}. */
+    private static MemorySegment kept(long bytes) {
+        if (staging == null || staging.byteSize() < bytes) {
+            if (stagingArena != null) {
+                stagingArena.close();
+            }
+            stagingArena = Arena.ofShared();
+            staging = stagingArena.allocate(bytes, 64);
+        }
+        return staging;
+    }
+
+    private static long aligned(long bytes) {
+        return (bytes + 63) & ~63L;
     }
 
     /** {first element, element count} that a matrix of {@code cols} columns of {@code rows} rows, batch and all, spans. */
@@ -74,10 +102,9 @@ abstract class NativeGemmRoutine implements CpuGemmRoutine {
         return new long[] {offset, Math.max(0, span)};
     }
 
-    private static MemorySegment staged(Arena arena, MemorySegment heap, long[] footprint, long es) {
-        MemorySegment copy = arena.allocate(Math.max(1, footprint[1] * es), 64);
-        MemorySegment.copy(heap, footprint[0] * es, copy, 0, footprint[1] * es);
-        return copy;
+    private static MemorySegment staged(MemorySegment into, MemorySegment heap, long[] footprint, long es) {
+        MemorySegment.copy(heap, footprint[0] * es, into, 0, footprint[1] * es);
+        return into;
     }
 
     /** {@code call} with its offsets moved back by what staging cut off the front (A, B, C; 0: unchanged). */

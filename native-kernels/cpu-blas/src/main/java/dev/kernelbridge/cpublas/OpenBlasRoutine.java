@@ -18,9 +18,14 @@ final class OpenBlasRoutine extends NativeGemmRoutine {
 
     private final OpenBlas lib;
     private final String description;
+    private final int threads;
+    /** The team OpenBLAS has now; changed under the routines' one-call-at-a-time lock. */
+    private int team;
 
     OpenBlasRoutine(OpenBlas lib, int threads) {
         this.lib = lib;
+        this.threads = threads;
+        this.team = threads;
         lib.setThreads(threads);
         this.description = lib.config() + " (" + lib.coreName() + " kernels, " + threads + " threads)";
     }
@@ -54,6 +59,13 @@ final class OpenBlasRoutine extends NativeGemmRoutine {
         int m = (int) call.m(), n = (int) call.n(), k = (int) call.k();
         int lda = (int) call.lda(), ldb = (int) call.ldb(), ldc = (int) call.ldc();
         MethodHandle sgemm = heap ? lib.sgemmHeap : lib.sgemm, dgemm = heap ? lib.dgemmHeap : lib.dgemm;
+        // A team no larger than the cores free now (see FreeCores). OpenBLAS splits GEMM over M and N,
+        // never K, so each element of C is the same sum whatever the team: the bits do not change.
+        int now = FreeCores.forTeamOf(threads);
+        if (now != team) {
+            lib.setThreads(now);
+            team = now;
+        }
         try {
             for (long item = 0; item < call.batchCount(); item++) {
                 MemorySegment ai = at(a, (call.offsetA() + item * call.strideA()) * es);
