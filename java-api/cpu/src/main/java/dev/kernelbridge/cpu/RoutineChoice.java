@@ -22,7 +22,7 @@ import java.util.function.Function;
  * the same from run to run. Otherwise, in {@code auto}, every routine that takes the class is first
  * checked against the Vector API kernels on small integers (exact in every routine, so any
  * difference is a fault) and then timed on scratch buffers of its shape, in rounds that run every
- * candidate in turn; the best round of each decides. A round during which the JIT compiler finished
+ * candidate in turn; the median round of each decides. A round during which the JIT compiler finished
  * work does not count, nor do those before it: on a machine with few cores the compiler takes one
  * while the first calls run, and a library whose threads wait for each other at barriers (OpenMP)
  * then looks several times slower than it is. A call the chosen routine refuses (sizes beyond its
@@ -83,7 +83,7 @@ final class RoutineChoice {
     }
 
     /**
-     * What timing the routines on one class found: the winner, each candidate's best time (absent:
+     * What timing the routines on one class found: the winner, each candidate's median time (absent:
      * it cannot take the class), those that gave other bits, and the rounds run.
      */
     record Decision(CpuGemmRoutine routine, Map<String, Long> nanos, List<String> wrong, double work, int rounds, String source) {
@@ -169,12 +169,12 @@ final class RoutineChoice {
                 }
             }
             Timing t = timeRounds(bench, candidates, rounds, warmNanos);
-            long[] best = t.best();
+            long[] typical = t.typical();
             Map<String, Long> nanos = new LinkedHashMap<>();
             CpuGemmRoutine winner = vector;
             for (int i = 0; i < candidates.size(); i++) {
-                nanos.put(candidates.get(i).name(), best[i]);
-                if (best[i] < best[candidates.indexOf(winner)]) {
+                nanos.put(candidates.get(i).name(), typical[i]);
+                if (typical[i] < typical[candidates.indexOf(winner)]) {
                     winner = candidates.get(i);
                 }
             }
@@ -182,16 +182,19 @@ final class RoutineChoice {
         }
     }
 
-    /** Each candidate's best time, and how many rounds it took to get {@code rounds} quiet ones. */
-    private record Timing(long[] best, int rounds) { }
+    /** Each candidate's median time, and how many rounds it took to get {@code rounds} quiet ones. */
+    private record Timing(long[] typical, int rounds) { }
 
     /** A candidate's calls in a round last about this long: long enough for its threads to settle, short enough for tiny shapes. */
     private static final long BURST_NANOS = 100_000;
     private static final int MAX_BURST = 256;
 
     /**
-     * The best mean time per call of each candidate over {@code rounds} rounds during which the JIT
-     * compiler finished nothing. In a round each candidate runs once untimed (another library's
+     * The median over {@code rounds} rounds, during which the JIT compiler finished nothing, of each
+     * candidate's mean time per call. The median, not the best: a library whose threads wait for each
+     * other at barriers is fast now and then on a machine with a busy core and slow the rest of the
+     * time (oneDNN, whose OpenMP team cannot shrink without changing its sums, ran 19× below its best
+     * beside one busy core), and what the calls of this class will see is the typical round. In a round each candidate runs once untimed (another library's
      * threads may still be spinning down), then a burst of back-to-back calls, as a framework calls
      * one shape: the steady state, not a cold call. {@code warmNanos}: untimed rounds first, so that
      * our own kernels are compiled before they are compared with native code.
@@ -206,13 +209,12 @@ final class RoutineChoice {
                 burst[i] = burstFor(bench.run(candidates.get(i), 1));
             }
         } while (System.nanoTime() < warmUntil);
-        long[] best = new long[count];
-        java.util.Arrays.fill(best, Long.MAX_VALUE);
+        long[][] counted = new long[count][rounds];
         long[] round = new long[count];
         long giveUp = System.nanoTime() + QUIET_WAIT_NANOS;
         long compiled = compilerMillis();
-        int counted = 0, run = 0;
-        while (counted < rounds) {
+        int done = 0, run = 0;
+        while (done < rounds) {
             run++;
             for (int i = 0; i < count; i++) {
                 bench.run(candidates.get(i), 1);
@@ -223,16 +225,20 @@ final class RoutineChoice {
             boolean quiet = now == compiled;
             compiled = now;
             if (!quiet && System.nanoTime() < giveUp) {
-                java.util.Arrays.fill(best, Long.MAX_VALUE); // the compiler shared the cores with the rounds so far
-                counted = 0;
+                done = 0; // the compiler shared the cores with the rounds so far
                 continue;
             }
             for (int i = 0; i < count; i++) {
-                best[i] = Math.min(best[i], round[i]);
+                counted[i][done] = round[i];
             }
-            counted++;
+            done++;
         }
-        return new Timing(best, run);
+        long[] typical = new long[count];
+        for (int i = 0; i < count; i++) {
+            java.util.Arrays.sort(counted[i]);
+            typical[i] = counted[i][rounds / 2];
+        }
+        return new Timing(typical, run);
     }
 
     private static int burstFor(long nanosPerCall) {
