@@ -57,6 +57,15 @@ public final class Device {
         }
     }
 
+    /** What the device reports about its own condition now; {@link DeviceTelemetry#NONE} where its backend reports nothing. */
+    public DeviceTelemetry telemetry() {
+        try {
+            return spi().telemetry();
+        } catch (RuntimeException e) {
+            return DeviceTelemetry.NONE;
+        }
+    }
+
     public boolean supports(DType dtype) { return info.dtypes().contains(dtype); }
 
     BackendDevice spi() { return spi; }

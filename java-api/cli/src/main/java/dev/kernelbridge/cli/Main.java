@@ -657,7 +657,31 @@ public final class Main {
         m.put("dtypes", d.dtypes().stream().map(DType::label).sorted().toList());
         m.put("available", true);
         m.put("details", d.details());
+        m.put("telemetry", telemetry(d.telemetry()));
         return m;
+    }
+
+    /** What a device reports about its condition; the fields it cannot report are left out. */
+    static Map<String, Object> telemetry(dev.kernelbridge.DeviceTelemetry t) {
+        Map<String, Object> m = Json.object();
+        m.put("source", t.source());
+        putKnown(m, "correctedMemoryErrors", t.correctedMemoryErrors());
+        putKnown(m, "uncorrectedMemoryErrors", t.uncorrectedMemoryErrors());
+        putKnown(m, "retiredPages", t.retiredPages());
+        putKnown(m, "spareRowsLeft", t.spareRowsLeft());
+        putKnown(m, "throttleEvents", t.throttleEvents());
+        putKnown(m, "linkReplays", t.linkReplays());
+        putKnown(m, "driverEvents", t.driverEvents());
+        if (!Double.isNaN(t.temperatureCelsius())) {
+            m.put("temperatureCelsius", t.temperatureCelsius());
+        }
+        return m;
+    }
+
+    private static void putKnown(Map<String, Object> m, String name, long v) {
+        if (v >= 0) {
+            m.put(name, v);
+        }
     }
 
     /** A per-call time in the unit that shows it: µs below a millisecond, ms below a second. */

@@ -79,6 +79,14 @@ public interface BackendDevice {
     default java.util.Map<String, String> details() { return java.util.Map.of(); }
 
     /**
+     * What the device reports about its own condition now (memory errors, throttling, link replays,
+     * driver events; see {@link dev.kernelbridge.DeviceTelemetry}). Called about once every 20
+     * launches, off the launch itself, so it may read files or a management library, but must not
+     * block for long or throw: a reading it cannot make is {@code UNKNOWN}. The default knows nothing.
+     */
+    default dev.kernelbridge.DeviceTelemetry telemetry() { return dev.kernelbridge.DeviceTelemetry.NONE; }
+
+    /**
      * Runs a checked, column-major GEMM (see {@link GemmCall}) and returns when C is written.
      */
     void gemm(GemmCall call);

@@ -32,6 +32,8 @@ final class CpuDevice implements BackendDevice, dev.kernelbridge.spi.TunableDevi
     /** Which routine runs each shape class: these kernels, or a native library's. */
     private final RoutineChoice choice;
 
+    private final LinuxTelemetry telemetry = LinuxTelemetry.ofThisMachine();
+
     /** What decides the routines' speeds here (see {@link StoredChoices}). */
     private final String fingerprint;
     private final StoredChoices stored;
@@ -113,6 +115,12 @@ final class CpuDevice implements BackendDevice, dev.kernelbridge.spi.TunableDevi
                 : stored.rows().size() + " shape classes stored in " + stored.file());
         d.put("machine", stored.machine());
         return d;
+    }
+
+    /** The memory controllers' error counts, thermal throttling and temperature Linux shows (see {@link LinuxTelemetry}). */
+    @Override
+    public dev.kernelbridge.DeviceTelemetry telemetry() {
+        return telemetry.read();
     }
 
     /** The square sizes {@code tune} decides, one per shape class from 16 to 1024. */

@@ -254,6 +254,7 @@ final class Attempts implements AutoCloseable {
                 e.commit();
             }
             if (ok) {
+                node.launched();
                 return before == 1 && after == 1;
             }
         }

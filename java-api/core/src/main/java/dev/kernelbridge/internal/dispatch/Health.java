@@ -29,8 +29,17 @@ final class Health {
     private static final int RECOVERY_SUCCESSES = 3;
     private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
 
+    /** A slowdown at least this large drains the device; a smaller one (from the 10% gate up) rebalances. */
+    static final double DRAIN_SLOWDOWN = 1.5;
+
     /** Live throughput of one shape class. The first sample is warm-up (kernel builds, caches) and is dropped. */
     static final class Rate {
+        /** Fail-slow detection on this class's time per flop. */
+        final dev.kernelbridge.internal.foresight.SlowDetector slow = new dev.kernelbridge.internal.foresight.SlowDetector(DRIFT_SUSTAINED_NANOS);
+        /** The work of the class's first timed call: the scale the detector's times are put on. */
+        double typicalFlops;
+        /** Whether a slowdown below the drain threshold was reported for this class. */
+        boolean rebalanced;
         boolean warm;
         int samples;
         double gflops;
@@ -56,6 +65,16 @@ final class Health {
     private int successesSinceTrouble;
     /** Untimed successes of a healthy device with nothing to reset: counted without the lock. */
     private final java.util.concurrent.atomic.LongAdder quietLaunches = new java.util.concurrent.atomic.LongAdder();
+    /** The rules on the device's telemetry. */
+    private final dev.kernelbridge.internal.foresight.TrendRule trend = new dev.kernelbridge.internal.foresight.TrendRule();
+    /** Corrected errors when the trend rule drained the device (-1: not drained by it): a probe passes only if they stopped rising. */
+    private long correctedAtDrain = -1;
+    private boolean trendWarned;
+    private dev.kernelbridge.DeviceTelemetry lastTelemetry = dev.kernelbridge.DeviceTelemetry.NONE;
+    /** Whether another device could take this one's work now: a drain that leaves none is not made. */
+    private volatile java.util.function.BooleanSupplier othersCanWork = () -> false;
+    /** Whether a lasting slowdown may drain this device (not the CPU's: its slowness is the machine's load). */
+    private volatile boolean slownessDrains = true;
     private long probeDueNanos;
     private Duration backoff;
     private boolean probing;
@@ -66,6 +85,17 @@ final class Health {
         this.failuresToQuarantine = failuresToQuarantine;
         this.firstProbe = firstProbe;
         this.backoff = firstProbe;
+    }
+
+    /** How the rules that look ahead may act on this device (see the fields); set once, by the scheduler. */
+    void foresight(java.util.function.BooleanSupplier othersCanWork, boolean slownessDrains) {
+        this.othersCanWork = othersCanWork;
+        this.slownessDrains = slownessDrains;
+    }
+
+    /** Whether a drain can be made now: the device is in service and another device can take its work. */
+    private boolean canDrain() {
+        return state.dispatchable() && othersCanWork.getAsBoolean();
     }
 
     HealthState state() { return state; }
@@ -106,6 +136,9 @@ final class Health {
                 r.gflops = r.samples == 0 ? g : (1 - EWMA) * r.gflops + EWMA * g;
                 r.samples++;
                 r.best = Math.max(r.best, r.gflops);
+                if (nanos >= DRIFT_MIN_NANOS && slowedDown(shapeClass, r, nanos, flops)) {
+                    return;
+                }
             }
         }
         boolean slow = r != null && nanos >= DRIFT_MIN_NANOS && r.samples >= DRIFT_SAMPLES && r.gflops < DRIFT * r.best;
@@ -120,6 +153,67 @@ final class Health {
             move(HealthState.HEALTHY, successesSinceTrouble + " successful launches");
         }
     }
+
+    /**
+     * Feeds the fail-slow detector; on its first verdict for the class, a slowdown of
+     * {@value #DRAIN_SLOWDOWN}× or more drains the device, a smaller one rebalances (placement and
+     * split cuts already follow the measured speed: the warning says so). True when drained.
+     */
+    private boolean slowedDown(long shapeClass, Rate r, long nanos, double flops) {
+        // The detector sees time, for its lasting rule, scaled to this class's typical work: calls of a
+        // class differ in size by up to 8x, and a smaller call is not a faster device.
+        if (r.typicalFlops == 0) {
+            r.typicalFlops = flops;
+        }
+        dev.kernelbridge.internal.foresight.SlowDetector.Slowdown v = r.slow.add(nanos * (r.typicalFlops / flops));
+        if (v == null) {
+            return false;
+        }
+        String what = String.format(java.util.Locale.ROOT, "fail-slow: %s %.2fx slower than before for the last ~%d launches (z = %.1f)",
+                ShapeClass.describe(shapeClass), v.factor(), v.sinceSteps(), v.z());
+        if (v.factor() >= DRAIN_SLOWDOWN && slownessDrains && canDrain()) {
+            telemetry.foresight(device, "fail-slow", "drain", what);
+            quarantine("drained, " + what);
+            return true;
+        }
+        if (!r.rebalanced) {
+            r.rebalanced = true; // once per class: the warning says what happens from now on
+            telemetry.foresight(device, "fail-slow", "rebalance", what + "; its share of split work follows its measured speed"
+                    + (v.factor() < DRAIN_SLOWDOWN ? "" : slownessDrains ? "; not drained: no other device can take its work"
+                    : "; not drained: the CPU's slowness is the load of the machine"));
+        }
+        return false;
+    }
+
+    /**
+     * The device's telemetry at the end of a window of launches; drains the device when a trend rule
+     * fires (see {@link dev.kernelbridge.internal.foresight.TrendRule}).
+     */
+    synchronized void telemetryWindow(dev.kernelbridge.DeviceTelemetry now) {
+        lastTelemetry = now;
+        String why = trend.window(now);
+        if (why != null && state.dispatchable() && !canDrain() && !trendWarned) {
+            trendWarned = true;
+            telemetry.foresight(device, "trend", "warn", why + "; not drained: no other device can take its work");
+        }
+        if (why != null && canDrain()) {
+            correctedAtDrain = now.correctedMemoryErrors();
+            telemetry.foresight(device, "trend", "drain", why);
+            quarantine("drained, " + why);
+        }
+    }
+
+    /** Why a device the trend rule drained must stay out (its corrected errors still rise), or null. */
+    synchronized String stillDrained(dev.kernelbridge.DeviceTelemetry now) {
+        if (correctedAtDrain < 0 || now.correctedMemoryErrors() < 0) {
+            return null;
+        }
+        long more = now.correctedMemoryErrors() - correctedAtDrain;
+        correctedAtDrain = now.correctedMemoryErrors();
+        return more > 0 ? more + " more corrected memory errors since it was drained" : null;
+    }
+
+    synchronized dev.kernelbridge.DeviceTelemetry lastTelemetry() { return lastTelemetry; }
 
     /** The rate of a class (created when asked); the last one is kept at hand, as calls come in runs of one shape. */
     private Rate rate(long shapeClass, boolean create) {
@@ -208,6 +302,8 @@ final class Health {
             consecutiveFailures = 0;
             rates.clear();
             lastRate = null;
+            trend.reset();
+            correctedAtDrain = -1;
             move(HealthState.HEALTHY, "probe passed: " + detail);
         } else {
             backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);

@@ -35,6 +35,24 @@ final class Node {
         return flops >= ALWAYS_TIMED_FLOPS || (smallLaunches.getAndIncrement() & (SMALL_TIMED_EVERY - 1)) == 0;
     }
 
+    /** Successful launches, counted to read the device's telemetry once per window of them. */
+    private final java.util.concurrent.atomic.AtomicLong launched = new java.util.concurrent.atomic.AtomicLong();
+
+    /** After a successful launch: every {@link dev.kernelbridge.internal.foresight.TrendRule#WINDOW}th reads the device's telemetry for the trend rules. */
+    void launched() {
+        if (launched.incrementAndGet() % dev.kernelbridge.internal.foresight.TrendRule.WINDOW == 0) {
+            dev.kernelbridge.DeviceTelemetry t;
+            try {
+                t = spi.telemetry();
+            } catch (RuntimeException e) {
+                return; // a backend that cannot read its telemetry now says nothing, as NONE would
+            }
+            if (t.reportsAnything()) {
+                health.telemetryWindow(t);
+            }
+        }
+    }
+
     @Override
     public String toString() { return id; }
 }

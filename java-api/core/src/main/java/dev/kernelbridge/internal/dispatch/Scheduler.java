@@ -70,6 +70,11 @@ public final class Scheduler implements AutoCloseable {
             byId.put(d.id(), node);
         }
         placement = new Placement(nodes);
+        for (Node n : nodes) {
+            // A drain that leaves no device for the work loses more than it saves; and the CPU shares its
+            // cores with everything else in the process, so its slowness is the machine's, not a fault.
+            n.health.foresight(() -> nodes.stream().anyMatch(o -> o != n && o.health.dispatchable()), !n.cpu);
+        }
         long tick = Math.clamp(firstProbe.toMillis() / 2, 20, 1000);
         prober.scheduleWithFixedDelay(this::startDueProbes, tick, tick, TimeUnit.MILLISECONDS);
     }
@@ -684,6 +689,9 @@ public final class Scheduler implements AutoCloseable {
         String failure;
         try {
             failure = Checks.probeFailure(n, attempts);
+            if (failure == null) {
+                failure = n.health.stillDrained(n.spi.telemetry());
+            }
         } catch (RuntimeException e) {
             failure = String.valueOf(e);
         }

@@ -61,6 +61,24 @@ public final class Telemetry implements AutoCloseable {
         publish(new DispatchEvent.HealthChange(device, from, to, reason));
     }
 
+    /**
+     * A rule that looks ahead fired on a device: {@code rule} (trend, fail-slow), {@code action}
+     * (drain, rebalance, warn), and why, as a JFR event. A drain's WARNING line is its health change (to
+     * QUARANTINED, "drained, ..."); a rebalance has no health change, so it warns here: either way
+     * one line tells a person that a device is going bad before it fails.
+     */
+    void foresight(String device, String rule, String action, String why) {
+        LOG.log(action.equals("drain") ? Level.DEBUG : Level.WARNING, "{0}: {1} ({2}): {3}", device, action, rule, why);
+        dev.kernelbridge.events.ForesightEvent e = new dev.kernelbridge.events.ForesightEvent();
+        if (e.shouldCommit()) {
+            e.device = device;
+            e.rule = rule;
+            e.action = action;
+            e.reason = why;
+            e.commit();
+        }
+    }
+
     void failover(String operation, String part, String from, String to, String reason, long failedNanos) {
         failover(operation, part, from, to, reason, failedNanos, Level.WARNING);
     }

@@ -23,9 +23,41 @@ import java.util.Map;
  *       OpenCL reports), {@code resources} (out of resources) or {@code launch} (the default). A test
  *       sweeps N over every call of an operation to reach every error path.</li>
  * </ul>
+ * Gradual trouble, the kind that gives warning (see {@link Gradual}), seeded by {@code seed:S}:
+ * <ul>
+ *   <li>{@code ce-trend:N} — from launch N the device's corrected memory errors (its telemetry) climb
+ *       from {@code ce-base:R} per launch (default 0.1) to {@code ce-factor:F} times that (default: drawn
+ *       from 10–50 by the seed) over {@code ce-ramp:L} launches (default 200); at launch N + L the device
+ *       is lost, as an HBM page that finally fails;</li>
+ *   <li>{@code step:D} — every launch takes at least D (the device's step time), times the factors below;</li>
+ *   <li>{@code slow:F} with {@code slow-from:N} — from launch N, launches take F times as long;</li>
+ *   <li>{@code noise:P%} — each launch's time varies by a log-normal factor of σ = P%;</li>
+ *   <li>{@code spikes:P%} — a launch starts a spike with probability P%: 1 to 3 launches 1.5–3× slower.</li>
+ * </ul>
  */
 public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corruptEvery, long oomEvery, Duration latency, long latencyFrom,
-                        long times, long failCall, FailureKind failAs) {
+                        long times, long failCall, FailureKind failAs, Gradual gradual) {
+
+    /**
+     * The gradual faults: a corrected-error trend before a hard fault, a slowdown, noise and spikes
+     * on a step time. Zero (or {@link Duration#ZERO}) where not planned.
+     */
+    public record Gradual(long ceTrendFrom, long ceRamp, double ceBase, double ceFactor, Duration step, double slow, long slowFrom,
+                          double noise, double spikes, long seed) {
+        public static final Gradual NONE = new Gradual(0, 200, 0.1, 0, Duration.ZERO, 1, 1, 0, 0, 0);
+
+        /** Whether the plan changes the device's telemetry. */
+        public boolean trend() { return ceTrendFrom > 0; }
+
+        /** Whether the plan changes how long launches take. */
+        public boolean timed() { return !step.isZero(); }
+    }
+
+    /** A plan without gradual faults. */
+    public FaultPlan(long failEvery, long loseAt, long hangEvery, long corruptEvery, long oomEvery, Duration latency, long latencyFrom,
+                     long times, long failCall, FailureKind failAs) {
+        this(failEvery, loseAt, hangEvery, corruptEvery, oomEvery, latency, latencyFrom, times, failCall, failAs, Gradual.NONE);
+    }
 
     /** What an injected {@code fail-call} failure looks like: the exception type and the native code a real runtime gives. */
     public enum FailureKind { OOM, ALLOCATION, RESOURCES, LAUNCH }
@@ -60,6 +92,9 @@ public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corrup
         long fail = 0, lose = 0, hang = 0, corrupt = 0, oom = 0, latencyFrom = 1, times = Long.MAX_VALUE, failCall = 0;
         Duration latency = Duration.ZERO;
         FailureKind failAs = FailureKind.LAUNCH;
+        long ceTrend = 0, ceRamp = 200, slowFrom = 1, seed = 0;
+        double ceBase = 0.1, ceFactor = 0, slow = 1, noise = 0, spikes = 0;
+        Duration step = Duration.ZERO;
         for (String item : faults.split(",")) {
             String t = item.trim().toLowerCase(Locale.ROOT);
             if (t.isEmpty()) {
@@ -80,11 +115,25 @@ public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corrup
                 case "latency-from" -> latencyFrom = count(spec, name, value);
                 case "fail-call" -> failCall = count(spec, name, value);
                 case "as" -> failAs = kind(spec, value);
-                default -> throw bad(spec, "unknown fault '" + name
-                        + "' (known: fail-every, lose-at, hang, hang-every, corrupt-every, oom-every, latency, latency-from, times, fail-call, as)");
+                case "ce-trend" -> ceTrend = count(spec, name, value);
+                case "ce-ramp" -> ceRamp = count(spec, name, value);
+                case "ce-base" -> ceBase = number(spec, name, value, 0);
+                case "ce-factor" -> ceFactor = number(spec, name, value, 1);
+                case "step" -> step = Config.parseDuration(value, "step in kernelbridge.faults");
+                case "slow" -> slow = number(spec, name, value.endsWith("x") ? value.substring(0, value.length() - 1) : value, 1);
+                case "slow-from" -> slowFrom = count(spec, name, value);
+                case "noise" -> noise = percent(spec, name, value);
+                case "spikes" -> spikes = percent(spec, name, value);
+                case "seed" -> seed = count(spec, name, value);
+                default -> throw bad(spec, "unknown fault '" + name + "' (known: fail-every, lose-at, hang, hang-every, corrupt-every, oom-every,"
+                        + " latency, latency-from, times, fail-call, as, ce-trend, ce-ramp, ce-base, ce-factor, step, slow, slow-from, noise, spikes, seed)");
             }
         }
-        return new FaultPlan(fail, lose, hang, corrupt, oom, latency, latencyFrom, times, failCall, failAs);
+        if ((slow != 1 || noise > 0 || spikes > 0) && step.isZero()) {
+            throw bad(spec, "slow, noise and spikes act on a step time: add step:D (e.g. step:2ms)");
+        }
+        return new FaultPlan(fail, lose, hang, corrupt, oom, latency, latencyFrom, times, failCall, failAs,
+                new Gradual(ceTrend, ceRamp, ceBase, ceFactor, step, slow, slowFrom, noise, spikes, seed));
     }
 
     private static FailureKind kind(String spec, String value) {
@@ -106,6 +155,29 @@ public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corrup
             // reported below
         }
         throw bad(spec, name + " must be a count >= 1, got '" + value + "'");
+    }
+
+    private static double number(String spec, String name, String value, double min) {
+        try {
+            double v = Double.parseDouble(value);
+            if (v >= min && Double.isFinite(v)) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw bad(spec, name + " must be a number >= " + (min == (long) min ? String.valueOf((long) min) : min) + ", got '" + value + "'");
+    }
+
+    /** "10%" or "0.1", as a fraction in [0, 1). */
+    private static double percent(String spec, String name, String value) {
+        boolean pct = value.endsWith("%");
+        double v = number(spec, name, pct ? value.substring(0, value.length() - 1) : value, 0);
+        double fraction = pct ? v / 100 : v;
+        if (fraction >= 1) {
+            throw bad(spec, name + " must be below 100%, got '" + value + "'");
+        }
+        return fraction;
     }
 
     private static IllegalArgumentException bad(String spec, String rule) {

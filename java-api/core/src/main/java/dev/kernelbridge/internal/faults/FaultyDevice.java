@@ -34,12 +34,26 @@ public final class FaultyDevice implements BackendDevice {
     /** Allocations and launches together, for {@code fail-call}. */
     private final AtomicLong calls = new AtomicLong();
     private volatile boolean lost;
+    private final FaultPlan.Gradual gradual;
+    /** Corrected memory errors injected so far (the ce-trend fault). */
+    private final AtomicLong corrected = new AtomicLong();
+    /** Draws of the gradual faults, seeded: the same plan gives the same run. */
+    private final java.util.SplittableRandom random;
+    private final double ceFactor;
+    private int spikeLeft;
+    private double spikeFactor;
 
     public FaultyDevice(String id, BackendDevice device, FaultPlan plan) {
         this.id = id;
         this.device = device;
         this.plan = plan;
+        this.gradual = plan.gradual();
+        this.random = new java.util.SplittableRandom(gradual.seed());
+        this.ceFactor = gradual.ceFactor() > 0 ? gradual.ceFactor() : 10 + 40 * random.nextDouble();
     }
+
+    /** The factor the corrected-error rate of the ce-trend fault has reached (1 before it starts): for reports. */
+    public double ceFactor() { return ceFactor; }
 
     /** The device without its faults: for peers asking whether they can address it. */
     public static BackendDevice unwrap(BackendDevice d) {
@@ -75,6 +89,19 @@ public final class FaultyDevice implements BackendDevice {
     @Override
     public java.util.Map<String, String> details() { return device.details(); }
 
+    /** The real device's telemetry, with the planned corrected errors added to its own. */
+    @Override
+    public dev.kernelbridge.DeviceTelemetry telemetry() {
+        dev.kernelbridge.DeviceTelemetry real = device.telemetry();
+        if (!gradual.trend()) {
+            return real;
+        }
+        long own = Math.max(0, real.correctedMemoryErrors());
+        return new dev.kernelbridge.DeviceTelemetry(own + corrected.get(), Math.max(0, real.uncorrectedMemoryErrors()), real.retiredPages(),
+                real.spareRowsLeft(), real.throttleEvents(), real.linkReplays(), real.driverEvents(), real.temperatureCelsius(),
+                "fault plan over " + real.source());
+    }
+
     @Override
     public BackendBuffer wrapHost(MemorySegment hostMemory) { return device.wrapHost(hostMemory); }
 
@@ -89,8 +116,10 @@ public final class FaultyDevice implements BackendDevice {
 
     @Override
     public void gemm(GemmCall call) {
+        long t0 = System.nanoTime();
         long n = beforeLaunch();
         device.gemm(call);
+        afterLaunch(n, t0);
         if (plan.corruptEvery() > 0 && n % plan.corruptEvery() == 0 && take()) {
             corruptFirstValue(call);
         }
@@ -99,8 +128,10 @@ public final class FaultyDevice implements BackendDevice {
     /** A grouped launch is one launch: it fails, hangs or is corrupted (in its first group) as a whole. */
     @Override
     public void gemmGrouped(List<GemmCall> calls) {
+        long t0 = System.nanoTime();
         long n = beforeLaunch();
         device.gemmGrouped(calls);
+        afterLaunch(n, t0);
         if (plan.corruptEvery() > 0 && n % plan.corruptEvery() == 0 && !calls.isEmpty() && take()) {
             corruptFirstValue(calls.getFirst());
         }
@@ -120,6 +151,11 @@ public final class FaultyDevice implements BackendDevice {
             lost = true;
             throw new DeviceLostException(id, -999, "INJECTED_DEVICE_LOST", "injected loss of the device at launch " + n, null);
         }
+        if (gradual.trend() && n >= gradual.ceTrendFrom() + gradual.ceRamp()) {
+            lost = true;
+            throw new DeviceLostException(id, -999, "INJECTED_DEVICE_LOST", "the failing memory the corrected errors announced gave out at launch "
+                    + n, null);
+        }
         if (plan.failEvery() > 0 && n % plan.failEvery() == 0 && take()) {
             throw new DeviceException(id, -5, "INJECTED_LAUNCH_FAILURE", "injected launch failure at launch " + n);
         }
@@ -128,6 +164,58 @@ public final class FaultyDevice implements BackendDevice {
             throw new DeviceException(id, -6, "INJECTED_HANG", "injected hang at launch " + n + " ended");
         }
         return n;
+    }
+
+    /**
+     * The gradual faults after launch {@code n} (begun at {@code t0}): its corrected errors, and the
+     * wait that makes it last its step time times the slowdown, noise and spike factors.
+     */
+    private void afterLaunch(long n, long t0) {
+        if (!gradual.trend() && !gradual.timed()) {
+            return;
+        }
+        long target;
+        synchronized (random) {
+            if (gradual.trend()) {
+                double ramp = n < gradual.ceTrendFrom() ? 0 : Math.min(1, (double) (n - gradual.ceTrendFrom()) / gradual.ceRamp());
+                corrected.addAndGet(poisson(gradual.ceBase() * (1 + (ceFactor - 1) * ramp)));
+            }
+            if (!gradual.timed()) {
+                return;
+            }
+            double factor = n >= gradual.slowFrom() ? gradual.slow() : 1;
+            if (gradual.noise() > 0) {
+                factor *= Math.exp(gradual.noise() * gaussian());
+            }
+            if (spikeLeft == 0 && gradual.spikes() > 0 && random.nextDouble() < gradual.spikes()) {
+                spikeLeft = 1 + random.nextInt(3);
+                spikeFactor = 1.5 + 1.5 * random.nextDouble();
+            }
+            if (spikeLeft > 0) {
+                spikeLeft--;
+                factor *= spikeFactor;
+            }
+            target = t0 + Math.round(gradual.step().toNanos() * factor);
+        }
+        long wait;
+        while ((wait = target - System.nanoTime()) > 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(wait);
+        }
+    }
+
+    private long poisson(double lambda) {
+        double limit = Math.exp(-lambda), p = random.nextDouble();
+        long k = 0;
+        while (p > limit) {
+            p *= random.nextDouble();
+            k++;
+        }
+        return k;
+    }
+
+    private double gaussian() {
+        double u = 1 - random.nextDouble(), v = random.nextDouble();
+        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     }
 
     /** Flips the top exponent bit of C's first element: one large, silent error (its magnitude moves by a factor near 2^128: 0 becomes 2, 1 infinity, 18 about 5e-38). */

@@ -1,0 +1,205 @@
+package dev.kernelbridge.bench;
+
+import dev.kernelbridge.Blas;
+import dev.kernelbridge.Config;
+import dev.kernelbridge.DispatchEvent;
+import dev.kernelbridge.KernelBridge;
+import dev.kernelbridge.internal.foresight.SlowDetector;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Issue 30's targets over seeds, written to {@code DIR/README.md} and {@code DIR/anticipate.json}:
+ * <ul>
+ *   <li><b>Trend faults, end to end on real devices:</b> for each seed, cpu:0 (pinned, with fallback)
+ *       under {@code ce-trend:100,ce-ramp:200}: its corrected errors climb 10–50× from its launch 100
+ *       and it is lost at launch 300, as a failing HBM page; PoCL's opencl:0 is the other device. 400
+ *       GEMMs on small integers, each result checked bit for bit against the exact product. Reported:
+ *       drained before the fault, lead time in launches, lost or wrong steps, and the same run
+ *       without the ramp (the same base error rate) for false drains.</li>
+ *   <li><b>Fail-slow, on seeded step-time streams:</b> the detector the scheduler runs
+ *       ({@link SlowDetector}, with its one-second lasting rule and 100 ms steps) on 1,000 clean runs
+ *       with log-normal noise (σ 5% and 10%) and spikes (1–3 steps, 1.5–3×, starting at 1% of steps),
+ *       and on 200 runs each that slow by 1.1×, 1.5× and 2× from step 100.</li>
+ * </ul>
+ * Usage: {@code AnticipateReport DIR [seeds]}; {@code ci/bench-anticipate} runs it.
+ */
+public final class AnticipateReport {
+    private static final int N = 32;
+    private static final int CALLS = 400;
+    private static final int HARD_FAULT = 300;
+    private static final double STEP_NANOS = 100e6;
+
+    private AnticipateReport() { }
+
+    public static void main(String[] args) throws Exception {
+        Path dir = Path.of(args.length > 0 ? args[0] : "reports/anticipate");
+        int seeds = args.length > 1 ? Integer.parseInt(args[1]) : 200;
+        Files.createDirectories(dir);
+        StringBuilder md = new StringBuilder();
+        StringBuilder json = new StringBuilder("{");
+
+        Trend trend = trend(seeds, true), clean = trend(seeds, false);
+        int[] leads = trend.leads.stream().mapToInt(Integer::intValue).sorted().toArray();
+        long ahead50 = trend.leads.stream().filter(l -> l >= 50).count();
+        md.append(String.format(Locale.ROOT, """
+                ## Trend faults (end to end: cpu:0 under ce-trend, opencl:0 beside it; %d seeds)
+
+                | | figure | target |
+                |---|---:|---|
+                | drained ≥ 50 launches before the hard fault | %d of %d (%.1f%%) | ≥ 95%% |
+                | drained before the hard fault at all | %d of %d | |
+                | lead time, launches (min / median / max) | %s | |
+                | steps lost or wrong | %d of %d | 0 |
+                | false drains in the same runs without the ramp | %d of %d | 0 |
+                | steps lost or wrong without the ramp | %d of %d | 0 |
+                | effective steps (done right ÷ all) | %.4f | 1 |
+
+                """, seeds, ahead50, seeds, 100.0 * ahead50 / seeds, leads.length, seeds,
+                leads.length == 0 ? "—" : leads[0] + " / " + leads[leads.length / 2] + " / " + leads[leads.length - 1],
+                trend.lost, trend.steps, clean.drained, seeds, clean.lost, clean.steps,
+                (trend.steps - trend.lost) / (double) trend.steps));
+        json.append(String.format(Locale.ROOT, "\"trend\":{\"seeds\":%d,\"aheadBy50\":%d,\"drained\":%d,\"leads\":%s,\"lost\":%d,\"steps\":%d,"
+                + "\"falseDrains\":%d,\"cleanLost\":%d},", seeds, ahead50, leads.length, Arrays.toString(leads), trend.lost, trend.steps,
+                clean.drained, clean.lost));
+
+        md.append("## Fail-slow (the scheduler's detector on seeded streams of 100 ms steps)\n\n");
+        md.append("| noise σ | runs | slowdown from step 100 | flagged | within 20 steps | within 100 steps | delay median / p95 (steps) | flagged before the change |\n");
+        md.append("|---:|---:|---:|---:|---:|---:|---|---:|\n");
+        json.append("\"failSlow\":[");
+        for (double sigma : new double[] {0.05, 0.10}) {
+            for (double slow : new double[] {1.0, 1.1, 1.5, 2.0}) {
+                int runs = slow == 1.0 ? 1000 : 200;
+                List<Integer> delays = new ArrayList<>();
+                int early = 0, flagged = 0;
+                for (int s = 1; s <= runs; s++) {
+                    int at = flaggedAt(steps(s + (long) (slow * 1000) + (long) (sigma * 1e5), 350, sigma, slow, 100));
+                    if (at >= 0) {
+                        flagged++;
+                        if (slow == 1.0 || at < 100) {
+                            early++;
+                        } else {
+                            delays.add(at - 100);
+                        }
+                    }
+                }
+                int[] d = delays.stream().mapToInt(Integer::intValue).sorted().toArray();
+                long in20 = delays.stream().filter(x -> x <= 20).count(), in100 = delays.stream().filter(x -> x <= 100).count();
+                md.append(String.format(Locale.ROOT, "| %.0f%% | %d | %s | %d | %s | %s | %s | %d |%n", sigma * 100, runs,
+                        slow == 1.0 ? "none (clean)" : slow + "×", flagged, slow == 1.0 ? "—" : String.valueOf(in20),
+                        slow == 1.0 ? "—" : String.valueOf(in100),
+                        d.length == 0 ? "—" : d[d.length / 2] + " / " + d[(int) Math.min(d.length - 1, Math.ceil(d.length * 0.95) - 1)], early));
+                json.append(String.format(Locale.ROOT, "{\"sigma\":%.2f,\"slow\":%.1f,\"runs\":%d,\"flagged\":%d,\"within20\":%d,\"within100\":%d,"
+                        + "\"early\":%d},", sigma, slow, runs, flagged, in20, in100, early));
+            }
+        }
+        json.setLength(json.length() - 1);
+        json.append("]}");
+        Files.writeString(dir.resolve("results.md"), md);
+        Files.writeString(dir.resolve("anticipate.json"), json + "\n");
+        System.out.print(md);
+    }
+
+    private record Trend(List<Integer> leads, int drained, int lost, int steps) { }
+
+    /** The trend scenario over seeds, with the ramp ({@code ramp}) or with its base error rate only. */
+    private static Trend trend(int seeds, boolean ramp) {
+        List<Integer> leads = new ArrayList<>();
+        int drained = 0, lost = 0, steps = 0;
+        for (int seed = 1; seed <= seeds; seed++) {
+            String fault = "cpu:0=ce-trend:" + (ramp ? 100 : 1_000_000) + ",ce-ramp:200,seed:" + seed;
+            Config config = Config.defaults().with(Config.BACKEND, "cpu,opencl").with(Config.FAULTS, fault).with(Config.DISPATCH, "pinned:cpu:0");
+            try (KernelBridge kb = KernelBridge.open(config)) {
+                if (kb.devices().stream().noneMatch(d -> d.backend().equals("opencl"))) {
+                    throw new IllegalStateException("peer unavailable: no OpenCL device (ci/setup bench installs PoCL)");
+                }
+                AtomicInteger call = new AtomicInteger(), drainedAt = new AtomicInteger(-1);
+                kb.subscribe(e -> {
+                    if (e instanceof DispatchEvent.HealthChange h && h.device().equals("cpu:0") && !h.to().dispatchable()) {
+                        drainedAt.compareAndSet(-1, call.get());
+                    }
+                });
+                SplittableRandom r = new SplittableRandom(seed);
+                float[] a = new float[N * N], b = new float[N * N];
+                for (int i = 0; i < a.length; i++) {
+                    a[i] = r.nextInt(9) - 4;
+                    b[i] = r.nextInt(9) - 4;
+                }
+                float[] exact = product(a, b);
+                Blas blas = kb.blas();
+                for (int i = 1; i <= CALLS; i++) {
+                    call.set(i);
+                    float[] c = new float[N * N];
+                    steps++;
+                    try {
+                        blas.sgemm("N", "N", N, N, N, 1f, a, N, b, N, 0f, c, N);
+                        if (!Arrays.equals(exact, c)) {
+                            lost++;
+                        }
+                    } catch (RuntimeException e) {
+                        lost++;
+                    }
+                }
+                if (drainedAt.get() > 0 && drainedAt.get() < HARD_FAULT) {
+                    drained++;
+                    leads.add(HARD_FAULT - drainedAt.get());
+                } else if (!ramp && drainedAt.get() > 0) {
+                    drained++;
+                }
+            }
+        }
+        return new Trend(leads, drained, lost, steps);
+    }
+
+    private static float[] product(float[] a, float[] b) {
+        float[] c = new float[N * N];
+        for (int j = 0; j < N; j++) {
+            for (int p = 0; p < N; p++) {
+                for (int i = 0; i < N; i++) {
+                    c[i + j * N] += a[i + p * N] * b[p + j * N];
+                }
+            }
+        }
+        return c;
+    }
+
+    /** Step times of 100 ms: log-normal noise, spikes starting at 1% of steps, a slowdown from {@code change}. */
+    static double[] steps(long seed, int count, double sigma, double slow, int change) {
+        SplittableRandom r = new SplittableRandom(seed);
+        double[] t = new double[count];
+        int spikeLeft = 0;
+        double spike = 1;
+        for (int i = 0; i < count; i++) {
+            double u = 1 - r.nextDouble(), v = r.nextDouble();
+            t[i] = STEP_NANOS * Math.exp(sigma * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v));
+            if (spikeLeft == 0 && r.nextDouble() < 0.01) {
+                spikeLeft = 1 + r.nextInt(3);
+                spike = 1.5 + 1.5 * r.nextDouble();
+            }
+            if (spikeLeft > 0) {
+                spikeLeft--;
+                t[i] *= spike;
+            }
+            if (i >= change) {
+                t[i] *= slow;
+            }
+        }
+        return t;
+    }
+
+    private static int flaggedAt(double[] t) {
+        SlowDetector d = new SlowDetector(1e9); // the scheduler's lasting rule: a second
+        for (int i = 0; i < t.length; i++) {
+            if (d.add(t[i]) != null) {
+                return i;
+            }
+        }
+        return -1;
+    }
+}
