@@ -42,7 +42,7 @@ final class DeviceWatch {
             }
             for (long round = 1; rounds == 0 || round <= rounds; round++) {
                 List<Map<String, Object>> rows = new ArrayList<>();
-                Table t = new Table("device", "state", "probe", "GFLOP/s now", "launches", "failures", "timeouts", "reason");
+                Table t = new Table("device", "state", "probe", "GFLOP/s now", "launches", "failures", "timeouts", "signs", "reason");
                 for (Device d : bridge.devices()) {
                     boolean probe = bridge.probe(d);
                     double gflops = Double.NaN;
@@ -62,10 +62,12 @@ final class DeviceWatch {
                     }
                     DeviceMetrics m = bridge.metrics().device(d.id());
                     t.row(d.id(), m.state().name(), probe ? "pass" : "FAIL", Double.isNaN(gflops) ? "-" : String.format("%.1f", gflops),
-                            String.valueOf(m.launches()), String.valueOf(m.failures()), String.valueOf(m.timeouts()), m.reason());
+                            String.valueOf(m.launches()), String.valueOf(m.failures()), String.valueOf(m.timeouts()), Main.signs(d.telemetry()),
+                            m.reason());
                     Map<String, Object> row = ChaosDemo.metricsJson(m);
                     row.put("probe", probe);
                     row.put("gflopsNow", Double.isNaN(gflops) ? null : gflops);
+                    row.put("telemetry", Main.telemetry(d.telemetry()));
                     rows.add(row);
                 }
                 if (json) {

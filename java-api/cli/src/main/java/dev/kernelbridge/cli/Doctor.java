@@ -56,6 +56,13 @@ final class Doctor {
             checks.add(new Check("cpu routine " + r.name(), true, a.available() ? "available: " + a.cause()
                     : "not available (cpu:0 runs its Vector API kernels instead): " + a.cause() + (a.fix().isEmpty() ? "" : "; to add it: " + a.fix()), ""));
         }
+        for (dev.kernelbridge.Device d : bridge.devices()) {
+            // Not a failure when a device reports nothing (a VM, a backend without it): the rules that
+            // drain a device before it fails then have its speed and errors only (docs/foresight.md).
+            dev.kernelbridge.DeviceTelemetry t = d.telemetry();
+            checks.add(new Check("telemetry " + d.id(), true, t.reportsAnything() ? t.source() + ": " + Main.signs(t)
+                    : "reports nothing (" + t.source() + "): its trouble is seen from its speed and errors only", ""));
+        }
         bridge.devices().stream().filter(d -> d.details().containsKey("routine.choices")).findFirst().ifPresent(cpu ->
                 checks.add(new Check(cpu.id() + " routine choices", true, cpu.details().get("routine.choices") + "; machine "
                         + cpu.details().get("machine"), "")));

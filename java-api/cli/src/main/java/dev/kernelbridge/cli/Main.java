@@ -678,6 +678,33 @@ public final class Main {
         return m;
     }
 
+    /** The telemetry in a few words for a table cell: what the device reports, "-" when nothing. */
+    static String signs(dev.kernelbridge.DeviceTelemetry t) {
+        List<String> parts = new ArrayList<>();
+        if (t.correctedMemoryErrors() >= 0) {
+            parts.add("ce " + t.correctedMemoryErrors());
+        }
+        if (t.uncorrectedMemoryErrors() >= 0) {
+            parts.add("ue " + t.uncorrectedMemoryErrors());
+        }
+        if (t.spareRowsLeft() >= 0) {
+            parts.add("spare rows " + t.spareRowsLeft());
+        }
+        if (t.throttleEvents() >= 0) {
+            parts.add("throttled " + t.throttleEvents());
+        }
+        if (t.linkReplays() >= 0) {
+            parts.add("replays " + t.linkReplays());
+        }
+        if (t.driverEvents() >= 0) {
+            parts.add("driver events " + t.driverEvents());
+        }
+        if (!Double.isNaN(t.temperatureCelsius())) {
+            parts.add(String.format(java.util.Locale.ROOT, "%.0f C", t.temperatureCelsius()));
+        }
+        return parts.isEmpty() ? "-" : String.join(", ", parts);
+    }
+
     private static void putKnown(Map<String, Object> m, String name, long v) {
         if (v >= 0) {
             m.put(name, v);

@@ -23,7 +23,8 @@ class MainTest {
         Outcome o = run("devices", "--json");
         assertEquals(0, o.code(), o.err());
         for (String field : new String[] {"\"devices\":[", "\"id\":\"cpu:0\"", "\"backend\":\"cpu\"", "\"name\":", "\"vendor\":", "\"kind\":\"cpu\"",
-                "\"memoryBytes\":", "\"dtypes\":[\"bf16\",\"f16\",\"f32\",\"f64\",\"i32\",\"i8\"]", "\"available\":true"}) {
+                "\"memoryBytes\":", "\"dtypes\":[\"bf16\",\"f16\",\"f32\",\"f64\",\"i32\",\"i8\"]", "\"available\":true",
+                "\"routine.vector\":\"Vector API kernels", "\"telemetry\":{\"source\":\"linux sysfs\""}) {
             assertTrue(o.out().contains(field), field + " missing in " + o.out());
         }
     }
@@ -79,5 +80,6 @@ class MainTest {
         assertEquals(0, doctor.code(), doctor.err());
         assertTrue(doctor.out().contains("\"check\":\"vector-api\",\"ok\":true"), doctor.out());
         assertTrue(doctor.out().contains("kernelbridge.collective.timeout"), doctor.out());
+        assertTrue(doctor.out().contains("\"check\":\"telemetry cpu:0\",\"ok\":true"), "every device says what telemetry it reports: " + doctor.out());
     }
 }
