@@ -70,7 +70,6 @@ final class Health {
     /** Corrected errors when the trend rule drained the device (-1: not drained by it): a probe passes only if they stopped rising. */
     private long correctedAtDrain = -1;
     private boolean trendWarned;
-    private dev.kernelbridge.DeviceTelemetry lastTelemetry = dev.kernelbridge.DeviceTelemetry.NONE;
     /** Whether another device could take this one's work now: a drain that leaves none is not made. */
     private volatile java.util.function.BooleanSupplier othersCanWork = () -> false;
     /** Whether a lasting slowdown may drain this device (not the CPU's: its slowness is the machine's load). */
@@ -155,9 +154,9 @@ final class Health {
     }
 
     /**
-     * Feeds the fail-slow detector; on its first verdict for the class, a slowdown of
-     * {@value #DRAIN_SLOWDOWN}× or more drains the device, a smaller one rebalances (placement and
-     * split cuts already follow the measured speed: the warning says so). True when drained.
+     * Feeds the fail-slow detector; once it has a verdict for the class (raised as later blocks show
+     * more), a slowdown of {@value #DRAIN_SLOWDOWN}× or more drains the device, a smaller one
+     * rebalances, warned once (placement and split cuts already follow the measured speed). True when drained.
      */
     private boolean slowedDown(long shapeClass, Rate r, long nanos, double flops) {
         // The detector sees time, for its lasting rule, scaled to this class's typical work: calls of a
@@ -190,7 +189,6 @@ final class Health {
      * fires (see {@link dev.kernelbridge.internal.foresight.TrendRule}).
      */
     synchronized void telemetryWindow(dev.kernelbridge.DeviceTelemetry now) {
-        lastTelemetry = now;
         String why = trend.window(now);
         if (why != null && state.dispatchable() && !canDrain() && !trendWarned) {
             trendWarned = true;
@@ -212,8 +210,6 @@ final class Health {
         correctedAtDrain = now.correctedMemoryErrors();
         return more > 0 ? more + " more corrected memory errors since it was drained" : null;
     }
-
-    synchronized dev.kernelbridge.DeviceTelemetry lastTelemetry() { return lastTelemetry; }
 
     /** The rate of a class (created when asked); the last one is kept at hand, as calls come in runs of one shape. */
     private Rate rate(long shapeClass, boolean create) {

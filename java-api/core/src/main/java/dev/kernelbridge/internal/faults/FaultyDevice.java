@@ -52,8 +52,6 @@ public final class FaultyDevice implements BackendDevice {
         this.ceFactor = gradual.ceFactor() > 0 ? gradual.ceFactor() : 10 + 40 * random.nextDouble();
     }
 
-    /** The factor the corrected-error rate of the ce-trend fault has reached (1 before it starts): for reports. */
-    public double ceFactor() { return ceFactor; }
 
     /** The device without its faults: for peers asking whether they can address it. */
     public static BackendDevice unwrap(BackendDevice d) {
