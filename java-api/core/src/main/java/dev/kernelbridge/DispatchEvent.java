@@ -16,4 +16,12 @@ public sealed interface DispatchEvent {
 
     /** A result canary found {@code device}'s result different from {@code checkedOn}'s beyond the dtype's tolerance. */
     record CanaryMismatch(String device, String checkedOn, String detail) implements DispatchEvent { }
+
+    /**
+     * A rule that looks ahead fired on {@code device} before anything failed: {@code rule} is "trend"
+     * (telemetry), "fail-slow" or "workload"; {@code action} is "drain" (it takes no new work),
+     * "rebalance" (it keeps a share that follows its speed) or "warn" (nothing could be done). A drain
+     * is the moment to checkpoint: the device may fail soon.
+     */
+    record Foresight(String device, String rule, String action, String why) implements DispatchEvent { }
 }

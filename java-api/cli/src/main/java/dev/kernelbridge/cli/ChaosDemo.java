@@ -100,6 +100,14 @@ final class ChaosDemo {
                             row.put("detail", c.detail());
                             print("  ? canary: %s disagrees with %s: %s", c.device(), c.checkedOn(), shorten(c.detail()));
                         }
+                        case DispatchEvent.Foresight f -> {
+                            row.put("event", "foresight");
+                            row.put("device", f.device());
+                            row.put("rule", f.rule());
+                            row.put("action", f.action());
+                            row.put("reason", f.why());
+                            print("  ^ %s: %s (%s): %s", f.device(), f.action(), f.rule(), shorten(f.why()));
+                        }
                     }
                     eventRows.add(row);
                 }

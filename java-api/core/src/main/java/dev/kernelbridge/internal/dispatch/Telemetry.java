@@ -77,6 +77,7 @@ public final class Telemetry implements AutoCloseable {
             e.reason = why;
             e.commit();
         }
+        publish(new DispatchEvent.Foresight(device, rule, action, why));
     }
 
     void failover(String operation, String part, String from, String to, String reason, long failedNanos) {
