@@ -49,6 +49,9 @@ public final class Config {
             "Consecutive failures that quarantine a device (the first makes it DEGRADED); a missed deadline quarantines at once.");
     public static final Knob HEALTH_PROBE = new Knob("health.probe", "5s",
             "How long a quarantined device waits before its first verified probe GEMM; doubles after each failed probe, up to 5m.");
+    public static final Knob SPARES = new Knob("spares", "",
+            "Hot spares: ID,ID,... devices held back from work until a device in service is drained, quarantined or lost; then the first"
+                    + " healthy spare holding its types takes its place at once (its pinned work too) and stands by again when it returns.");
     public static final Knob CANARY = new Knob("canary", "0",
             "Fraction of GEMMs (0 to 1) whose sampled tile is recomputed on a second device to catch silent corruption; 0 is off.");
     public static final Knob CANARY_TILE = new Knob("canary.tile", "32",
@@ -63,7 +66,7 @@ public final class Config {
 
     /** The knobs of the core, for doctor and documentation. */
     public static final List<Knob> CORE_KNOBS = List.of(BACKEND, CPU_THREADS, CPU_VECTOR, COLLECTIVE_TIMEOUT, COLLECTIVE_VENDOR, TRANSPORT, CACHE_DIR,
-            DISPATCH, FALLBACK, GEMM_DEADLINE, HEALTH_FAILURES, HEALTH_PROBE, CANARY, CANARY_TILE, FAULTS, GUARDED_MEMORY);
+            DISPATCH, FALLBACK, GEMM_DEADLINE, HEALTH_FAILURES, HEALTH_PROBE, SPARES, CANARY, CANARY_TILE, FAULTS, GUARDED_MEMORY);
 
     private final Map<String, String> overrides;
     private final Map<String, String> properties;

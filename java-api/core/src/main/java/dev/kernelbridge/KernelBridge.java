@@ -83,8 +83,32 @@ public final class KernelBridge implements AutoCloseable {
         for (String id : dispatch.devices()) {
             device(id); // names an unknown id now rather than at the first GEMM (and before the scheduler starts threads)
         }
+        List<String> spares = spares(config, devices);
         this.scheduler = new Scheduler(entries, telemetry, failures, config.getDuration(Config.HEALTH_PROBE),
-                config.getDouble(Config.CANARY, 0, 1), Math.max(1, config.getInt(Config.CANARY_TILE)));
+                config.getDouble(Config.CANARY, 0, 1), Math.max(1, config.getInt(Config.CANARY_TILE)), spares);
+    }
+
+    /** The hot spares {@code kernelbridge.spares} names: devices of this bridge, at least one device left serving. */
+    private static List<String> spares(Config config, List<Device> devices) {
+        String value = config.get(Config.SPARES).trim();
+        if (value.isEmpty()) {
+            return List.of();
+        }
+        List<String> ids = devices.stream().map(Device::id).toList();
+        List<String> spares = new ArrayList<>();
+        for (String id : value.split(",")) {
+            String s = id.trim();
+            if (!ids.contains(s)) {
+                throw new IllegalArgumentException(Config.SPARES.property() + " must name devices of this bridge " + ids + ", got '" + s + "'");
+            }
+            if (!spares.contains(s)) {
+                spares.add(s);
+            }
+        }
+        if (spares.size() == ids.size()) {
+            throw new IllegalArgumentException(Config.SPARES.property() + " must leave at least one device serving, got every device: " + value);
+        }
+        return spares;
     }
 
     /** Opens every available backend (or those named by {@code kernelbridge.backend}). */

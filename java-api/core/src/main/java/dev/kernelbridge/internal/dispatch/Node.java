@@ -10,6 +10,8 @@ final class Node {
     final boolean trusted;
     final boolean cpu;
     final Health health;
+    /** A hot spare held back: it takes no work until it takes the place of a device that left service. */
+    volatile boolean standby;
     /** Launches running on the device now: a launch that shared it does not measure its throughput. */
     final AtomicInteger busy = new AtomicInteger();
     /** Small in-place launches seen; one in {@value #SMALL_TIMED_EVERY} is timed. */
@@ -24,6 +26,17 @@ final class Node {
         this.trusted = trusted;
         this.cpu = cpu;
         this.health = health;
+    }
+
+    /** Whether placement may give it work: in service and not a spare on standby. */
+    boolean serving() {
+        return !standby && health.dispatchable();
+    }
+
+    /** Whether a failure here and one on {@code other} say nothing about each other's hardware: another backend or another model. */
+    boolean unlike(Node other) {
+        return !id.substring(0, id.indexOf(':') + 1).equals(other.id.substring(0, other.id.indexOf(':') + 1))
+                || !spi.info().name().equals(other.spi.info().name());
     }
 
     /**

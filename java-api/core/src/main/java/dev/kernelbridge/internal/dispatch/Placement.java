@@ -44,24 +44,24 @@ final class Placement {
         final Map<String, Double> partGflops = new HashMap<>();
     }
 
-    /** Dispatchable devices that hold {@code dtype}, restricted to {@code ids} when given, in bridge order. */
+    /** Serving devices (dispatchable, not a spare on standby) that hold {@code dtype}, restricted to {@code ids} when given, in bridge order. */
     List<Node> candidates(DType dtype, List<String> ids) {
         List<Node> typed = byType.get(dtype);
-        if (ids.isEmpty() && allDispatchable(typed)) {
+        if (ids.isEmpty() && allServing(typed)) {
             return typed; // the usual case, without a new list per call
         }
         List<Node> out = new ArrayList<>();
         for (Node n : typed) {
-            if ((ids.isEmpty() || ids.contains(n.id)) && n.health.dispatchable()) {
+            if ((ids.isEmpty() || ids.contains(n.id)) && n.serving()) {
                 out.add(n);
             }
         }
         return out;
     }
 
-    private static boolean allDispatchable(List<Node> nodes) {
+    private static boolean allServing(List<Node> nodes) {
         for (Node n : nodes) {
-            if (!n.health.dispatchable()) {
+            if (!n.serving()) {
                 return false;
             }
         }

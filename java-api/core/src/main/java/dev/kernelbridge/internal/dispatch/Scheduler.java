@@ -9,6 +9,7 @@ import dev.kernelbridge.DeviceTimeoutException;
 import dev.kernelbridge.Dispatch;
 import dev.kernelbridge.HealthState;
 import dev.kernelbridge.Metrics;
+import dev.kernelbridge.WorkloadException;
 import dev.kernelbridge.events.BackendSelectedEvent;
 import dev.kernelbridge.spi.BackendBuffer;
 import dev.kernelbridge.spi.BackendDevice;
@@ -59,8 +60,14 @@ public final class Scheduler implements AutoCloseable {
         return t;
     });
 
+    /** Spares on duty, by the device whose place each took: that device's pinned work goes to it, and it stands by again when the device returns. */
+    private final Map<String, Node> standIns = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Device pairs whose alike failures blamed the work: warned once per pair, DEBUG after. */
+    private final Set<String> blamedPairs = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** {@code spares}: ids of devices held back as hot spares (see {@link #serviceChanged}). */
     public Scheduler(List<DeviceEntry> devices, Telemetry telemetry, int failuresToQuarantine, Duration firstProbe,
-                     double canaryRate, int canaryTile) {
+                     double canaryRate, int canaryTile, List<String> spares) {
         this.telemetry = telemetry;
         this.canaryRate = canaryRate;
         this.canaryTile = canaryTile;
@@ -69,7 +76,11 @@ public final class Scheduler implements AutoCloseable {
             nodes.add(node);
             byId.put(d.id(), node);
         }
+        for (String id : spares) {
+            node(id).standby = true;
+        }
         placement = new Placement(nodes);
+        telemetry.onServiceChange(this::serviceChanged);
         for (Node n : nodes) {
             // A drain that leaves no device for the work loses more than it saves; and the CPU shares its
             // cores with everything else in the process, so its slowness is the machine's, not a fault.
@@ -183,21 +194,24 @@ public final class Scheduler implements AutoCloseable {
      */
     private Done finish(HostGemm job, HostGemm part, Node node, Attempts.Attempt attempt, Dispatch dispatch, Set<Node> tried, boolean inPlace) {
         long cls = part.shapeClass();
+        Suspects suspects = new Suspects();
         while (true) {
             Throwable failure = attempts.await(attempt, deadline(dispatch, part));
             if (failure == null) {
+                suspects.file(); // the work ran here: the devices that failed it are to blame after all
                 // A piece of a split shares the machine with the other pieces: its time is not the
                 // device's own throughput for this class (SPLIT keeps piece rates of its own).
                 node.health.success(cls, part.flops(), part == job && attempt.alone ? attempt.nanos : 0);
                 return new Done(part, node, attempt.result, attempt, attempt.nanos);
             }
             attempt.release();
-            RuntimeException error = fileFailure(node, failure);
+            RuntimeException error = suspects.failed(node, failure, dispatch, operation(job), part.describePart(job));
             if (!dispatch.fallback() || !deviceFailure(failure)) {
                 throw error;
             }
             Node next = placement.next(part.inputType(), tried, cls);
             if (next == null) {
+                suspects.file();
                 error.addSuppressed(new IllegalStateException("no other device can take " + part.describePart(job)
                         + " (tried " + tried + "; " + healthSummary() + ")"));
                 throw error;
@@ -208,11 +222,61 @@ public final class Scheduler implements AutoCloseable {
             tried.add(next);
             node = next;
             if (next.trusted && inPlace) {
+                suspects.file(); // the built-in CPU is the last resort: its failure is not weighed against the others'
                 long t0 = System.nanoTime();
                 runInPlace(next, part, cls);
                 return new Done(part, next, null, null, System.nanoTime() - t0);
             }
             attempt = next.trusted ? attempts.runInline(next, part) : attempts.start(next, part);
+        }
+    }
+
+    /**
+     * The failures of one piece of work as it goes from device to device. A plain launch failure
+     * waits here, not yet held against its device, until the work has run elsewhere: if a device
+     * unlike it (another backend or model) fails the same work the same way, the work is to blame
+     * (a poisoned input fails everywhere; a failing device fails alone), and neither device is
+     * marked. Any other outcome files what waits. Lost devices, missed deadlines and out-of-memory
+     * are filed at once: they say something about the device whatever the work.
+     */
+    private final class Suspects {
+        private final List<Node> nodes = new ArrayList<>(2);
+        private final List<DeviceException> failures = new ArrayList<>(2);
+
+        /** Takes a failed attempt on {@code node}; returns what the caller gets if nothing else works, or throws when the work is to blame. */
+        RuntimeException failed(Node node, Throwable failure, Dispatch dispatch, String operation, String part) {
+            if (!dispatch.fallback() || failure.getClass() != DeviceException.class) {
+                file();
+                return fileFailure(node, failure);
+            }
+            DeviceException e = (DeviceException) failure;
+            for (int i = 0; i < nodes.size(); i++) {
+                if (nodes.get(i).unlike(node)) {
+                    throw blame(operation, part, nodes.get(i), failures.get(i), node, e);
+                }
+            }
+            nodes.add(node);
+            failures.add(e);
+            return e;
+        }
+
+        void file() {
+            for (int i = 0; i < nodes.size(); i++) {
+                fileFailure(nodes.get(i), failures.get(i));
+            }
+            nodes.clear();
+            failures.clear();
+        }
+
+        private WorkloadException blame(String operation, String part, Node first, DeviceException firstFailure, Node second, DeviceException secondFailure) {
+            nodes.clear(); // neither is held against its device
+            failures.clear();
+            String why = String.format("%s (%s) failed alike on %s (%s) and %s (%s): the work is to blame, not the devices; neither leaves service",
+                    operation, part, first.id, firstFailure.getMessage(), second.id, secondFailure.getMessage());
+            telemetry.foresight(first.id + "," + second.id, "workload", "blame", why, !blamedPairs.add(first.id + "," + second.id));
+            WorkloadException w = new WorkloadException(List.of(first.id, second.id), secondFailure, why);
+            w.addSuppressed(firstFailure);
+            return w;
         }
     }
 
@@ -354,20 +418,23 @@ public final class Scheduler implements AutoCloseable {
         List<HostGemm> parts = parts(groups, piece.groups());
         double flops = parts.stream().mapToDouble(HostGemm::flops).sum();
         Set<Node> tried = new HashSet<>(List.of(node));
+        Suspects suspects = new Suspects();
         while (true) {
             Throwable failure = attempts.await(attempt, dispatch.deadline().orElseGet(() -> autoDeadline(flops)));
             if (failure == null) {
+                suspects.file();
                 node.health.success(cls, flops, whole && attempt.alone ? attempt.nanos : 0);
                 return new GroupsDone(node, piece.groups(), attempt, flops);
             }
             attempt.release();
-            RuntimeException error = fileFailure(node, failure);
+            String which = describeGroups(piece.groups(), numbers);
+            RuntimeException error = suspects.failed(node, failure, dispatch, operation, which);
             if (!dispatch.fallback() || !deviceFailure(failure)) {
                 throw error;
             }
             Node next = placement.next(parts.getFirst().inputType(), tried, cls);
-            String which = describeGroups(piece.groups(), numbers);
             if (next == null) {
+                suspects.file();
                 error.addSuppressed(new IllegalStateException("no other device can take " + which + " (tried " + tried + "; " + healthSummary() + ")"));
                 throw error;
             }
@@ -451,13 +518,55 @@ public final class Scheduler implements AutoCloseable {
             throw n.health.state() == HealthState.LOST ? new DeviceLostException(n.id, 0, "DEVICE_LOST", why, null)
                     : new DeviceException(n.id, 0, n.health.state().name(), why + "; fallback is forbidden");
         }
-        Node next = placement.next(job.inputType(), Set.of(n), cls);
+        Node standIn = standIns.get(n.id);
+        Node next = standIn != null && standIn.serving() && standIn.spi.info().dtypes().contains(job.inputType())
+                ? standIn : placement.next(job.inputType(), Set.of(n), cls);
         if (next != null) {
             telemetry.rerouted(operation(job), n.id, next.id, "pinned device unavailable: " + why);
             n.health.failoverFrom();
             next.health.failoverTo();
         }
         return next;
+    }
+
+    /**
+     * Hot spares. When a serving device leaves service (drained, quarantined, lost), the first spare on
+     * standby that is healthy and holds every type the device held takes its place at once: placement
+     * sees it from the next call on, and the device's pinned work goes to it. When the device returns,
+     * its stand-in goes back to standby (work it is running finishes). Called under the device's health
+     * lock: only volatile flags and this map are touched here.
+     */
+    private void serviceChanged(String id, boolean inService) {
+        Node n = byId.get(id);
+        if (n == null) {
+            return;
+        }
+        if (inService) {
+            Node standIn = standIns.remove(id);
+            if (standIn != null) {
+                standIn.standby = true;
+                telemetry.foresight(standIn.id, "spare", "standby", id + " is back in service");
+            }
+            return;
+        }
+        if (n.standby || standIns.containsKey(id)) {
+            return; // a spare on standby left service: nothing to replace
+        }
+        Node activeFor = null;
+        for (Map.Entry<String, Node> e : standIns.entrySet()) {
+            if (e.getValue() == n) {
+                activeFor = byId.get(e.getKey()); // a stand-in itself failed: another spare takes the original's place
+            }
+        }
+        String replaced = activeFor == null ? id : activeFor.id;
+        for (Node spare : nodes) {
+            if (spare.standby && spare.health.dispatchable() && spare.spi.info().dtypes().containsAll(n.spi.info().dtypes())) {
+                spare.standby = false;
+                standIns.put(replaced, spare);
+                telemetry.foresight(spare.id, "spare", "activate", "takes the place of " + id + " (" + n.health.state() + ")");
+                return;
+            }
+        }
     }
 
     private Node node(String id) {

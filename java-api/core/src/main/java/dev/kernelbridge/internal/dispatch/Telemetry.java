@@ -37,6 +37,13 @@ public final class Telemetry implements AutoCloseable {
     /** Devices out of service whose work has been rerouted (and said so) since they left service. */
     private final java.util.Set<String> reroutedFrom = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
+    /** The scheduler's hook, told at once (under the device's health lock) when a device leaves service (false) or returns (true). */
+    private volatile java.util.function.BiConsumer<String, Boolean> serviceChanged = (device, inService) -> { };
+
+    void onServiceChange(java.util.function.BiConsumer<String, Boolean> hook) {
+        serviceChanged = hook;
+    }
+
     public AutoCloseable subscribe(Consumer<DispatchEvent> listener) {
         listeners.add(listener);
         return () -> listeners.remove(listener);
@@ -59,16 +66,30 @@ public final class Telemetry implements AutoCloseable {
             e.commit();
         }
         publish(new DispatchEvent.HealthChange(device, from, to, reason));
+        if (from.dispatchable() != to.dispatchable()) {
+            serviceChanged.accept(device, to.dispatchable());
+        }
     }
 
     /**
-     * A rule that looks ahead fired on a device: {@code rule} (trend, fail-slow), {@code action}
-     * (drain, rebalance, warn), and why, as a JFR event. A drain's WARNING line is its health change (to
-     * QUARANTINED, "drained, ..."); a rebalance has no health change, so it warns here: either way
-     * one line tells a person that a device is going bad before it fails.
+     * A rule that looks ahead fired on a device: {@code rule} (trend, fail-slow, workload, spare),
+     * {@code action} (drain, rebalance, warn, activate, standby), and why, as a JFR event. A drain's
+     * WARNING line is its health change (to QUARANTINED, "drained, ..."); a rebalance or a warning has
+     * no health change, so it warns here: either way one line tells a person that a device is going bad
+     * before it fails. A spare taking a device's place is good news (INFO); its return to standby, DEBUG.
      */
     void foresight(String device, String rule, String action, String why) {
-        LOG.log(action.equals("drain") ? Level.DEBUG : Level.WARNING, "{0}: {1} ({2}): {3}", device, action, rule, why);
+        foresight(device, rule, action, why, false);
+    }
+
+    /** As above; {@code again}: the same finding as before on the same devices, said at DEBUG (a person was told once). */
+    void foresight(String device, String rule, String action, String why, boolean again) {
+        Level level = again ? Level.DEBUG : switch (action) {
+            case "drain", "standby" -> Level.DEBUG;
+            case "activate" -> Level.INFO;
+            default -> Level.WARNING;
+        };
+        LOG.log(level, "{0}: {1} ({2}): {3}", device, action, rule, why);
         dev.kernelbridge.events.ForesightEvent e = new dev.kernelbridge.events.ForesightEvent();
         if (e.shouldCommit()) {
             e.device = device;

@@ -34,9 +34,12 @@ import java.util.Map;
  *   <li>{@code noise:P%} — each launch's time varies by a log-normal factor of σ = P%;</li>
  *   <li>{@code spikes:P%} — a launch starts a spike with probability P%: 1 to 3 launches 1.5–3× slower.</li>
  * </ul>
+ * And one fault of the work rather than the device: {@code poison-k:K} — every launch of a GEMM
+ * whose inner dimension is K fails with a launch error, as a poisoned input would on any device
+ * (put it on two unlike devices to see the scheduler blame the work instead of them).
  */
 public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corruptEvery, long oomEvery, Duration latency, long latencyFrom,
-                        long times, long failCall, FailureKind failAs, Gradual gradual) {
+                        long times, long failCall, FailureKind failAs, Gradual gradual, long poisonK) {
 
     /**
      * The gradual faults: a corrected-error trend before a hard fault, a slowdown, noise and spikes
@@ -56,7 +59,7 @@ public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corrup
     /** A plan without gradual faults. */
     public FaultPlan(long failEvery, long loseAt, long hangEvery, long corruptEvery, long oomEvery, Duration latency, long latencyFrom,
                      long times, long failCall, FailureKind failAs) {
-        this(failEvery, loseAt, hangEvery, corruptEvery, oomEvery, latency, latencyFrom, times, failCall, failAs, Gradual.NONE);
+        this(failEvery, loseAt, hangEvery, corruptEvery, oomEvery, latency, latencyFrom, times, failCall, failAs, Gradual.NONE, 0);
     }
 
     /** What an injected {@code fail-call} failure looks like: the exception type and the native code a real runtime gives. */
@@ -92,7 +95,7 @@ public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corrup
         long fail = 0, lose = 0, hang = 0, corrupt = 0, oom = 0, latencyFrom = 1, times = Long.MAX_VALUE, failCall = 0;
         Duration latency = Duration.ZERO;
         FailureKind failAs = FailureKind.LAUNCH;
-        long ceTrend = 0, ceRamp = 200, slowFrom = 1, seed = 0;
+        long ceTrend = 0, ceRamp = 200, slowFrom = 1, seed = 0, poisonK = 0;
         double ceBase = 0.1, ceFactor = 0, slow = 1, noise = 0, spikes = 0;
         Duration step = Duration.ZERO;
         for (String item : faults.split(",")) {
@@ -125,15 +128,17 @@ public record FaultPlan(long failEvery, long loseAt, long hangEvery, long corrup
                 case "noise" -> noise = percent(spec, name, value);
                 case "spikes" -> spikes = percent(spec, name, value);
                 case "seed" -> seed = count(spec, name, value);
+                case "poison-k" -> poisonK = count(spec, name, value);
                 default -> throw bad(spec, "unknown fault '" + name + "' (known: fail-every, lose-at, hang, hang-every, corrupt-every, oom-every,"
-                        + " latency, latency-from, times, fail-call, as, ce-trend, ce-ramp, ce-base, ce-factor, step, slow, slow-from, noise, spikes, seed)");
+                        + " latency, latency-from, times, fail-call, as, ce-trend, ce-ramp, ce-base, ce-factor, step, slow, slow-from, noise, spikes, seed,"
+                        + " poison-k)");
             }
         }
         if ((slow != 1 || noise > 0 || spikes > 0) && step.isZero()) {
             throw bad(spec, "slow, noise and spikes act on a step time: add step:D (e.g. step:2ms)");
         }
         return new FaultPlan(fail, lose, hang, corrupt, oom, latency, latencyFrom, times, failCall, failAs,
-                new Gradual(ceTrend, ceRamp, ceBase, ceFactor, step, slow, slowFrom, noise, spikes, seed));
+                new Gradual(ceTrend, ceRamp, ceBase, ceFactor, step, slow, slowFrom, noise, spikes, seed), poisonK);
     }
 
     private static FailureKind kind(String spec, String value) {

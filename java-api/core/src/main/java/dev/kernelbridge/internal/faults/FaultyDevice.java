@@ -116,6 +116,7 @@ public final class FaultyDevice implements BackendDevice {
     public void gemm(GemmCall call) {
         long t0 = System.nanoTime();
         long n = beforeLaunch();
+        poisoned(n, call);
         device.gemm(call);
         afterLaunch(n, t0);
         if (plan.corruptEvery() > 0 && n % plan.corruptEvery() == 0 && take()) {
@@ -128,10 +129,20 @@ public final class FaultyDevice implements BackendDevice {
     public void gemmGrouped(List<GemmCall> calls) {
         long t0 = System.nanoTime();
         long n = beforeLaunch();
+        for (GemmCall c : calls) {
+            poisoned(n, c);
+        }
         device.gemmGrouped(calls);
         afterLaunch(n, t0);
         if (plan.corruptEvery() > 0 && n % plan.corruptEvery() == 0 && !calls.isEmpty() && take()) {
             corruptFirstValue(calls.getFirst());
+        }
+    }
+
+    /** The plan's poisoned work: a GEMM of that inner dimension fails here, as it would on any device. */
+    private void poisoned(long n, GemmCall call) {
+        if (plan.poisonK() > 0 && call.k() == plan.poisonK()) {
+            throw new DeviceException(id, -5, "INJECTED_LAUNCH_FAILURE", "injected poisoned work (k = " + call.k() + ") at launch " + n);
         }
     }
 
