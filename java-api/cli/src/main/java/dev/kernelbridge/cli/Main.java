@@ -59,10 +59,12 @@ public final class Main {
                                                       split over the ranks (uneven splits too); --verify: F64 host reference"""),
             new Command("tune", Set.of("device", "budget"), Set.of("json"), """
                     [--device ID] [--budget 10m] [--json] search kernel parameters, store the best"""),
-            new Command("demo", Set.of("device", "faults", "calls", "size", "policy"), Set.of("json", "chaos"), """
+            new Command("demo", Set.of("device", "faults", "calls", "size", "policy", "steps", "seed"), Set.of("json", "chaos", "anticipate"), """
                     [--json]                          verified GEMM and all-reduce on every device
                     --chaos [--device ID] [--faults SPEC] [--calls N] [--size N] [--policy pinned|split|fastest]
-                                                      faults injected into a device, routed around, every result verified"""),
+                                                      faults injected into a device, routed around, every result verified
+                    --anticipate [--steps 400] [--seed S] devices degrading: a corrected-error ramp drained before its hard
+                                                      fault, a slowdown rebalanced or drained, every result verified"""),
             new Command("doctor", Set.of(), Set.of("json"), """
                     [--json]                          what is missing and how to fix it"""),
             new Command("bench", Set.of("report"), Set.of("quick", "full", "update-baseline"), """
@@ -500,6 +502,26 @@ public final class Main {
 
     private int demo(Args a) {
         boolean json = a.flag("json");
+        if (a.flag("anticipate")) {
+            if (a.flag("chaos")) {
+                throw new Args.UsageException("--chaos and --anticipate are two demos: give one");
+            }
+            for (String o : List.of("device", "faults", "calls", "size", "policy")) {
+                if (a.has(o)) {
+                    throw new Args.UsageException("--" + o + " belongs to demo --chaos");
+                }
+            }
+            long steps = a.positiveLong("steps", 400, 240);
+            if (steps > 100_000) {
+                throw new Args.UsageException("--steps must be <= 100000, got " + steps);
+            }
+            return new AnticipateDemo(out, json).run((int) steps, a.positiveLong("seed", 1, 1));
+        }
+        for (String o : List.of("steps", "seed")) {
+            if (a.has(o)) {
+                throw new Args.UsageException("--" + o + " belongs to demo --anticipate");
+            }
+        }
         if (a.flag("chaos")) {
             int calls = (int) a.positiveLong("calls", 24, 1);
             int size = (int) a.positiveLong("size", 256, 1);
