@@ -74,6 +74,10 @@ final class CudaDevice implements BackendDevice {
     private final GemmPaths paths;
     private MemorySegment staging, ranges;
     private int rangeSlot;
+    /** The GPU's PCI bus id ("0000:3b:00.0"), or null where the driver gives none. */
+    private final String pciBusId;
+    /** Its health counters through NVML; started on the first reading, independent of the context (a lost device still reports). */
+    private final NvmlTelemetry telemetry;
 
     CudaDevice(CudaDriver cu, String id, int ordinal, TuningDatabase tuning, String driverVersion, GemmPaths.Mode gemmMode) {
         this.cu = cu;
@@ -105,7 +109,12 @@ final class CudaDevice implements BackendDevice {
             // moment is cuMemAlloc's own CUDA_ERROR_OUT_OF_MEMORY, typed like any device's.
             info = new DeviceInfo(name.getString(0) + " (sm_" + computeCapability + ")", "NVIDIA", DeviceKind.GPU,
                     total.get(ValueLayout.JAVA_LONG, 0), total.get(ValueLayout.JAVA_LONG, 0), DTYPES);
+            // 13 characters and a NUL ("0000:3b:00.0"); a failure only costs the telemetry, never the device
+            MemorySegment bus = a.allocate(Nvml.DEVICE_PCI_BUS_ID_BUFFER_SIZE);
+            pciBusId = cu.call("cuDeviceGetPCIBusId", bus, Nvml.DEVICE_PCI_BUS_ID_BUFFER_SIZE, handle) == CudaErrors.CUDA_SUCCESS
+                    ? bus.getString(0) : null;
         }
+        telemetry = new NvmlTelemetry(() -> Nvml.shared(cu.location()), pciBusId, id);
     }
 
     String id() { return id; }
@@ -122,6 +131,21 @@ final class CudaDevice implements BackendDevice {
 
     @Override
     public DeviceInfo info() { return info; }
+
+    /** NVML's counters for this GPU, at most a second old; unknown fields where NVML is absent or does not say. Never throws. */
+    @Override
+    public dev.kernelbridge.DeviceTelemetry telemetry() {
+        return telemetry.read();
+    }
+
+    /** The PCI bus id and what NVML gives this device (its driver version, or why it gives nothing). */
+    @Override
+    public Map<String, String> details() {
+        Map<String, String> d = new java.util.LinkedHashMap<>();
+        d.put("pci.bus.id", pciBusId == null ? "unknown" : pciBusId);
+        d.put("nvml", telemetry.describe());
+        return d;
+    }
 
     /** Makes this device's context current on the calling thread; fails fast once poisoned. */
     void enter() {
@@ -580,6 +604,7 @@ final class CudaDevice implements BackendDevice {
             cu.call("cuDevicePrimaryCtxRelease", handle);
         } finally {
             lock.unlock();
+            telemetry.close();
         }
     }
 }

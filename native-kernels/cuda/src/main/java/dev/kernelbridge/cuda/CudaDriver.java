@@ -27,6 +27,7 @@ final class CudaDriver {
             fn("cuDeviceGetName", P, I, I),                           // char *name, int len, CUdevice dev
             fn("cuDeviceGetAttribute", P, I, I),                      // int *pi, CUdevice_attribute attrib, CUdevice dev
             fn("cuDeviceTotalMem_v2", "cuDeviceTotalMem", P, I),
+            fn("cuDeviceGetPCIBusId", P, I, I),                       // char *pciBusId, int len, CUdevice dev: how NVML finds the GPU
             fn("cuDevicePrimaryCtxRetain", P, I),
             fn("cuDevicePrimaryCtxRelease_v2", "cuDevicePrimaryCtxRelease", I),
             fn("cuCtxSetCurrent", P),
@@ -83,6 +84,11 @@ final class CudaDriver {
     /** The driver, or empty with nothing loaded when the library is not on this machine. */
     static Optional<CudaDriver> load(String library) {
         return NativeLibrary.load(library, FUNCTIONS).map(CudaDriver::new);
+    }
+
+    /** Where it was loaded from (a path, or the soname the loader resolved). */
+    String location() {
+        return lib.name;
     }
 
     /** Calls the function cuda.h declares as {@code name} (cuMemAlloc, not cuMemAlloc_v2); returns the CUresult. */

@@ -18,13 +18,15 @@ import java.util.regex.Pattern;
  */
 final class HeaderPrototypes {
     /** Calling-convention and export macros that stand between the return type and the name. */
-    private static final Set<String> MACROS = Set.of("CUDAAPI", "CUBLASAPI", "CUBLASWINAPI", "NCCL_API", "extern");
+    private static final Set<String> MACROS = Set.of("CUDAAPI", "CUBLASAPI", "CUBLASWINAPI", "NCCL_API", "DECLDIR", "extern");
 
     private final String text;
     private final Map<String, MemoryLayout> typedefs = new HashMap<>();
 
     HeaderPrototypes(String header) {
-        text = header.replaceAll("/\\*.*?\\*/", " ").replaceAll("//[^\n]*", " ");
+        text = header.replaceAll("/\\*.*?\\*/", " ").replaceAll("//[^\n]*", " ")
+                // newer nvml.h marks old entry points DEPRECATED(version) before the return type: an attribute, not a type
+                .replaceAll("\\bDEPRECATED\\s*\\([^)]*\\)", " ");
         // enums and opaque pointer handles first, then plain typedefs; the first definition wins (LP64 comes first)
         for (Matcher m = Pattern.compile("typedef\\s+enum\\s+\\w*\\s*\\{[^}]*\\}\\s*(\\w+)\\s*;").matcher(text); m.find(); ) {
             typedefs.putIfAbsent(m.group(1), ValueLayout.JAVA_INT);
@@ -134,6 +136,31 @@ final class HeaderPrototypes {
             throw new AssertionError("no enumerator " + name + " in the header");
         }
         return Integer.decode(m.group(1));
+    }
+
+    /**
+     * The value of a numeric #define (nvmlEventTypeXidCriticalError 0x...08LL), following a #define that
+     * names another (newer nvml.h spells nvmlClocksThrottleReasonGpuIdle as nvmlClocksEventReasonGpuIdle).
+     */
+    long defineValue(String name) {
+        for (int hops = 0; hops < 4; hops++) {
+            Matcher m = Pattern.compile("(?m)^[ \\t]*#[ \\t]*define[ \\t]+" + Pattern.quote(name)
+                    + "[ \\t]+\\(?[ \\t]*(0x[0-9a-fA-F]+|\\d+|[A-Za-z_]\\w*)[uUlL]*[ \\t]*\\)?[ \\t]*$").matcher(text);
+            if (!m.find()) {
+                throw new AssertionError("no numeric #define " + name + " in the header");
+            }
+            String v = m.group(1);
+            if (Character.isDigit(v.charAt(0))) {
+                return Long.decode(v);
+            }
+            name = v;
+        }
+        throw new AssertionError("#define " + name + ": too many names in a row");
+    }
+
+    /** True when the header declares {@code function}. */
+    boolean declares(String function) {
+        return prototype(function).find();
     }
 
     private MemoryLayout returnLayout(String before, String function) {

@@ -16,7 +16,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * The NVRTC, cuBLAS and NCCL bindings against their headers: the installed ones where the toolkit
+ * The NVRTC, cuBLAS, NCCL and NVML bindings against their headers: the installed ones where the toolkit
  * has them, else the prototypes checked in under src/test/resources/prototypes (transcribed from
  * the public headers). Also the enumerator values the backend passes (data types, compute types).
  */
@@ -115,6 +115,91 @@ class LibraryPrototypesTest {
         assertEquals(h.enumValue("ncclFloat16"), NcclCollectives.ncclType(dev.kernelbridge.DType.F16));
         assertEquals(h.enumValue("ncclInt8"), NcclCollectives.ncclType(dev.kernelbridge.DType.I8));
         assertEquals(h.enumValue("ncclInt32"), NcclCollectives.ncclType(dev.kernelbridge.DType.I32));
+    }
+
+    /**
+     * Where nvml.h may be, in order: named by {@code kernelbridge.test.nvmlHeader} or {@code KERNELBRIDGE_NVML_HEADER},
+     * the system's (libnvidia-ml-dev), the toolkit's, then the copy ci/setup fetches (CUDA 11.8's, checked by sha256).
+     */
+    static List<Path> nvmlHeaders() {
+        List<Path> out = new java.util.ArrayList<>();
+        for (String named : new String[] {System.getProperty("kernelbridge.test.nvmlHeader"), System.getenv("KERNELBRIDGE_NVML_HEADER")}) {
+            if (named != null && !named.isBlank()) {
+                out.add(Path.of(named));
+            }
+        }
+        out.add(Path.of("/usr/include/nvml.h"));
+        out.add(CudaToolkit.header("nvml.h"));
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path cache = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+        out.add(cache.resolve("kernelbridge/headers/nvml-11.8/nvml.h"));
+        return out;
+    }
+
+    @Test
+    void nvmlBindingMatchesNvmlH() throws IOException {
+        nvmlAgrees(header("nvml.h", nvmlHeaders()));
+    }
+
+    /** The checked-in copy too, when the test above read a real header: both must agree with the binding, and so with each other. */
+    @Test
+    void theCheckedInNvmlPrototypesAgreeWithTheBinding() throws IOException {
+        nvmlAgrees(header("nvml.h", List.of()));
+    }
+
+    private static void nvmlAgrees(HeaderPrototypes h) {
+        agree("NVML", h, Nvml.FUNCTIONS);
+        agree("NVML (optional)", h, Nvml.OPTIONAL);
+        // the newer name of the throttle reasons is only in headers of R535 and later (CUDA 12.2+)
+        if (h.declares("nvmlDeviceGetCurrentClocksEventReasons")) {
+            agree("NVML (renamed)", h, Nvml.RENAMED);
+        }
+        assertEquals(h.enumValue("NVML_SUCCESS"), Nvml.SUCCESS);
+        assertEquals(h.enumValue("NVML_ERROR_NOT_SUPPORTED"), Nvml.ERROR_NOT_SUPPORTED);
+        assertEquals(h.enumValue("NVML_ERROR_INSUFFICIENT_SIZE"), Nvml.ERROR_INSUFFICIENT_SIZE);
+        assertEquals(h.enumValue("NVML_ERROR_TIMEOUT"), Nvml.ERROR_TIMEOUT);
+        assertEquals(h.enumValue("NVML_MEMORY_ERROR_TYPE_CORRECTED"), Nvml.MEMORY_ERROR_TYPE_CORRECTED);
+        assertEquals(h.enumValue("NVML_MEMORY_ERROR_TYPE_UNCORRECTED"), Nvml.MEMORY_ERROR_TYPE_UNCORRECTED);
+        assertEquals(h.enumValue("NVML_VOLATILE_ECC"), Nvml.VOLATILE_ECC);
+        assertEquals(h.enumValue("NVML_AGGREGATE_ECC"), Nvml.AGGREGATE_ECC);
+        assertEquals(h.enumValue("NVML_TEMPERATURE_GPU"), Nvml.TEMPERATURE_GPU);
+        assertEquals(h.enumValue("NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS"), Nvml.PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS);
+        assertEquals(h.enumValue("NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR"), Nvml.PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR);
+        assertEquals(h.defineValue("nvmlEventTypeXidCriticalError"), Nvml.EVENT_TYPE_XID_CRITICAL_ERROR);
+        assertEquals(h.defineValue("NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE"), Nvml.DEVICE_PCI_BUS_ID_BUFFER_SIZE);
+        assertEquals(h.defineValue("NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE"), Nvml.SYSTEM_DRIVER_VERSION_BUFFER_SIZE);
+        Map<String, Long> reasons = Map.of("GpuIdle", Nvml.THROTTLE_GPU_IDLE, "ApplicationsClocksSetting", Nvml.THROTTLE_APPLICATIONS_CLOCKS_SETTING,
+                "SwPowerCap", Nvml.THROTTLE_SW_POWER_CAP, "HwSlowdown", Nvml.THROTTLE_HW_SLOWDOWN, "SyncBoost", Nvml.THROTTLE_SYNC_BOOST,
+                "SwThermalSlowdown", Nvml.THROTTLE_SW_THERMAL_SLOWDOWN, "HwThermalSlowdown", Nvml.THROTTLE_HW_THERMAL_SLOWDOWN,
+                "HwPowerBrakeSlowdown", Nvml.THROTTLE_HW_POWER_BRAKE_SLOWDOWN, "DisplayClockSetting", Nvml.THROTTLE_DISPLAY_CLOCK_SETTING);
+        reasons.forEach((name, bit) -> assertEquals(h.defineValue("nvmlClocksThrottleReason" + name), bit, name));
+    }
+
+    @Test
+    void theCheckerCatchesAnEventMaskPassedAsAnInt() throws IOException {
+        HeaderPrototypes h = header("nvml.h", List.of());
+        // unsigned long long eventTypes as a 32-bit int: it would still link, and read garbage above bit 31
+        NativeFunction bad = NativeFunction.of("nvmlDeviceRegisterEvents", NativeFunction.I, NativeFunction.P, NativeFunction.I, NativeFunction.P);
+        assertEquals(1, h.check(Map.of(bad.declared(), bad)).size());
+        NativeFunction unversioned = NativeFunction.of("nvmlInit", NativeFunction.I);
+        assertEquals(1, h.check(Map.of("nvmlInit", unversioned)).size(), "nvml.h maps nvmlInit to nvmlInit_v2");
+        assertEquals(0x40L, h.defineValue("nvmlClocksThrottleReasonHwThermalSlowdown"));
+    }
+
+    @Test
+    void theCheckerReadsTheSpellingsOfNewerNvmlHeaders() {
+        // R535+ headers: the reasons renamed, the old names #defined to the new ones, the old function marked deprecated
+        HeaderPrototypes h = new HeaderPrototypes("""
+                typedef struct nvmlDevice_st* nvmlDevice_t;
+                typedef enum nvmlReturn_enum { NVML_SUCCESS = 0 } nvmlReturn_t;
+                #define nvmlClocksEventReasonHwThermalSlowdown            0x0000000000000040LL
+                #define nvmlClocksThrottleReasonHwThermalSlowdown         nvmlClocksEventReasonHwThermalSlowdown
+                nvmlReturn_t DECLDIR nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t device, unsigned long long *clocksEventReasons);
+                DEPRECATED(12.4) nvmlReturn_t DECLDIR nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t device, unsigned long long *clocksThrottleReasons);
+                """);
+        assertEquals(Nvml.THROTTLE_HW_THERMAL_SLOWDOWN, h.defineValue("nvmlClocksThrottleReasonHwThermalSlowdown"));
+        assertEquals(List.of(), h.check(Nvml.RENAMED));
+        assertEquals(List.of(), h.check(Map.of("nvmlDeviceGetCurrentClocksThrottleReasons", Nvml.OPTIONAL.get("nvmlDeviceGetCurrentClocksThrottleReasons"))));
     }
 
     @Test
