@@ -22,7 +22,8 @@ import java.util.regex.Pattern;
 /**
  * The one-command GPU check that {@code ci/gpu-bundle} packs: each step in a JVM of its own under a
  * time limit (8 minutes in all), its output kept in {@code log.txt}, its figures in {@code summary.md}
- * and {@code results.json}. Steps: doctor; devices; the conformance kit on cuda:0 (a missing GPU is a
+ * and {@code results.json}. Steps: doctor; devices, with each GPU's NVML telemetry (on a host whose CUDA
+ * works, NVML must have been read for every CUDA device); the conformance kit on cuda:0 (a missing GPU is a
  * failure); the kit's grouped GEMM cases with the shared kernel forced; {@code gemm --verify} on cuda:0 per dtype at n = 4096 and 8192, with the routine chosen by
  * calibration and forced onto the shared kernel; cuBLAS called directly through this backend's own
  * binding (the ceiling for the dispatch's cost); the JCuda comparison (JMH, short); a failover check
@@ -72,8 +73,12 @@ public final class GpuCheck {
         say("CUDA: " + (cuda.available() ? cuda.cause() : "no CUDA device: " + cuda.cause()));
 
         step("doctor", 60, cli("doctor"), r -> true);
-        Step devices = step("devices", 60, cli("devices", "--json"), r -> r.exit == 0);
-        results.put("devices", devices.output.lines().filter(l -> l.startsWith("{")).findFirst().orElse(devices.output.strip()));
+        // Each CUDA device's health counters come with the list: on a host whose CUDA works, NVML (part of the
+        // driver) must have been read for every one of them, or the telemetry the pool drains by is blind there.
+        Step devices = step("devices, with each GPU's NVML telemetry", 60, cli("devices", "--json"),
+                r -> r.exit == 0 && (!cuda.available() || nvmlReadForAll(cudaTelemetry(devicesJson(r.output)))));
+        results.put("devices", devicesJson(devices.output));
+        results.put("telemetry", cudaTelemetry(devicesJson(devices.output)));
 
         // The kit: with a GPU every case must pass; without one the launcher still runs and reports them skipped.
         List<String> kit = java(List.of("-Dkernelbridge.test.requireGpu=" + cuda.available()), classPath("lib", "test"),
@@ -218,6 +223,36 @@ public final class GpuCheck {
         return String.join(java.io.File.pathSeparator, jars);
     }
 
+    /** The JSON line of {@code devices --json}'s output (the rest is log). */
+    private static String devicesJson(String output) {
+        return output.lines().filter(l -> l.startsWith("{")).findFirst().orElse(output.strip());
+    }
+
+    /**
+     * Each CUDA device's telemetry from {@code devices --json}: its id and the flat "telemetry" object's
+     * fields (the CLI leaves out the ones the device cannot report). Empty without a CUDA device.
+     */
+    static List<Map<String, Object>> cudaTelemetry(String devicesJson) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        Matcher d = Pattern.compile("\\{\"id\":\"(cuda:\\d+)\".*?\"telemetry\":\\{([^{}]*)\\}").matcher(devicesJson);
+        while (d.find()) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("device", d.group(1));
+            Matcher f = Pattern.compile("\"(\\w+)\":(?:\"((?:[^\"\\\\]|\\\\.)*)\"|([-0-9.eE]+))").matcher(d.group(2));
+            while (f.find()) {
+                row.put(f.group(1), f.group(2) != null ? f.group(2).replace("\\\"", "\"").replace("\\\\", "\\")
+                        : f.group(3).matches("-?\\d+") ? (Object) Long.parseLong(f.group(3)) : (Object) Double.parseDouble(f.group(3)));
+            }
+            out.add(row);
+        }
+        return out;
+    }
+
+    /** True when there is a CUDA device and NVML was read for each ("nvml 550.54.15"; a failure reads "nvml: why"). */
+    static boolean nvmlReadForAll(List<Map<String, Object>> telemetry) {
+        return !telemetry.isEmpty() && telemetry.stream().allMatch(t -> String.valueOf(t.get("source")).startsWith("nvml "));
+    }
+
     private static long count(String text, String regex) {
         Matcher m = Pattern.compile(regex).matcher(text);
         long total = 0;
@@ -249,6 +284,21 @@ public final class GpuCheck {
         for (Map<String, Object> s : (List<Map<String, Object>>) r.get("steps")) {
             md.append("| ").append(s.get("step")).append(" | ").append(Boolean.TRUE.equals(s.get("ok")) ? "ok" : "**FAILED**")
                     .append(" | ").append(s.get("seconds")).append(" |\n");
+        }
+        List<Map<String, Object>> telemetry = (List<Map<String, Object>>) r.get("telemetry");
+        if (telemetry != null && !telemetry.isEmpty()) {
+            // NVML's counters as the pool sees them; "-" where the GPU does not report a field
+            String[] fields = {"correctedMemoryErrors", "uncorrectedMemoryErrors", "retiredPages", "spareRowsLeft", "throttleEvents",
+                "linkReplays", "driverEvents", "temperatureCelsius"};
+            md.append("\n| GPU telemetry | source | corrected | uncorrected | retired | spare rows | throttles | PCIe replays | XIDs | °C |\n")
+                    .append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            for (Map<String, Object> t : telemetry) {
+                md.append("| ").append(t.get("device")).append(" | ").append(t.get("source"));
+                for (String f : fields) {
+                    md.append(" | ").append(t.getOrDefault(f, "-"));
+                }
+                md.append(" |\n");
+            }
         }
         if (r.containsKey("gemm")) {
             md.append("\n| GEMM on cuda:0 | dtype | n | GFLOP/s | verified |\n|---|---|---:|---:|---|\n");
