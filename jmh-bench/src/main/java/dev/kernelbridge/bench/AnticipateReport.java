@@ -4,6 +4,7 @@ import dev.kernelbridge.Blas;
 import dev.kernelbridge.Config;
 import dev.kernelbridge.DispatchEvent;
 import dev.kernelbridge.KernelBridge;
+import dev.kernelbridge.Stragglers;
 import dev.kernelbridge.internal.foresight.SlowDetector;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -79,7 +80,7 @@ public final class AnticipateReport {
                 List<Integer> delays = new ArrayList<>();
                 int early = 0, flagged = 0;
                 for (int s = 1; s <= runs; s++) {
-                    int at = flaggedAt(steps(s + (long) (slow * 1000) + (long) (sigma * 1e5), 350, sigma, slow, 100));
+                    int at = flaggedAt(steps(seed(s + (long) (slow * 1000) + (long) (sigma * 1e5), 0), 350, sigma, slow, 100));
                     if (at >= 0) {
                         flagged++;
                         if (slow == 1.0 || at < 100) {
@@ -100,7 +101,10 @@ public final class AnticipateReport {
             }
         }
         json.setLength(json.length() - 1);
-        json.append("]}");
+        json.append("],");
+        groups(md, json);
+        json.setLength(json.length() - 1);
+        json.append("}");
         Files.writeString(dir.resolve("results.md"), md);
         Files.writeString(dir.resolve("anticipate.json"), json + "\n");
         System.out.print(md);
@@ -191,6 +195,85 @@ public final class AnticipateReport {
             }
         }
         return t;
+    }
+
+    /**
+     * A seed of its own for stream {@code stream} of run {@code run}, from a child generator (a gamma
+     * of its own): SplittableRandom streams seeded 1 apart put their rare events on the same steps,
+     * and seeds a multiple of its gamma apart give the same stream shifted.
+     */
+    static long seed(long run, int stream) {
+        SplittableRandom r = new SplittableRandom(run);
+        for (int i = 0; i < stream; i++) {
+            r.split();
+        }
+        return r.split().nextLong();
+    }
+
+    private static final int MEMBERS = 8;
+
+    /**
+     * Groups of 8 (the ranks of a data-parallel job): each member's step time is a shared stream (σ 10%,
+     * with spikes: a slow batch, a pause of the whole job) times its own (σ 2%, 5% or 10%, with spikes);
+     * member 0 slows from step 100. Scored by {@link Stragglers}: against the median of its peers and
+     * against itself. Reported: member 0 flagged within 20 and 100 steps, by its peers or by itself; any
+     * other member flagged (a false flag); the same member's own times through the single-device test.
+     */
+    private static void groups(StringBuilder md, StringBuilder json) {
+        md.append("\n## Fail-slow in a group (8 members scored against their peers; shared noise σ 10%, 100 ms steps)\n\n");
+        md.append("| own noise σ | runs | member 0 slows from step 100 | flagged within 20 | within 100 | by its peers | false flags (other members, or before the change) | its own times alone, within 100 |\n");
+        md.append("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        json.append("\"groups\":[");
+        for (double own : new double[] {0.02, 0.05, 0.10}) {
+            for (double slow : new double[] {1.0, 1.1, 1.5, 2.0}) {
+                int runs = slow == 1.0 ? 1000 : 200;
+                int in20 = 0, in100 = 0, byPeers = 0, falseFlags = 0, alone100 = 0;
+                for (int run = 1; run <= runs; run++) {
+                    long base = run * 1_000L + (long) (slow * 100) + (long) (own * 1e4) * 1_000_000L;
+                    double[] common = steps(seed(base, 0), 350, 0.10, 1, 350);
+                    double[][] mine = new double[MEMBERS][];
+                    for (int m = 0; m < MEMBERS; m++) {
+                        mine[m] = steps(seed(base, m + 1), 350, own, m == 0 ? slow : 1, 100);
+                    }
+                    Stragglers g = new Stragglers(MEMBERS, 1e9);
+                    SlowDetector alone = new SlowDetector(1e9);
+                    int found = -1, aloneAt = -1;
+                    boolean peers = false, wrong = false;
+                    double[] t = new double[MEMBERS];
+                    for (int step = 0; step < 350 && found < 0 && !wrong; step++) {
+                        for (int m = 0; m < MEMBERS; m++) {
+                            t[m] = common[step] / STEP_NANOS * mine[m][step];
+                        }
+                        if (aloneAt < 0 && alone.add(t[0]) != null) {
+                            aloneAt = step;
+                        }
+                        for (Stragglers.Straggler x : g.step(t)) {
+                            if (x.member() != 0 || slow == 1.0 || step < 100) {
+                                wrong = true;
+                            } else {
+                                found = step;
+                                peers = x.byPeers();
+                            }
+                        }
+                    }
+                    falseFlags += wrong ? 1 : 0;
+                    if (found >= 0) {
+                        in20 += found - 100 <= 20 ? 1 : 0;
+                        in100 += found - 100 <= 100 ? 1 : 0;
+                        byPeers += peers ? 1 : 0;
+                    }
+                    alone100 += aloneAt >= 100 && aloneAt - 100 <= 100 ? 1 : 0;
+                }
+                md.append(String.format(Locale.ROOT, "| %.0f%% | %d | %s | %s | %s | %s | %d | %s |%n", own * 100, runs,
+                        slow == 1.0 ? "none (clean)" : slow + "×", slow == 1.0 ? "—" : String.valueOf(in20), slow == 1.0 ? "—" : String.valueOf(in100),
+                        slow == 1.0 ? "—" : String.valueOf(byPeers), falseFlags, slow == 1.0 ? "—" : String.valueOf(alone100)));
+                json.append(String.format(Locale.ROOT, "{\"ownSigma\":%.2f,\"sharedSigma\":0.10,\"slow\":%.1f,\"runs\":%d,\"within20\":%d,"
+                        + "\"within100\":%d,\"byPeers\":%d,\"falseFlags\":%d,\"aloneWithin100\":%d},", own, slow, runs, in20, in100, byPeers,
+                        falseFlags, alone100));
+            }
+        }
+        json.setLength(json.length() - 1);
+        json.append("],");
     }
 
     private static int flaggedAt(double[] t) {

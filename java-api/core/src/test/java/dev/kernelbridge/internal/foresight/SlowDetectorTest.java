@@ -70,6 +70,21 @@ class SlowDetectorTest {
     }
 
     @Test
+    void backToBackSpikesThatCoverWholeBlocksAreNotSlowness() {
+        // Three spikes in a row (9 steps at 2-3x, more than a block) in otherwise clean 5% noise: a burst
+        // lifts one or two block minima, a slower device lifts all of them.
+        for (long seed = 1; seed <= 100; seed++) {
+            double[] t = steps(seed, 350, 0.05, 1, 350);
+            java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+            int at = 120 + r.nextInt(150);
+            for (int i = at; i < at + 9; i++) {
+                t[i] *= 2 + r.nextDouble();
+            }
+            assertEquals(-1, flaggedAt(t), "a 9-step burst at step " + at + " is not slowness, seed " + seed);
+        }
+    }
+
+    @Test
     void aSlowdownBelowTheGateIsNotSlowness() {
         for (long seed = 1; seed <= 50; seed++) {
             assertEquals(-1, flaggedAt(steps(seed, 350, 0.02, 1.05, 100)), "5% is below the 10% gate, seed " + seed);
