@@ -78,6 +78,36 @@ class ForesightTest {
         }
     }
 
+    @Test
+    void aTrendDrainedDeviceFailsItsSoakAndIsLostOutOfService() {
+        // As above: drained between its launches 100 and 300; then only probes touch cpu:0. Each soaks it
+        // for a window of launches, in which its corrected errors still climb: it stays out until its
+        // memory gives out during a probe, and no work was on it.
+        Config config = Config.defaults().with(Config.BACKEND, "cpu,opencl").with(Config.HEALTH_PROBE, "1h")
+                .with(Config.FAULTS, "cpu:0=ce-trend:100,ce-ramp:200,seed:2").with(Config.DISPATCH, "pinned:cpu:0");
+        try (KernelBridge kb = KernelBridge.open(config)) {
+            assumeTrue(kb.devices().stream().anyMatch(d -> d.backend().equals("opencl")), "no OpenCL device (PoCL) here");
+            Device cpu = kb.device("cpu:0");
+            SplittableRandom r = new SplittableRandom(2);
+            int calls = 0;
+            for (; calls < 300 && kb.health(cpu) == HealthState.HEALTHY; calls++) {
+                float[] a = smallIntegers(r), b = smallIntegers(r), c = new float[N * N];
+                kb.blas().sgemm("N", "N", N, N, N, 1f, a, N, b, N, 0f, c, N);
+                assertArrayEquals(product(a, b), c, "call " + calls);
+            }
+            assertEquals(HealthState.QUARANTINED, kb.health(cpu), "drained after " + calls + " calls");
+            int probes = 0;
+            while (kb.health(cpu) == HealthState.QUARANTINED && probes < 30) {
+                probes++;
+                assertTrue(!kb.probe(cpu), "probe " + probes + " passed while the corrected errors still climb");
+            }
+            assertEquals(HealthState.LOST, kb.health(cpu), "after " + probes + " probes");
+            float[] a = smallIntegers(r), b = smallIntegers(r), c = new float[N * N];
+            kb.blas().sgemm("N", "N", N, N, N, 1f, a, N, b, N, 0f, c, N);
+            assertArrayEquals(product(a, b), c, "the work goes on elsewhere");
+        }
+    }
+
     /** The health changes of opencl:0 (PoCL, with cpu:0 beside it to take its work) when its launches (25 ms steps, 5% noise: a slowdown counts once it lasted a second) slow by {@code slow} from launch 150. */
     private static List<DispatchEvent.HealthChange> slowedBy(double slow, List<String> warnings) {
         Config config = Config.defaults().with(Config.BACKEND, "cpu,opencl").with(Config.DISPATCH, "pinned:opencl:0")

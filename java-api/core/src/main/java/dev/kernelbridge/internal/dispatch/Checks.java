@@ -98,6 +98,9 @@ final class Checks {
                 Throwable failure = attempts.await(at, PROBE_DEADLINE);
                 if (failure != null) {
                     at.release();
+                    if (failure instanceof dev.kernelbridge.DeviceLostException) {
+                        n.health.lost(failure.getMessage()); // gone for good, out of service or not: no more probes
+                    }
                     return String.valueOf(failure.getMessage());
                 }
                 try {

@@ -69,6 +69,8 @@ final class Health {
     private final dev.kernelbridge.internal.foresight.TrendRule trend = new dev.kernelbridge.internal.foresight.TrendRule();
     /** Corrected errors when the trend rule drained the device (-1: not drained by it): a probe passes only if they stopped rising. */
     private long correctedAtDrain = -1;
+    /** The usual corrected errors per window of launches when the trend rule drained the device: what a soak may show. */
+    private double usualAtDrain;
     private boolean trendWarned;
     /** Whether another device could take this one's work now: a drain that leaves none is not made. */
     private volatile java.util.function.BooleanSupplier othersCanWork = () -> false;
@@ -196,19 +198,35 @@ final class Health {
         }
         if (why != null && canDrain()) {
             correctedAtDrain = now.correctedMemoryErrors();
+            usualAtDrain = trend.usual();
             telemetry.foresight(device, "trend", "drain", why);
             quarantine("drained, " + why);
         }
     }
 
-    /** Why a device the trend rule drained must stay out (its corrected errors still rise), or null. */
-    synchronized String stillDrained(dev.kernelbridge.DeviceTelemetry now) {
-        if (correctedAtDrain < 0 || now.correctedMemoryErrors() < 0) {
+    /** Whether the trend rule drained the device: its probe must then soak (see {@link #stillDrained}). */
+    synchronized boolean drainedByTrend() {
+        return correctedAtDrain >= 0;
+    }
+
+    /**
+     * Why a device the trend rule drained must stay out, or null. {@code before} and {@code after}
+     * are its telemetry around a soak of one window of probe launches: failing memory errs as it is
+     * used, so an idle device says little. It stays out if its corrected errors rose while it was idle,
+     * or if the soak showed more than the usual rate it had before the trend began.
+     */
+    synchronized String stillDrained(dev.kernelbridge.DeviceTelemetry before, dev.kernelbridge.DeviceTelemetry after) {
+        if (correctedAtDrain < 0 || before.correctedMemoryErrors() < 0 || after.correctedMemoryErrors() < 0) {
             return null;
         }
-        long more = now.correctedMemoryErrors() - correctedAtDrain;
-        correctedAtDrain = now.correctedMemoryErrors();
-        return more > 0 ? more + " more corrected memory errors since it was drained" : null;
+        long idle = before.correctedMemoryErrors() - correctedAtDrain;
+        long soak = after.correctedMemoryErrors() - before.correctedMemoryErrors();
+        correctedAtDrain = after.correctedMemoryErrors();
+        if (idle > 0) {
+            return idle + " more corrected memory errors while it was drained";
+        }
+        return soak > usualAtDrain ? String.format(java.util.Locale.ROOT, "%d corrected memory errors in a soak of %d launches, against a usual %.2f",
+                soak, dev.kernelbridge.internal.foresight.TrendRule.WINDOW, usualAtDrain) : null;
     }
 
     /** The rate of a class (created when asked); the last one is kept at hand, as calls come in runs of one shape. */

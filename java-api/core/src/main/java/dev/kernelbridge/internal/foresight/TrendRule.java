@@ -76,10 +76,7 @@ public final class TrendRule {
             quietErrors += ce;
             return null;
         }
-        // The usual rate, taken at the top of its uncertainty (two standard errors): from a few windows
-        // it can come out low by chance, and evidence measured against too low a rate grows by itself.
-        double mean = (double) quietErrors / quietWindows;
-        double usual = Math.max(1.0 / RATE_FLOOR_WINDOWS, mean + 2 * Math.sqrt(Math.max(mean, 1.0 / RATE_FLOOR_WINDOWS) / quietWindows));
+        double usual = usual();
         evidence = Math.max(0, evidence + ce * Math.log(2) - usual);
         int slot = (int) (windows % RECENT);
         if (windows > BASELINE_WINDOWS + RECENT) {
@@ -92,6 +89,16 @@ public final class TrendRule {
                     ce, WINDOW, usual);
         }
         return null;
+    }
+
+    /**
+     * The usual corrected errors per window, taken at the top of its uncertainty (two standard
+     * errors): from a few windows it can come out low by chance, and evidence measured against too low
+     * a rate grows by itself. At least one error per {@value #RATE_FLOOR_WINDOWS} windows.
+     */
+    public double usual() {
+        double mean = quietWindows == 0 ? 0 : (double) quietErrors / quietWindows;
+        return Math.max(1.0 / RATE_FLOOR_WINDOWS, mean + 2 * Math.sqrt(Math.max(mean, 1.0 / RATE_FLOOR_WINDOWS) / Math.max(1, quietWindows)));
     }
 
     /** Starts again (the device came back from a drain): the next reading is a new starting point. */
