@@ -23,11 +23,13 @@ public final class TrainMain {
     static final String USAGE = """
             usage: kernelbridge train [--steps N] [--seed S] [--ranks R --device ID | --devices ID,ID,...] [--backend local|mpi]
                                       [--dtype f64] [--batch B] [--inputs I] [--hidden H] [--layers L] [--classes C] [--lr X]
-                                      [--checkpoint DIR] [--checkpoint-every N] [--stop-after N] [--resume] [--report DIR] [--json]
+                                      [--checkpoint DIR] [--checkpoint-every N] [--checkpoint-on-warning on|off] [--stop-after N]
+                                      [--resume] [--rebalance-every N] [--report DIR] [--json]
               faults: kernelbridge.faults / KERNELBRIDGE_FAULTS, e.g. opencl:0=fail-every:7
               mpi: mpirun -np N ./kernelbridge train --backend mpi [--device ID]""";
     private static final Set<String> OPTIONS = Set.of("steps", "seed", "ranks", "device", "devices", "backend", "dtype", "batch", "inputs",
-            "hidden", "layers", "classes", "lr", "checkpoint", "checkpoint-every", "stop-after", "report");
+            "hidden", "layers", "classes", "lr", "checkpoint", "checkpoint-every", "stop-after", "report",
+            "checkpoint-on-warning", "rebalance-every");
     private static final Set<String> FLAGS = Set.of("resume", "json");
 
     private TrainMain() { }
@@ -115,6 +117,9 @@ public final class TrainMain {
         j.put("secondsLostToFaults", r.secondsLostToFaults());
         j.put("samplesPerSecond", r.samplesPerSecond());
         j.put("allReduceShare", r.allReduceShare());
+        j.put("finalCut", java.util.Arrays.stream(r.balance().finalCut()).boxed().toList());
+        j.put("recuts", r.balance().recuts());
+        j.put("warningCheckpoints", r.balance().warningCheckpoints());
         List<Double> losses = new ArrayList<>();
         for (double l : r.losses()) {
             losses.add(l);
@@ -153,7 +158,20 @@ public final class TrainMain {
         return new TrainConfig(integer(a, "steps", 300), longValue(a, "seed", 1), devices, mpi, mpi ? a.get("device") : null,
                 integer(a, "batch", 256), integer(a, "inputs", 64), integer(a, "hidden", 256), integer(a, "layers", 2),
                 integer(a, "classes", 16), number(a, "lr", 0.002), checkpoint, integer(a, "checkpoint-every", 50),
-                integer(a, "stop-after", 0), a.containsKey("resume"));
+                integer(a, "stop-after", 0), a.containsKey("resume"), onOff(a, "checkpoint-on-warning", checkpoint != null),
+                integer(a, "rebalance-every", TrainConfig.DEFAULT_REBALANCE_EVERY));
+    }
+
+    private static boolean onOff(Map<String, String> a, String name, boolean fallback) {
+        String s = a.get(name);
+        if (s == null) {
+            return fallback;
+        }
+        return switch (s.trim()) {
+            case "on" -> true;
+            case "off" -> false;
+            default -> throw new IllegalArgumentException("--" + name + " must be on or off, got '" + s + "'");
+        };
     }
 
     static Map<String, String> parse(String[] argv) {
@@ -211,6 +229,7 @@ public final class TrainMain {
         private final long every;
         private long lastDraw;
         private boolean drawn;
+        private String lastWarning;
 
         Output(PrintStream out, PrintStream err, boolean json, int steps) {
             this.out = out;
@@ -252,14 +271,23 @@ public final class TrainMain {
         }
 
         @Override
-        public void checkpoint(long step, Path file) {
+        public void checkpoint(long step, Path file, String why) {
+            boolean warning = why.startsWith("checkpoint on warning");
             if (json) {
                 Map<String, Object> j = new LinkedHashMap<>();
                 j.put("event", "checkpoint");
                 j.put("step", step);
                 j.put("file", file.toString());
+                j.put("why", why);
                 out.println(Json.write(j));
+            } else if (warning && !why.equals(lastWarning)) {
+                // Once per warning, not every guarded step: a person reads this line to know the run is protected.
+                if (drawn) {
+                    err.println();
+                }
+                err.println("step " + step + ": " + why + " -> " + file);
             }
+            lastWarning = warning ? why : null;
         }
 
         void finish() {
