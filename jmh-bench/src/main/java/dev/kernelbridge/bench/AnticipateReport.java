@@ -103,6 +103,7 @@ public final class AnticipateReport {
         json.setLength(json.length() - 1);
         json.append("],");
         groups(md, json);
+        spares(md, json, Math.min(seeds, 20));
         json.setLength(json.length() - 1);
         json.append("}");
         Files.writeString(dir.resolve("results.md"), md);
@@ -195,6 +196,116 @@ public final class AnticipateReport {
             }
         }
         return t;
+    }
+
+    private static final int SPARE_N = 96;
+
+    /**
+     * One hot-spare run: the call at which opencl:0 left service, calls after it run off the spare,
+     * throughput after ÷ before (medians), the first call after the drain ÷ the median before.
+     */
+    private record SpareRun(int drainedAt, long offSpare, double throughput, double firstCall, boolean exact) { }
+
+    /**
+     * Hot spares, end to end: opencl:0 (pinned) under a corrected-error ramp, opencl:1 a spare (or, for
+     * the peer, no spare: the work falls back to the best other device). 400 GEMMs of 96³ on small
+     * integers, each checked; throughput is the median call time of the 100 calls before the drain over
+     * that of the 100 after it.
+     */
+    private static SpareRun spare(long seed, boolean withSpare) {
+        Config config = Config.defaults().with(Config.BACKEND, "cpu,opencl").with(Config.HEALTH_PROBE, "1h")
+                .with(Config.FAULTS, "opencl:0=ce-trend:100,ce-ramp:200,seed:" + seed).with(Config.DISPATCH, "pinned:opencl:0");
+        if (withSpare) {
+            config = config.with(Config.SPARES, "opencl:1");
+        }
+        try (KernelBridge kb = KernelBridge.open(config)) {
+            if (kb.devices().stream().filter(d -> d.backend().equals("opencl")).count() < 2) {
+                throw new IllegalStateException("peer unavailable: hot spares need two OpenCL devices (POCL_DEVICES=\"pthread pthread\")");
+            }
+            AtomicInteger call = new AtomicInteger(), drainedAt = new AtomicInteger(-1);
+            kb.subscribe(e -> {
+                if (e instanceof DispatchEvent.HealthChange h && h.device().equals("opencl:0") && !h.to().dispatchable()) {
+                    drainedAt.compareAndSet(-1, call.get());
+                }
+            });
+            SplittableRandom r = new SplittableRandom(seed);
+            int n = SPARE_N;
+            float[] a = new float[n * n], b = new float[n * n];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = r.nextInt(9) - 4;
+                b[i] = r.nextInt(9) - 4;
+            }
+            float[] exact = new float[n * n];
+            for (int j = 0; j < n; j++) {
+                for (int p = 0; p < n; p++) {
+                    for (int i = 0; i < n; i++) {
+                        exact[i + j * n] += a[i + p * n] * b[p + j * n];
+                    }
+                }
+            }
+            long[] nanos = new long[CALLS + 1];
+            boolean ok = true;
+            long cpuBefore = 0;
+            for (int i = 1; i <= CALLS; i++) {
+                call.set(i);
+                if (drainedAt.get() < 0) {
+                    cpuBefore = launches(kb, "cpu:0");
+                }
+                float[] c = new float[n * n];
+                long t0 = System.nanoTime();
+                kb.blas().sgemm("N", "N", n, n, n, 1f, a, n, b, n, 0f, c, n);
+                nanos[i] = System.nanoTime() - t0;
+                ok &= Arrays.equals(exact, c);
+            }
+            int d = drainedAt.get();
+            long off = withSpare ? launches(kb, "cpu:0") - cpuBefore : 0;
+            if (d <= 100 || d + 100 > CALLS) {
+                return new SpareRun(d, off, Double.NaN, Double.NaN, ok);
+            }
+            long[] before = Arrays.copyOfRange(nanos, d - 100, d), after = Arrays.copyOfRange(nanos, d + 1, d + 101);
+            Arrays.sort(before);
+            Arrays.sort(after);
+            // Steady throughput: the median call before the drain over the median after it (a VM's jitter
+            // moves a mean of 100 calls by tens of per cent); and the first call after it, against the
+            // median before: what stepping in cost.
+            return new SpareRun(d, off, (double) before[50] / after[50], (double) nanos[d + 1] / before[50], ok);
+        }
+    }
+
+    private static long launches(KernelBridge kb, String id) {
+        return kb.metrics().devices().stream().filter(m -> m.device().equals(id)).mapToLong(dev.kernelbridge.DeviceMetrics::launches).sum();
+    }
+
+    private static void spares(StringBuilder md, StringBuilder json, int seeds) {
+        md.append(String.format(Locale.ROOT, "%n## Hot spares (opencl:0 pinned under a corrected-error ramp; opencl:1 a spare; %d seeds each)%n%n", seeds));
+        md.append("| | drained before the hard fault | calls after the drain run off the spare | throughput after ÷ before, medians of 100 calls (min / median / max over seeds) | first call after the drain ÷ the median before (median / max) | results exact |\n");
+        md.append("|---|---:|---:|---|---|---:|\n");
+        json.append("\"spares\":[");
+        for (boolean withSpare : new boolean[] {true, false}) {
+            int drained = 0, exact = 0;
+            long off = 0;
+            List<Double> ratios = new ArrayList<>(), firsts = new ArrayList<>();
+            for (int seed = 1; seed <= seeds; seed++) {
+                SpareRun run = spare(seed, withSpare);
+                drained += run.drainedAt > 0 && run.drainedAt < HARD_FAULT ? 1 : 0;
+                off += run.offSpare;
+                exact += run.exact ? 1 : 0;
+                if (!Double.isNaN(run.throughput)) {
+                    ratios.add(run.throughput);
+                    firsts.add(run.firstCall);
+                }
+            }
+            double[] t = ratios.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            double[] f = firsts.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            md.append(String.format(Locale.ROOT, "| %s | %d of %d | %s | %s | %s | %d of %d |%n", withSpare ? "spare opencl:1" : "no spare (the peer)",
+                    drained, seeds, withSpare ? String.valueOf(off) : "—",
+                    t.length == 0 ? "—" : String.format(Locale.ROOT, "%.2f / %.2f / %.2f", t[0], t[t.length / 2], t[t.length - 1]),
+                    f.length == 0 ? "—" : String.format(Locale.ROOT, "%.1f / %.1f", f[f.length / 2], f[f.length - 1]), exact, seeds));
+            json.append(String.format(Locale.ROOT, "{\"spare\":%b,\"seeds\":%d,\"drained\":%d,\"offSpare\":%d,\"throughput\":%s,\"firstCall\":%s,\"exact\":%d},",
+                    withSpare, seeds, drained, off, Arrays.toString(t), Arrays.toString(f), exact));
+        }
+        json.setLength(json.length() - 1);
+        json.append("],");
     }
 
     /**

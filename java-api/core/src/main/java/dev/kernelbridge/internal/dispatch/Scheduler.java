@@ -65,6 +65,13 @@ public final class Scheduler implements AutoCloseable {
     /** Device pairs whose alike failures blamed the work: warned once per pair, DEBUG after. */
     private final Set<String> blamedPairs = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
+    /** Shape classes the spares on standby have run once: the spare that steps in builds no kernel on the job's time. */
+    private final Set<Long> warmOnSpares = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final boolean hasSpares;
+    /** Shape classes larger than this are not warmed on spares: their kernel builds are small beside their work. */
+    private static final double WARM_MAX_FLOPS = 1L << 31;
+    private static final long WARM_MAX_BYTES = 64L << 20;
+
     /** {@code spares}: ids of devices held back as hot spares (see {@link #serviceChanged}). */
     public Scheduler(List<DeviceEntry> devices, Telemetry telemetry, int failuresToQuarantine, Duration firstProbe,
                      double canaryRate, int canaryTile, List<String> spares) {
@@ -79,6 +86,7 @@ public final class Scheduler implements AutoCloseable {
         for (String id : spares) {
             node(id).standby = true;
         }
+        hasSpares = !spares.isEmpty();
         placement = new Placement(nodes);
         telemetry.onServiceChange(this::serviceChanged);
         for (Node n : nodes) {
@@ -107,6 +115,7 @@ public final class Scheduler implements AutoCloseable {
         }
         telemetry.operations.incrementAndGet();
         long cls = job.shapeClass();
+        warmSpares(job, cls);
         List<Node> candidates = placement.candidates(job.inputType(), dispatch.devices());
         boolean canary = sampleCanary();
         List<Placement.Part> plan = switch (dispatch.policy()) {
@@ -566,6 +575,50 @@ public final class Scheduler implements AutoCloseable {
                 telemetry.foresight(spare.id, "spare", "activate", "takes the place of " + id + " (" + n.health.state() + ")");
                 return;
             }
+        }
+    }
+
+    /**
+     * Keeps the spares hot: the first call of each shape class makes every spare on standby run a GEMM
+     * of the same shape and types in the background, on zeros of its own, so the spare that steps in
+     * finds its kernels built and its caches filled. A spare that fails it is found out now, not when
+     * it is needed.
+     */
+    private void warmSpares(HostGemm job, long cls) {
+        if (!hasSpares || job.flops() > WARM_MAX_FLOPS || warmOnSpares.contains(cls)) {
+            return;
+        }
+        long bytes = (job.m() * job.k() + job.k() * job.n()) * job.inputType().byteSize() + job.m() * job.n() * job.dtype().byteSize();
+        if (bytes > WARM_MAX_BYTES || !warmOnSpares.add(cls)) {
+            return;
+        }
+        for (Node spare : nodes) {
+            if (spare.standby && spare.health.dispatchable() && spare.spi.info().dtypes().contains(job.inputType())) {
+                try {
+                    attempts.execute(() -> warm(spare, job));
+                } catch (RuntimeException closing) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private void warm(Node spare, HostGemm like) {
+        long m = like.m(), n = like.n(), k = like.k();
+        boolean aPlain = like.transA() == dev.kernelbridge.Transpose.NO_TRANS, bPlain = like.transB() == dev.kernelbridge.Transpose.NO_TRANS;
+        try (java.lang.foreign.Arena arena = NativeMemory.shared()) {
+            long in = like.inputType().byteSize();
+            HostGemm w = new HostGemm(like.dtype(), like.transA(), like.transB(), m, n, k, 1,
+                    arena.allocate(m * k * in, 64), 0, aPlain ? m : k, 0, arena.allocate(k * n * in, 64), 0, bPlain ? k : n, 0,
+                    0, arena.allocate(m * n * like.dtype().byteSize(), 64), 0, m, 0, 1, like.inputType(), 0, 0);
+            Attempts.Attempt at = attempts.start(spare, w);
+            Throwable failure = attempts.await(at, autoDeadline(w.flops()));
+            at.release();
+            if (failure != null) {
+                fileFailure(spare, failure);
+            }
+        } catch (RuntimeException e) {
+            fileFailure(spare, e); // out of memory for the scratch, a closing bridge: said once, as any failure
         }
     }
 
