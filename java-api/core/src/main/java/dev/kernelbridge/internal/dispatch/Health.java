@@ -31,13 +31,19 @@ final class Health {
 
     /** A slowdown at least this large drains the device; a smaller one (from the 10% gate up) rebalances. */
     static final double DRAIN_SLOWDOWN = 1.5;
+    /** Calls within this fraction of the learned size are compared by the fail-slow detector. */
+    private static final double SAME_SIZE = 0.10;
+    /** Calls in a row of another size after which the detector learns that size afresh. */
+    private static final int OTHER_SIZE_RESET = 14;
 
     /** Live throughput of one shape class. The first sample is warm-up (kernel builds, caches) and is dropped. */
     static final class Rate {
         /** Fail-slow detection on this class's time per flop. */
         final dev.kernelbridge.internal.foresight.SlowDetector slow = new dev.kernelbridge.internal.foresight.SlowDetector(DRIFT_SUSTAINED_NANOS);
-        /** The work of the class's first timed call: the scale the detector's times are put on. */
+        /** The work of the calls the detector learned on: the scale its times are put on. */
         double typicalFlops;
+        /** Calls in a row of another size than {@link #typicalFlops}. */
+        int otherSize;
         /** Whether a slowdown below the drain threshold was reported for this class. */
         boolean rebalanced;
         boolean warm;
@@ -161,11 +167,21 @@ final class Health {
      * rebalances, warned once (placement and split cuts already follow the measured speed). True when drained.
      */
     private boolean slowedDown(long shapeClass, Rate r, long nanos, double flops) {
-        // The detector sees time, for its lasting rule, scaled to this class's typical work: calls of a
-        // class differ in size by up to 8x, and a smaller call is not a faster device.
+        // Calls of a class differ in size by up to 8x, and a smaller call runs fewer flops per second
+        // on the same device: only calls within 10% of the size the detector learned on are compared.
+        // When the work itself changes size for good (a rebalanced shard), the detector starts again.
         if (r.typicalFlops == 0) {
             r.typicalFlops = flops;
         }
+        if (Math.abs(flops / r.typicalFlops - 1) > SAME_SIZE) {
+            if (++r.otherSize >= OTHER_SIZE_RESET) {
+                r.slow.reset();
+                r.typicalFlops = flops;
+                r.otherSize = 0;
+            }
+            return false;
+        }
+        r.otherSize = 0;
         dev.kernelbridge.internal.foresight.SlowDetector.Slowdown v = r.slow.add(nanos * (r.typicalFlops / flops));
         if (v == null) {
             return false;

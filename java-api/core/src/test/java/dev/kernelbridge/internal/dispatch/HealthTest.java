@@ -36,6 +36,45 @@ class HealthTest {
     }
 
     @Test
+    void smallerCallsOfTheSameClassAreNotASlowDevice() {
+        // A rebalanced shard: the same class's calls halve in size and, being smaller, run 1.4x fewer
+        // flops per second on the same device. Compared as if the same work, that is a 1.4x slowdown.
+        Health h = new Health("x:0", telemetry, 2, Duration.ofSeconds(5));
+        h.foresight(() -> true, true);
+        java.util.List<String> warnings = new java.util.ArrayList<>();
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("dev.kernelbridge.dispatch");
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord rec) {
+                if (rec.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue()) {
+                    warnings.add(rec.getMessage());
+                }
+            }
+
+            @Override
+            public void flush() { }
+
+            @Override
+            public void close() { }
+        };
+        log.addHandler(capture);
+        try {
+            java.util.SplittableRandom r = new java.util.SplittableRandom(4);
+            double flops = 2e8; // 100 ms per call at 2 GFLOP/s, 2% noise
+            for (int i = 0; i < 600; i++) {
+                boolean halved = i >= 300;
+                double f = halved ? flops / 2 : flops;
+                long nanos = (long) (f / 2.0 * (halved ? 1.4 : 1.0) * Math.exp(0.02 * r.nextGaussian()));
+                h.success(cls, f, nanos);
+            }
+        } finally {
+            log.removeHandler(capture);
+        }
+        assertEquals(HealthState.HEALTHY, h.state());
+        assertEquals(java.util.List.of(), warnings, "no rebalance warning, no drain");
+    }
+
+    @Test
     void successesBetweenFailuresRecoverAndOutOfMemoryIsNoFault() {
         Health h = new Health("x:0", telemetry, 2, Duration.ofSeconds(5));
         h.failure("transient");
