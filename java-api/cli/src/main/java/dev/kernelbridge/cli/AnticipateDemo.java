@@ -30,11 +30,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Each scenario opens its own bridge with its own fault plan and a dispatch pinned on the degrading
  * device (with fallback, so that a drained device's work goes elsewhere). The fault plan counts the
- * device's launches: a drained device launches nothing, so its hard fault (planned for a launch) does
- * not strike; the demo marks the step at which it comes due and whether the device was out of service
- * then. The background probe is set to an hour: the plan's corrected errors come with launches only,
- * so a drained device shows no new ones and its probe (which asks that they stopped rising) would pass
- * within seconds and bring it back, where a real failing page keeps erring while idle.
+ * device's launches, and a drained device runs no work: after the drain the demo probes it every
+ * {@value #EVERY} steps, as an operator would. A probe of a trend-drained device is a soak (a window
+ * of probe launches whose corrected errors must be back to their usual rate), so the ramp goes on in
+ * the probes, the device stays out, and its hard fault strikes during one of them, with no work on
+ * it. The background probe is off (an hour), so that the demo's probes are the only ones.
  */
 final class AnticipateDemo {
     /** The trend rule's baseline is its first 5 windows of 20 launches: the ramp starts after them. */
@@ -84,6 +84,8 @@ final class AnticipateDemo {
         int actionStep = -1, drainStep = -1, hardFaultSeen = -1, steps, checked, wrong, lost;
         /** Whether the device was out of service when its hard fault came due. */
         boolean hardFaultOut;
+        /** Whether the hard fault struck (during a probe of the drained device), not only came due. */
+        boolean hardFaultStruck;
         volatile int eventStep = -1;
         double baselineMs = Double.NaN, slowMs = Double.NaN;
         long correctedAtAction = -1;
@@ -225,6 +227,7 @@ final class AnticipateDemo {
         j.put("hardFaultLaunch", o.s.hardFault() > 0 ? o.s.hardFault() : null);
         j.put("hardFaultReached", o.hardFaultSeen > 0);
         j.put("outOfServiceAtHardFault", o.hardFaultSeen > 0 ? o.hardFaultOut : null);
+        j.put("hardFaultStruck", o.hardFaultStruck);
         j.put("lead", o.lead() >= 0 ? o.lead() : null);
         j.put("correctedAtAction", o.correctedAtAction >= 0 ? o.correctedAtAction : null);
         j.put("baselineMs", o.baselineMs);
@@ -327,7 +330,25 @@ final class AnticipateDemo {
                     o.actionStep = o.eventStep;
                     o.correctedAtAction = victim.telemetry().correctedMemoryErrors();
                 }
-                if (i == s.hardFault()) {
+                if (o.drainStep > 0 && i % EVERY == 0 && bridge.health(victim) == HealthState.QUARANTINED) {
+                    boolean back = bridge.probe(victim); // a soak: the plan's ramp goes on in its launches
+                    HealthState now = bridge.health(victim);
+                    String why = bridge.metrics().devices().stream().filter(d -> d.device().equals(s.device())).findFirst()
+                            .map(d -> d.reason()).orElse("");
+                    synchronized (out) {
+                        if (now == HealthState.LOST) {
+                            o.hardFaultStruck = true;
+                            o.hardFaultSeen = i;
+                            o.hardFaultOut = true;
+                            print("  # step %d: %s's HARD FAULT struck during a soak probe (%s); it has been out of service since step %d,"
+                                    + " and no work was on it", i, s.device(), shorten(why), o.drainStep);
+                        } else {
+                            print("  . step %d: probe of %s (a soak of %d launches): %s", i, s.device(), EVERY,
+                                    back ? "passed, back in service" : "stays out: " + shorten(why));
+                        }
+                    }
+                }
+                if (i == s.hardFault() && !o.hardFaultStruck) {
                     HealthState now = bridge.health(victim);
                     o.hardFaultSeen = i;
                     o.hardFaultOut = !now.dispatchable();

@@ -40,6 +40,8 @@ class AnticipateDemoTest {
         assertEquals("180", field(json, "trend", "hardFaultLaunch"));
         assertTrue(drainedAt > AnticipateDemo.TREND_FROM && drainedAt < 180, "drained at step " + drainedAt + ": " + json);
         assertEquals("true", field(json, "trend", "outOfServiceAtHardFault"), json);
+        // The probes of the drained cpu:0 soak it; its ramp goes on in them until its memory gives out in one.
+        assertEquals("true", field(json, "trend", "hardFaultStruck"), json);
         assertEquals(String.valueOf(180 - drainedAt), field(json, "trend", "lead"));
         assertTrue(json.contains("\"event\":\"foresight\",\"device\":\"cpu:0\",\"rule\":\"trend\",\"action\":\"drain\""), json);
 
