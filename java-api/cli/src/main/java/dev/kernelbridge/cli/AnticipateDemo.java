@@ -156,7 +156,8 @@ final class AnticipateDemo {
                     "lost", "effective");
             for (Outcome o : outcomes) {
                 t.row(o.s.name(), o.s.device(), o.s.rule(), o.action, o.s.expected(), o.actionStep > 0 ? String.valueOf(o.actionStep) : "-", signs(o),
-                        o.s.hardFault() <= 0 ? "-" : "step " + o.s.hardFault() + (o.hardFaultSeen < 0 ? " (not reached)" : o.hardFaultOut ? " (out)" : " (IN SERVICE)"),
+                        o.s.hardFault() <= 0 ? "-" : o.hardFaultStruck ? "struck at step " + o.hardFaultSeen + " (out)"
+                                : "step " + o.s.hardFault() + (o.hardFaultSeen < 0 ? " (not reached)" : o.hardFaultOut ? " (out)" : " (IN SERVICE)"),
                         o.lead() >= 0 ? o.lead() + " launches" : "-", String.valueOf(o.checked), String.valueOf(o.wrong), String.valueOf(o.lost),
                         String.format(Locale.ROOT, "%.3f", o.effective()));
             }

@@ -850,9 +850,10 @@ public final class Scheduler implements AutoCloseable {
     private boolean runProbe(Node n) {
         String failure;
         try {
+            dev.kernelbridge.DeviceTelemetry idle = n.health.drainedByTrend() ? n.spi.telemetry() : null; // before any probe launch
             failure = Checks.probeFailure(n, attempts);
-            if (failure == null && n.health.drainedByTrend()) {
-                failure = soak(n);
+            if (failure == null && idle != null) {
+                failure = soak(n, idle);
             }
         } catch (RuntimeException e) {
             failure = String.valueOf(e);
@@ -864,10 +865,9 @@ public final class Scheduler implements AutoCloseable {
     /**
      * A device the trend rule drained comes back only after a soak: probe launches for one telemetry
      * window (and at least {@link #SOAK_MIN}, longer than any backend caches its telemetry), whose
-     * corrected errors must not exceed the usual rate it had before. Runs on the health thread.
+     * corrected errors must not exceed the usual rate it had before. {@code before}: its telemetry before the probe.
      */
-    private String soak(Node n) {
-        dev.kernelbridge.DeviceTelemetry before = n.spi.telemetry();
+    private String soak(Node n, dev.kernelbridge.DeviceTelemetry before) {
         long until = System.nanoTime() + SOAK_MIN.toNanos();
         String failure = null;
         for (int launches = 2; failure == null && (launches < dev.kernelbridge.internal.foresight.TrendRule.WINDOW || System.nanoTime() < until); launches += 2) {
