@@ -256,14 +256,10 @@ final class AnticipateDemo {
             Map<String, Object> row = Json.object();
             row.put("scenario", s.name());
             row.put("step", step.get());
+            row.putAll(Json.event(e));
             synchronized (out) {
                 switch (e) {
                     case DispatchEvent.Foresight f -> {
-                        row.put("event", "foresight");
-                        row.put("device", f.device());
-                        row.put("rule", f.rule());
-                        row.put("action", f.action());
-                        row.put("reason", f.why());
                         if (f.device().equals(s.device()) && (o.action.equals("none") || f.action().equals("drain"))) {
                             o.action = f.action();
                             o.actionWhy = f.why();
@@ -271,19 +267,8 @@ final class AnticipateDemo {
                         }
                         print("  ^ step %d: %s: %s (%s): %s", step.get(), f.device(), f.action().toUpperCase(Locale.ROOT), f.rule(), shorten(f.why()));
                     }
-                    case DispatchEvent.HealthChange h -> {
-                        row.put("event", "health");
-                        row.put("device", h.device());
-                        row.put("from", h.from().name());
-                        row.put("to", h.to().name());
-                        row.put("reason", h.reason());
-                        print("  * %s %s -> %s (%s)", h.device(), h.from(), h.to(), shorten(h.reason()));
-                    }
+                    case DispatchEvent.HealthChange h -> print("  * %s %s -> %s (%s)", h.device(), h.from(), h.to(), shorten(h.reason()));
                     case DispatchEvent.Failover f -> {
-                        row.put("event", "failover");
-                        row.put("from", f.from());
-                        row.put("to", f.to());
-                        row.put("reason", f.reason());
                         if (!f.reason().startsWith("pinned device unavailable")) {
                             print("  ! %s failed: %s -> re-run on %s", f.from(), shorten(f.reason()), f.to());
                         } else if (!toldPinned[0]) {
@@ -293,12 +278,7 @@ final class AnticipateDemo {
                             return; // one line says it; every later call is the same
                         }
                     }
-                    case DispatchEvent.CanaryMismatch c -> {
-                        row.put("event", "canary");
-                        row.put("device", c.device());
-                        row.put("detail", c.detail());
-                        print("  ? %s disagrees with %s: %s", c.device(), c.checkedOn(), shorten(c.detail()));
-                    }
+                    case DispatchEvent.CanaryMismatch c -> print("  ? %s disagrees with %s: %s", c.device(), c.checkedOn(), shorten(c.detail()));
                 }
                 eventRows.add(row);
             }

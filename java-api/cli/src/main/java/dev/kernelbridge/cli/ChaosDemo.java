@@ -70,46 +70,21 @@ final class ChaosDemo {
                 out.println();
             }
             bridge.subscribe(e -> {
-                Map<String, Object> row = Json.object();
                 synchronized (out) {
                     switch (e) {
                         case DispatchEvent.Failover f -> {
-                            row.put("event", "failover");
-                            row.put("from", f.from());
-                            row.put("to", f.to());
-                            row.put("part", f.part());
-                            row.put("reason", f.reason());
                             if (f.reason().startsWith("pinned device unavailable")) {
                                 print("  > %s is not taking work: sent to %s", f.from(), f.to());
                             } else {
                                 print("  ! %s failed (%s): %s -> re-run on %s", f.from(), f.part(), shorten(f.reason()), f.to());
                             }
                         }
-                        case DispatchEvent.HealthChange h -> {
-                            row.put("event", "health");
-                            row.put("device", h.device());
-                            row.put("from", h.from().name());
-                            row.put("to", h.to().name());
-                            row.put("reason", h.reason());
-                            print("  * %s %s -> %s (%s)", h.device(), h.from(), h.to(), shorten(h.reason()));
-                        }
-                        case DispatchEvent.CanaryMismatch c -> {
-                            row.put("event", "canary");
-                            row.put("device", c.device());
-                            row.put("checkedOn", c.checkedOn());
-                            row.put("detail", c.detail());
-                            print("  ? canary: %s disagrees with %s: %s", c.device(), c.checkedOn(), shorten(c.detail()));
-                        }
-                        case DispatchEvent.Foresight f -> {
-                            row.put("event", "foresight");
-                            row.put("device", f.device());
-                            row.put("rule", f.rule());
-                            row.put("action", f.action());
-                            row.put("reason", f.why());
-                            print("  ^ %s: %s (%s): %s", f.device(), f.action(), f.rule(), shorten(f.why()));
-                        }
+                        case DispatchEvent.HealthChange h -> print("  * %s %s -> %s (%s)", h.device(), h.from(), h.to(), shorten(h.reason()));
+                        case DispatchEvent.CanaryMismatch c ->
+                                print("  ? canary: %s disagrees with %s: %s", c.device(), c.checkedOn(), shorten(c.detail()));
+                        case DispatchEvent.Foresight f -> print("  ^ %s: %s (%s): %s", f.device(), f.action(), f.rule(), shorten(f.why()));
                     }
-                    eventRows.add(row);
+                    eventRows.add(Json.event(e));
                 }
             });
             Blas blas = bridge.blas(dispatch);

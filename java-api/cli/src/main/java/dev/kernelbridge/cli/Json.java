@@ -13,6 +13,41 @@ final class Json {
         return new LinkedHashMap<>();
     }
 
+    /** A dispatch event as the demos print it in JSON: its kind under "event", then its fields. */
+    static Map<String, Object> event(dev.kernelbridge.DispatchEvent e) {
+        Map<String, Object> row = object();
+        switch (e) {
+            case dev.kernelbridge.DispatchEvent.Failover f -> {
+                row.put("event", "failover");
+                row.put("from", f.from());
+                row.put("to", f.to());
+                row.put("part", f.part());
+                row.put("reason", f.reason());
+            }
+            case dev.kernelbridge.DispatchEvent.HealthChange h -> {
+                row.put("event", "health");
+                row.put("device", h.device());
+                row.put("from", h.from().name());
+                row.put("to", h.to().name());
+                row.put("reason", h.reason());
+            }
+            case dev.kernelbridge.DispatchEvent.CanaryMismatch c -> {
+                row.put("event", "canary");
+                row.put("device", c.device());
+                row.put("checkedOn", c.checkedOn());
+                row.put("detail", c.detail());
+            }
+            case dev.kernelbridge.DispatchEvent.Foresight f -> {
+                row.put("event", "foresight");
+                row.put("device", f.device());
+                row.put("rule", f.rule());
+                row.put("action", f.action());
+                row.put("reason", f.why());
+            }
+        }
+        return row;
+    }
+
     static String write(Object value) {
         StringBuilder out = new StringBuilder();
         write(value, out);
