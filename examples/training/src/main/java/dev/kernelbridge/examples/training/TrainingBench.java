@@ -143,7 +143,8 @@ public final class TrainingBench {
         return Double.parseDouble(m.group(1));
     }
 
-    private static String cpuModel() {
+    /** The CPU the figures were measured on, for the reports. */
+    static String cpuModel() {
         try {
             return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name")).findFirst()
                     .map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("unknown CPU");

@@ -3,7 +3,6 @@ package dev.kernelbridge.examples.training;
 import dev.kernelbridge.Config;
 import dev.kernelbridge.DispatchEvent;
 import dev.kernelbridge.KernelBridge;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +35,7 @@ public final class TrainingForesightBench {
             openCl = kb.devices().stream().map(d -> d.id()).filter(id -> id.startsWith("opencl:")).toList();
         }
         StringBuilder md = new StringBuilder("# The trainer under foresight (issue 30)\n\n");
-        md.append("`ci/bench-training-foresight` on ").append(cpuModel()).append(", ").append(Runtime.getRuntime().availableProcessors())
+        md.append("`ci/bench-training-foresight` on ").append(TrainingBench.cpuModel()).append(", ").append(Runtime.getRuntime().availableProcessors())
                 .append(" cores, JDK ").append(Runtime.version()).append(", ").append(LocalDate.now()).append(". OpenCL devices: ")
                 .append(openCl.isEmpty() ? "none" : String.join(", ", openCl) + " (PoCL, POCL_DEVICES=" + System.getenv("POCL_DEVICES") + ")")
                 .append(".\n\n");
@@ -225,14 +224,5 @@ public final class TrainingForesightBench {
         md.append(String.format(Locale.ROOT, "| resumed curves bitwise equal to the clean run | %d of %d |%n", identical, runs));
         md.append(String.format(Locale.ROOT, "%nWall time of the %d faulty runs and resumes: %.0f s.%n", runs, seconds));
         return md.toString();
-    }
-
-    private static String cpuModel() {
-        try {
-            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name")).findFirst()
-                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("unknown CPU");
-        } catch (IOException e) {
-            return "unknown CPU";
-        }
     }
 }

@@ -34,14 +34,6 @@ class TrainingForesightTest {
         return Config.defaults().with(Config.BACKEND, "cpu");
     }
 
-    private static void assertSameBits(double[] expected, double[] actual, String what) {
-        assertEquals(expected.length, actual.length, what + ": number of steps");
-        for (int i = 0; i < expected.length; i++) {
-            assertEquals(Double.doubleToRawLongBits(expected[i]), Double.doubleToRawLongBits(actual[i]),
-                    what + ": loss at step " + (i + 1) + " is " + actual[i] + ", expected " + expected[i]);
-        }
-    }
-
     @Test
     void theCutFollowsSpeedGivesEveryRankASampleAndAddsUp() {
         assertArrayEquals(new int[] {32, 32}, ShardCut.cut(64, new double[] {1e-4, 1e-4}));
@@ -73,12 +65,12 @@ class TrainingForesightTest {
         try (KernelBridge kb = KernelBridge.open(cpuOnly())) {
             Trainer.Result uneven = new Trainer(kb, config(List.of("cpu:0", "cpu:0"), STEPS, 0), Trainer.Listener.SILENT).fixedCut(7, 57).run();
             assertArrayEquals(new int[] {7, 57}, uneven.balance().finalCut());
-            assertSameBits(equal, uneven.losses(), "cut 7 + 57");
+            TrainingTest.assertSameBits(equal, uneven.losses(), "cut 7 + 57");
         }
         try (KernelBridge kb = KernelBridge.open(cpuOnly())) {
             Trainer.Result four = new Trainer(kb, config(List.of("cpu:0", "cpu:0", "cpu:0", "cpu:0"), STEPS, 0), Trainer.Listener.SILENT)
                     .fixedCut(1, 2, 30, 31).run();
-            assertSameBits(equal, four.losses(), "cut 1 + 2 + 30 + 31");
+            TrainingTest.assertSameBits(equal, four.losses(), "cut 1 + 2 + 30 + 31");
         }
         // Measured: rank 1 is made 4x slower (it waits 3x its compute), so the cut moves (which way is ShardCut's
         // test above: here the timing is the machine's, and only the bits are asserted).
@@ -86,7 +78,7 @@ class TrainingForesightTest {
             Trainer.Result measured = new Trainer(kb, config(List.of("cpu:0", "cpu:0"), STEPS, 2), Trainer.Listener.SILENT).slowRank(1, 4).run();
             int[] cut = measured.balance().finalCut();
             assertTrue(measured.balance().recuts() >= 1, "a 4x slower rank moves the cut: " + Arrays.toString(cut));
-            assertSameBits(equal, measured.losses(), "measured cut " + Arrays.toString(cut));
+            TrainingTest.assertSameBits(equal, measured.losses(), "measured cut " + Arrays.toString(cut));
         }
     }
 
@@ -157,7 +149,7 @@ class TrainingForesightTest {
         assertTrue(at <= w.eventDuringStep() + 1, "checkpoint after step " + at + ", event heard during step " + w.eventDuringStep());
         assertTrue(w.heard().whys.stream().anyMatch(s -> s.startsWith("checkpoint on warning: cpu:0 warned (trend)")), w.heard().whys.toString());
         assertEquals(1, w.result().balance().warningCheckpoints(), "a warning that drains nothing checkpoints once");
-        assertSameBits(clean, w.result().losses(), "the warned run");
+        TrainingTest.assertSameBits(clean, w.result().losses(), "the warned run");
         assertEquals(List.of(Checkpoint.fileFor(dir, at)), Checkpoint.list(dir));
     }
 
@@ -183,7 +175,7 @@ class TrainingForesightTest {
         try (KernelBridge kb = KernelBridge.open(pool)) {
             Trainer.Result resumed = new Trainer(kb, c.withCheckpoints(dir, 0, true), Trainer.Listener.SILENT).run();
             assertEquals(45, resumed.startStep());
-            assertSameBits(clean, resumed.losses(), "drained, crashed after step 45, resumed");
+            TrainingTest.assertSameBits(clean, resumed.losses(), "drained, crashed after step 45, resumed");
         }
     }
 

@@ -52,7 +52,8 @@ class TrainingTest {
         }
     }
 
-    private static void assertSameBits(double[] expected, double[] actual, String what) {
+    /** Every loss the same bits, step by step. */
+    static void assertSameBits(double[] expected, double[] actual, String what) {
         assertEquals(expected.length, actual.length, what + ": number of steps");
         for (int i = 0; i < expected.length; i++) {
             assertEquals(Double.doubleToRawLongBits(expected[i]), Double.doubleToRawLongBits(actual[i]),
